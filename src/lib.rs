@@ -1,0 +1,18 @@
+//! # quectel-bc20
+//!
+//! A Quectel BC20 NB-IoT modem as a network stack for embedded Rust.
+//!
+//! The crate is built as one sans-IO protocol core ([`wire`]: parser and command encoder) with
+//! thin shells around it. See the README for the overall guide.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod types;
+pub mod wire;
+
+pub use types::*;

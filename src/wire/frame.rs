@@ -1,0 +1,321 @@
+//! The typed items the parser produces.
+
+use core::net::Ipv4Addr;
+
+use crate::types::{
+    CmeError, ConnectId, NtpTime, PingReply, PingSummary, QiCfg, RegistrationStatus, ResultCode,
+    SocketStatus,
+};
+
+/// Received data inside a frame, borrowed from the parser's input.
+///
+/// In hex receive mode (`AT+QICFG="dataformat",0,1`) the module prints two hex digits a byte;
+/// the parser has checked that every digit is valid, so [`Payload::decode_into`] cannot fail on
+/// content, only on a too-small buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Payload<'a> {
+    wire: &'a [u8],
+    hex: bool,
+}
+
+impl<'a> Payload<'a> {
+    /// Raw payload bytes.
+    pub const fn raw(bytes: &'a [u8]) -> Self {
+        Payload {
+            wire: bytes,
+            hex: false,
+        }
+    }
+
+    /// A hex payload. Returns `None` unless `text` has an even number of hex digits.
+    pub fn hex(text: &'a [u8]) -> Option<Self> {
+        if text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit) {
+            Some(Payload {
+                wire: text,
+                hex: true,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The bytes as they were on the wire (hex text in hex mode).
+    pub const fn wire_bytes(&self) -> &'a [u8] {
+        self.wire
+    }
+
+    /// True when the payload is hex text.
+    pub const fn is_hex(&self) -> bool {
+        self.hex
+    }
+
+    /// The number of payload bytes (after hex decoding).
+    pub const fn len(&self) -> usize {
+        if self.hex {
+            self.wire.len() / 2
+        } else {
+            self.wire.len()
+        }
+    }
+
+    /// True when there is no payload byte.
+    pub const fn is_empty(&self) -> bool {
+        self.wire.is_empty()
+    }
+
+    /// The raw bytes, when the payload is not hex (zero copy).
+    pub const fn as_raw(&self) -> Option<&'a [u8]> {
+        if self.hex { None } else { Some(self.wire) }
+    }
+
+    /// Copy the payload bytes into `out`, decoding hex. Returns the number of bytes written, or
+    /// `None` (writing nothing) when `out` is shorter than [`Payload::len`].
+    pub fn decode_into(&self, out: &mut [u8]) -> Option<usize> {
+        let n = self.len();
+        let out = out.get_mut(..n)?;
+        if self.hex {
+            for (o, pair) in out.iter_mut().zip(self.wire.chunks_exact(2)) {
+                *o = (super::hex::nibble(pair[0]) << 4) | super::hex::nibble(pair[1]);
+            }
+        } else {
+            out.copy_from_slice(self.wire);
+        }
+        Some(n)
+    }
+}
+
+/// A command whose test form (`AT+X=?`) the parser recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TestCommand {
+    /// `+QIOPEN: (1-3),(0-4),...`
+    QiOpen,
+    /// `+QICLOSE: (0-4)`
+    QiClose,
+    /// `+QISEND: (0-4),(1-1024),<data>`
+    QiSend,
+    /// `+QISENDEX: (0-4),(1-512),<hex_string>`
+    QiSendEx,
+    /// `+QIRD: (0-4),(1-512)`
+    QiRd,
+    /// `+QISWTMD: (0-4),(0-1)`
+    QiSwtmd,
+    /// `+QPING: (1-3),"<host>"...`
+    QPing,
+    /// `+QNTP: (1-3),"<server>"...`
+    QNtp,
+    /// `+QIDNSGIP: (1-3),"<hostname>"`
+    QiDnsGip,
+    /// `+QICFG: "dataformat",(0,1),(0,1)` and its siblings.
+    QiCfg,
+}
+
+/// A line of `+QPING` output (manual 2.1.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PingLine {
+    /// `+QPING: 0,"<ip>",<bytes>,<time>,<ttl>`: one echo reply.
+    Echo(PingReply),
+    /// `+QPING: <finresult>,<sent>,<rcvd>,<lost>,<min>,<max>,<avg>`: the summary.
+    Summary(PingSummary),
+    /// `+QPING: <err>` alone: a failed echo, or the whole ping failed (spec 6.6).
+    Result(ResultCode),
+}
+
+/// Forms of `+CEREG` (3GPP TS 27.007 10.1.22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CeReg {
+    /// Answer to `AT+CEREG?`: `+CEREG: <n>,<stat>[,...]`.
+    Read {
+        /// The URC mode that is set.
+        n: u8,
+        /// Registration status.
+        stat: RegistrationStatus,
+    },
+    /// The unsolicited form: `+CEREG: <stat>[,<tac>,<ci>,...]`.
+    Urc {
+        /// Registration status.
+        stat: RegistrationStatus,
+    },
+}
+
+impl CeReg {
+    /// The registration status, whichever form.
+    pub const fn stat(&self) -> RegistrationStatus {
+        match self {
+            CeReg::Read { stat, .. } | CeReg::Urc { stat } => *stat,
+        }
+    }
+}
+
+/// Why a line that looked like a known response could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Malformed {
+    /// A field was missing, of the wrong type or out of range.
+    Fields,
+    /// A connectID outside 0..=4.
+    ConnectId,
+    /// An announced payload length above the parser's limit.
+    LengthTooLarge,
+    /// Hex payload text with a non-hex digit or an odd length.
+    BadHex,
+    /// A payload was not followed by what the layout requires.
+    Layout,
+}
+
+/// One item of module output.
+///
+/// Frames borrow from the parser's input: payloads are not copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Frame<'a> {
+    // ----- final result codes -----
+    /// `OK`.
+    Ok,
+    /// `ERROR`.
+    Error,
+    /// `+CME ERROR: <n>`.
+    CmeError(CmeError),
+    /// `+CME ERROR: <text>` (verbose error mode, `AT+CMEE=2`).
+    CmeErrorText(&'a str),
+    /// `SEND OK`: the last `AT+QISEND`/`AT+QISENDEX` reached the module's stack.
+    SendOk,
+    /// `SEND FAIL`: the last send was not accepted.
+    SendFail,
+    /// `CLOSE OK`: `AT+QICLOSE` done (may come after the `OK`).
+    CloseOk,
+
+    // ----- information responses -----
+    /// `+QIOPEN: <id>,<err>`, the outcome of `AT+QIOPEN` (a URC in practice).
+    QiOpen {
+        /// The socket.
+        id: ConnectId,
+        /// 0 on success.
+        result: ResultCode,
+    },
+    /// A `+QISTATE:` line.
+    QiState(SocketStatus<'a>),
+    /// `+QIRD: <len>[,<remaining>]` and the data that follows it (`+QIRD: 0` has none).
+    QiRd {
+        /// The data read (`len` bytes; hex text in hex receive mode).
+        data: Payload<'a>,
+        /// What is left in the current buffer node (only with `showlength` 1).
+        remaining: Option<u16>,
+    },
+    /// `+QPING:` echo, summary or lone result.
+    Ping(PingLine),
+    /// `+QNTP: <err>[,"<time>"]`.
+    Ntp {
+        /// 0 on success.
+        result: ResultCode,
+        /// The time, when the module printed one.
+        time: Option<NtpTime>,
+    },
+    /// `+QICFG: "<key>",...`, the answer to a QICFG query or write.
+    QiCfg(QiCfg),
+    /// `+QIGETERROR: <err>,<description>`.
+    QiGetError {
+        /// The last error.
+        result: ResultCode,
+        /// The module's description, unquoted.
+        description: &'a str,
+    },
+    /// A test-command answer (`+QIOPEN: (1-3),...`); `params` is the text after `: `.
+    Test {
+        /// The command.
+        command: TestCommand,
+        /// The ranges as printed.
+        params: &'a str,
+    },
+    /// `+CPIN: <code>` (`READY` when the SIM is usable).
+    CPin(&'a str),
+    /// `+CEREG:` in its read or URC form.
+    CeReg(CeReg),
+    /// `+CGATT: <state>`.
+    CgAtt(bool),
+    /// `+CGPADDR: <cid>[,<address>]` (real modules may print no address).
+    CgPAddr {
+        /// The PDP context.
+        cid: u8,
+        /// The address, when the module printed one.
+        addr: Option<&'a str>,
+    },
+    /// A line of `ATI`: manufacturer or model (`Quectel_Ltd`, `Quectel_BC20`).
+    Identification(&'a str),
+    /// `Revision: <version>` from `ATI` or `AT+CGMR`.
+    Revision(&'a str),
+
+    // ----- URCs -----
+    /// `+QIURC: "closed",<id>`: the peer closed or the network failed.
+    Closed(ConnectId),
+    /// `+QIURC: "recv",<id>[,<len>]` in buffer access mode: data is waiting for `AT+QIRD`.
+    RecvNotify {
+        /// The socket.
+        id: ConnectId,
+        /// The announced length (only with `showlength` 1).
+        len: Option<u16>,
+    },
+    /// `+QIURC: "recv",<id>,<len>` and its data in direct push mode.
+    RecvData {
+        /// The socket.
+        id: ConnectId,
+        /// The data pushed.
+        data: Payload<'a>,
+    },
+    /// `+QIURC: "recv",<id>,"buff full"`: the module has no room; the host must read.
+    BuffFull(ConnectId),
+    /// `+QIURC: "dnsgip",<err>,<count>,<ttl>`: the head of a DNS answer.
+    DnsHead {
+        /// 0 on success.
+        result: ResultCode,
+        /// How many address lines follow.
+        count: u8,
+        /// Time to live of the answer, in seconds.
+        ttl: u32,
+    },
+    /// `+QIURC: "dnsgip","<ip>"`: one address of a DNS answer.
+    DnsAddr(Ipv4Addr),
+    /// `+QIURC: "pdpdeact",<cid>`: the PDP context dropped; every socket is gone.
+    PdpDeact(u8),
+    /// `RDY`: the module (re)started.
+    Ready,
+    /// A line of the MT2625 boot ROM (`F1: 0000 0000`, `Leaving the BROM`): the module
+    /// (re)started.
+    BootRom(&'a str),
+
+    // ----- anything else -----
+    /// An echoed command line (ended by a bare `\r`), without the `\r`.
+    Echo(&'a [u8]),
+    /// An empty line.
+    Blank,
+    /// A line this parser does not know, verbatim (without its line end). Never an error.
+    Unknown(&'a [u8]),
+    /// A line that looked like a known response but did not decode. For a recv header this means
+    /// data for that socket may have been lost: the caller should treat the socket as broken.
+    Malformed {
+        /// The line, verbatim.
+        line: &'a [u8],
+        /// What was wrong.
+        why: Malformed,
+    },
+    /// A line longer than the parser's maximum; its bytes are skipped up to the next line end.
+    Overlong,
+}
+
+impl Frame<'_> {
+    /// True for the final result codes that end a command (`OK`, `ERROR`, `+CME ERROR`).
+    pub const fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Frame::Ok | Frame::Error | Frame::CmeError(_) | Frame::CmeErrorText(_)
+        )
+    }
+
+    /// True when the frame says the module has (re)started and forgotten every socket.
+    pub const fn is_reboot(&self) -> bool {
+        matches!(self, Frame::Ready | Frame::BootRom(_))
+    }
+}

@@ -1,0 +1,8 @@
+//! The sans-IO protocol core: module output to typed [`Frame`]s, typed commands to bytes.
+//!
+//! Nothing here does I/O or reads a clock; nothing allocates.
+
+mod frame;
+pub mod hex;
+
+pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
