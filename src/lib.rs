@@ -15,4 +15,7 @@ extern crate std;
 pub mod types;
 pub mod wire;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 pub use types::*;

@@ -1,0 +1,235 @@
+//! A Quectel BC20 emulator on the host (feature `sim`).
+//!
+//! It speaks the module's side of the AT dialect of `shared/spec/bc20-tcpip.md`: every
+//! TCP/IP command of the manual with every option, the bring-up commands (`AT`, `ATE0/1`,
+//! `ATZ`, `ATI`, `AT+CMEE`, `AT+CPIN?`, `AT+CEREG`, `AT+CGATT?`, `AT+CGPADDR`), echo, framing
+//! and error codes as the spec decides, and the real-world quirks of its section 6 as options.
+//! Behind it are real sockets: TCP and UDP connections are std::net sockets to the requested
+//! address, `AT+QIDNSGIP` asks the host resolver (or a test override table), `AT+QNTP` sends a
+//! real SNTP request, and `AT+QPING` measures a real round trip with a TCP connect probe (raw
+//! ICMP sockets need privileges; a refused connection proves reachability just as well).
+//!
+//! # Endpoints
+//!
+//! - **Pipe**: [`start`] runs an emulator on a thread and hands back the host end of an
+//!   in-process byte pipe, [`HostPort`]. It implements `std::io::Read + Write`,
+//!   `embedded_io::{Read, Write, ReadReady}` and `embedded_io_async::{Read, Write}`, and splits
+//!   into [`HostRx`] and [`HostTx`] for an async driver whose runner owns the receive side.
+//! - **Pseudo-terminal** (unix): [`start_pty`] creates a pty and returns the path of its
+//!   device, for firmware or tools that open a serial port.
+//! - **TCP**: [`serve_tcp`] serves one host connection at a time on a listener.
+//! - **Your own**: implement [`ModulePort`] and call [`Emulator::spawn`], or drive a [`Sim`]
+//!   yourself (it is sans-IO towards the host: `handle_host_bytes`, `tick`, `poll_output`).
+//!
+//! The runner `examples/bc20-sim.rs` wraps the pty and TCP endpoints:
+//! `cargo run --features sim --example bc20-sim -- --pty` (see its `--help`).
+//!
+//! # Options, pacing and faults
+//!
+//! [`Config`] holds the module's options (boot lines or `RDY`, late `CLOSE OK`, sleep after
+//! an idle time, doubled blank lines before late URCs, receive buffer size, push chunk size,
+//! DNS overrides, ...). [`Config::baud`] paces output and input like a UART (10 bits a byte).
+//! [`Faults`] switches seeded, deterministic fault injection on; every injected fault is
+//! recorded in the [`FaultLog`] (and logged through the `log` crate), so a test can account
+//! for each one.
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//! use quectel_bc20::sim::{self, BootStyle, Config, Faults, Rate};
+//!
+//! let config = Config {
+//!     boot: BootStyle::Silent,
+//!     faults: Faults { seed: 7, noise: Rate::Never, ..Faults::default() },
+//!     ..Config::default()
+//! };
+//! let (mut host, emulator) = sim::start(config);
+//! host.set_read_timeout(Some(Duration::from_secs(2)));
+//! host.write_all(b"ATE0\r").unwrap();
+//! let mut buf = [0u8; 64];
+//! let mut got = Vec::new();
+//! while !got.ends_with(b"OK\r\n") {
+//!     let n = host.read(&mut buf).unwrap();
+//!     got.extend_from_slice(&buf[..n]);
+//! }
+//! assert_eq!(got, b"ATE0\r\r\nOK\r\n");
+//! assert!(emulator.fault_log().events().is_empty());
+//! ```
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::string::String;
+use std::time::Duration;
+use std::vec::Vec;
+
+mod commands;
+mod faults;
+mod net;
+mod output;
+mod ping;
+mod pipe;
+#[cfg(unix)]
+mod pty;
+mod runner;
+mod services;
+mod session;
+pub mod sntp;
+
+pub use faults::{FaultEvent, FaultKind, FaultLog, Faults, Rate};
+pub use pipe::{HostPort, HostRx, HostTx, ModuleEnd, PipeClosed, pipe};
+#[cfg(unix)]
+pub use pty::start_pty;
+pub use runner::{Emulator, ModulePort, serve_tcp, start};
+pub use session::Sim;
+
+use crate::types::{DataFormat, RegistrationStatus, ViewMode};
+
+/// What the module prints at power-up and after a reboot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BootStyle {
+    /// `RDY`.
+    #[default]
+    Rdy,
+    /// The MT2625 boot-ROM lines (`F1: 0000 0000` ... `Leaving the BROM`).
+    BootRom,
+    /// Nothing.
+    Silent,
+}
+
+/// Settings the module saves in NVRAM: they survive a reboot (sockets do not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nvram {
+    /// Command echo (`ATE0`/`ATE1`, `ATZ` turns it on).
+    pub echo: bool,
+    /// Send data format (`AT+QICFG="dataformat"`, ignored by the module).
+    pub send_format: DataFormat,
+    /// Receive data format.
+    pub recv_format: DataFormat,
+    /// View mode.
+    pub view_mode: ViewMode,
+    /// Show length.
+    pub show_length: bool,
+}
+
+impl Default for Nvram {
+    fn default() -> Self {
+        Nvram {
+            echo: true,
+            send_format: DataFormat::Text,
+            recv_format: DataFormat::Text,
+            view_mode: ViewMode::HeaderCrLfData,
+            show_length: false,
+        }
+    }
+}
+
+/// The emulator's options.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to print at power-up and after a reboot.
+    pub boot: BootStyle,
+    /// NVRAM contents at power-up.
+    pub nvram: Nvram,
+    /// UART pacing: bits per second (10 bits a byte) for output and for accepting input.
+    /// `None` (the default) is unpaced.
+    pub baud: Option<u32>,
+    /// Receive buffer size per socket in buffer access mode; `+QIURC: "recv",<id>,"buff full"`
+    /// when it is full and more data waits.
+    pub rx_buffer_size: usize,
+    /// Largest direct-push chunk (one `+QIURC: "recv"` each).
+    pub push_chunk: usize,
+    /// How long after an accepted send `SEND OK` is printed (a send in this window gets
+    /// `ERROR` / 568).
+    pub send_ok_delay: Duration,
+    /// Print `CLOSE OK` this long after the `OK` of `AT+QICLOSE` (spec 6.5); `None` prints it
+    /// right after.
+    pub close_ok_delay: Option<Duration>,
+    /// Sleep after this much host silence; the first command after it is answered by a bare
+    /// `\r\n` only (spec 6.3). `None` (the default) never sleeps.
+    pub sleep_after: Option<Duration>,
+    /// Put a doubled blank line before every late URC (`+QIOPEN`, `+QPING`, `+QNTP`,
+    /// dnsgip), spec 6.2. A failed ping's lone `+QPING: <err>` always has one.
+    pub doubled_blank_before_late_urcs: bool,
+    /// Add `\r\n` after direct-push data in view mode 0, as sibling firmware does (spec 6.16).
+    pub crlf_after_push: bool,
+    /// How long `AT+QIOPEN` waits for a TCP connect.
+    pub connect_timeout: Duration,
+    /// DNS answers for tests: name to IPv4 list; an empty list makes the name fail (565).
+    pub dns_overrides: HashMap<String, Vec<Ipv4Addr>>,
+    /// Ask the host resolver for names not in `dns_overrides`.
+    pub use_host_resolver: bool,
+    /// TTL printed in dnsgip answers for names (IP literals get 0).
+    pub dns_ttl: u32,
+    /// Addresses treated as unreachable without sending anything: connects, pings and NTP to
+    /// them time out (for failure tests that must not leave the machine).
+    pub blackhole: Vec<Ipv4Addr>,
+    /// Registration status for `AT+CEREG?` and `AT+CGATT?`.
+    pub registration: RegistrationStatus,
+    /// The module's IP address (`AT+CGPADDR`).
+    pub ip_address: Ipv4Addr,
+    /// Firmware revision printed by `ATI` / `AT+CGMR`.
+    pub revision: String,
+    /// The TCP port `AT+QPING` probes.
+    pub ping_port: u16,
+    /// Pause between two ping probes.
+    pub ping_interval: Duration,
+    /// Upper bound on the per-probe timeout (the command's `time_out` in seconds is capped by
+    /// this, so failure tests finish fast).
+    pub ping_timeout_cap: Duration,
+    /// TTL printed in ping replies.
+    pub ping_ttl: u8,
+    /// How long `AT+QNTP` waits for the server.
+    pub ntp_timeout: Duration,
+    /// Time zone of `+QNTP` times, in quarter hours east of UTC.
+    pub timezone_quarters: i8,
+    /// Fault injection.
+    pub faults: Faults,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            boot: BootStyle::Rdy,
+            nvram: Nvram::default(),
+            baud: None,
+            rx_buffer_size: 4096,
+            push_chunk: 1024,
+            send_ok_delay: Duration::from_millis(2),
+            close_ok_delay: None,
+            sleep_after: None,
+            doubled_blank_before_late_urcs: false,
+            crlf_after_push: false,
+            connect_timeout: Duration::from_secs(5),
+            dns_overrides: HashMap::new(),
+            use_host_resolver: true,
+            dns_ttl: 600,
+            blackhole: Vec::new(),
+            registration: RegistrationStatus::Home,
+            ip_address: Ipv4Addr::new(10, 0, 0, 2),
+            revision: String::from("BC20JAR01A04"),
+            ping_port: 7,
+            ping_interval: Duration::from_millis(20),
+            ping_timeout_cap: Duration::from_secs(4),
+            ping_ttl: 255,
+            ntp_timeout: Duration::from_secs(4),
+            timezone_quarters: 0,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn net_view(&self) -> net::NetView {
+        net::NetView {
+            resolver: services::Resolver {
+                overrides: self.dns_overrides.clone(),
+                use_host: self.use_host_resolver,
+                blackhole: self.blackhole.clone(),
+                ttl: self.dns_ttl,
+            },
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
