@@ -89,21 +89,28 @@ fn open_failures_come_in_the_qiopen_urc() {
         connect_timeout: Duration::from_millis(100),
         ..quiet()
     });
-    m.send(&format!("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0", peer.port));
+    m.send(&format!(
+        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
+        peer.port
+    ));
     let _s = peer.accept();
     m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
     // The id is in use.
-    m.send(&format!("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0", peer.port));
+    m.send(&format!(
+        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
+        peer.port
+    ));
     m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,563\r\n");
     m.send("AT+QIGETERROR");
     m.expect(b"\r\n+QIGETERROR: 563,socket identity has been used\r\n\r\nOK\r\n");
     // Refused.
-    m.send(&format!("AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",{refused},0,0"));
+    m.send(&format!(
+        "AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",{refused},0,0"
+    ));
     m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 1,566\r\n");
     m.send("AT+QISTATE=1,1");
     m.expect(
-        format!("\r\n+QISTATE: 1,\"TCP\",\"127.0.0.1\",{refused},0,0,1,0\r\n\r\nOK\r\n")
-            .as_bytes(),
+        format!("\r\n+QISTATE: 1,\"TCP\",\"127.0.0.1\",{refused},0,0,1,0\r\n\r\nOK\r\n").as_bytes(),
     );
     m.send("AT+QICLOSE=1");
     m.expect(b"\r\nOK\r\n\r\nCLOSE OK\r\n");
@@ -128,7 +135,10 @@ fn send_while_send_ok_is_pending_is_568_and_spaces_after_commas_are_fine() {
     });
     m.send("AT+CMEE=1");
     m.expect(b"\r\nOK\r\n");
-    m.send(&format!("AT+QIOPEN=1, 0, \"TCP\", \"127.0.0.1\", {}, 0, 0", peer.port));
+    m.send(&format!(
+        "AT+QIOPEN=1, 0, \"TCP\", \"127.0.0.1\", {}, 0, 0",
+        peer.port
+    ));
     let _s = peer.accept();
     m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
     m.send("AT+QISEND=0, 5, hello");
@@ -149,7 +159,10 @@ fn late_close_ok_and_doubled_blank_lines_before_late_urcs() {
         doubled_blank_before_late_urcs: true,
         ..quiet()
     });
-    m.send(&format!("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0", peer.port));
+    m.send(&format!(
+        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
+        peer.port
+    ));
     let _s = peer.accept();
     m.expect(b"\r\nOK\r\n\r\n\r\n+QIOPEN: 0,0\r\n");
     m.send("AT+QICLOSE=0");

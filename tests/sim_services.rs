@@ -52,7 +52,11 @@ fn dnsgip_uses_the_host_resolver_and_a_second_lookup_is_busy() {
     m.send_bytes(b"AT+QIDNSGIP=1,\"localhost\"\rAT+QIDNSGIP=1,\"localhost\"\r");
     m.expect(b"\r\nOK\r\n\r\n+CME ERROR: 564\r\n\r\n+QIURC: \"dnsgip\",0,");
     let rest = m.until(b"\"127.0.0.1\"\r\n");
-    assert!(rest.starts_with(b"1,600\r\n"), "{:?}", String::from_utf8_lossy(&rest));
+    assert!(
+        rest.starts_with(b"1,600\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
 }
 
 #[test]
@@ -118,7 +122,10 @@ fn qping_measures_a_round_trip_with_a_connect_probe() {
         for _ in 0..3 {
             m.expect(b"\r\n+QPING: 0,\"127.0.0.1\",64,");
             let t = m.until(b",255\r\n");
-            let t: u32 = std::str::from_utf8(&t[..t.len() - 6]).unwrap().parse().unwrap();
+            let t: u32 = std::str::from_utf8(&t[..t.len() - 6])
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!(t < 1000);
             times.push(t);
         }

@@ -264,7 +264,15 @@ enum Form<'a> {
 
 /// Parse one command line (without its terminating `\r`).
 pub(crate) fn parse(line: &[u8]) -> Parsed<Command> {
-    let line = trim(line);
+    let mut line = line;
+    while let [b' ', r @ ..] = line {
+        line = r;
+    }
+    // Trailing spaces are dropped, except from AT+QISEND text data where they are payload.
+    let upper_start: Vec<u8> = line.iter().take(10).map(u8::to_ascii_uppercase).collect();
+    if !upper_start.starts_with(b"AT+QISEND=") {
+        line = trim(line);
+    }
     if line.len() < 2 || !line[..2].eq_ignore_ascii_case(b"AT") {
         return Err(Reject::Unknown);
     }
@@ -598,6 +606,8 @@ mod tests {
             want(b"012345678901")
         );
         assert_eq!(parse(b"AT+QISEND=0, 3, a,b"), want(b"a,b"));
+        assert_eq!(parse(b"AT+QISEND=0,2,  "), want(b"  "));
+        assert_eq!(parse(b"AT+QISEND=0,3, x "), want(b" x "));
         assert_eq!(parse(b"AT+QISEND=0,4,abc"), Err(BAD));
         assert_eq!(parse(b"AT+QISEND=0,1025,x"), Err(BAD));
         assert_eq!(parse(b"AT+QISENDEX=0,5,3031323334"), want(b"01234"));
