@@ -29,6 +29,25 @@ impl Rate {
     }
 }
 
+impl core::str::FromStr for Rate {
+    type Err = String;
+
+    /// `never`, `always`, `pm:<n>` (per mille), `nth:<n>` or `every:<n>`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let num = |v: &str| v.parse::<u32>().map_err(|e| std::format!("{s}: {e}"));
+        match s.split_once(':') {
+            None if s == "never" => Ok(Rate::Never),
+            None if s == "always" => Ok(Rate::Always),
+            Some(("pm", v)) => Ok(Rate::PerMille(num(v)?.min(1000) as u16)),
+            Some(("nth", v)) => Ok(Rate::Nth(num(v)?)),
+            Some(("every", v)) => Ok(Rate::Every(num(v)?)),
+            _ => Err(std::format!(
+                "{s}: expected never, always, pm:<n>, nth:<n> or every:<n>"
+            )),
+        }
+    }
+}
+
 /// The fault switches. All are off by default; every fault that fires is logged as a
 /// [`FaultEvent`].
 #[derive(Debug, Clone, Default)]
@@ -300,6 +319,16 @@ mod tests {
             .filter(|_| d.roll(Rate::PerMille(500), &mut rng))
             .count();
         assert!((400..600).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!("always".parse(), Ok(Rate::Always));
+        assert_eq!("pm:250".parse(), Ok(Rate::PerMille(250)));
+        assert_eq!("nth:3".parse(), Ok(Rate::Nth(3)));
+        assert_eq!("every:2".parse(), Ok(Rate::Every(2)));
+        assert!("sometimes".parse::<Rate>().is_err());
+        assert!("pm:x".parse::<Rate>().is_err());
     }
 
     #[test]
