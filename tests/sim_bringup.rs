@@ -1,11 +1,11 @@
 //! Bring-up commands, echo, framing, boot output and NVRAM across reboots.
 
-mod support;
+mod sim_support;
 
 use std::time::Duration;
 
 use quectel_bc20::sim::{BootStyle, Config, Nvram};
-use support::{Modem, quiet};
+use sim_support::{Modem, quiet};
 
 #[test]
 fn echo_is_on_at_power_up_and_ate0_is_still_echoed() {

@@ -1,14 +1,14 @@
 //! Manual chapter 4.1: a TCP client in buffer access mode, byte for byte, against a scripted
 //! loopback peer. Also the recv-URC rule, buff full, and a peer close with data left.
 
-mod support;
+mod sim_support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
 use quectel_bc20::sim::Config;
-use support::{Item, Modem, Peer, quiet};
+use sim_support::{Item, Modem, Peer, quiet};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -1,14 +1,14 @@
 //! Manual chapter 4.2: a TCP client in direct push mode, byte for byte; hex receive format;
 //! push chunking; switching access modes; UDP.
 
-mod support;
+mod sim_support;
 
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::time::Duration;
 
 use quectel_bc20::sim::Config;
-use support::{Modem, Peer, quiet};
+use sim_support::{Modem, Peer, quiet};
 
 fn open_push(m: &mut Modem, peer: &Peer, id: u8, mode: u8) -> std::net::TcpStream {
     m.send(&format!(
@@ -104,7 +104,7 @@ fn push_is_chunked_and_switching_to_push_flushes_the_buffer() {
     let mut got = Vec::new();
     while got.len() < data.len() {
         match m.item() {
-            support::Item::Data { header, data } => {
+            sim_support::Item::Data { header, data } => {
                 assert!(data.len() <= 8, "{header}");
                 assert_eq!(header, format!("+QIURC: \"recv\",0,{}", data.len()));
                 got.extend(data);
@@ -118,7 +118,7 @@ fn push_is_chunked_and_switching_to_push_flushes_the_buffer() {
     let mut got = Vec::new();
     let mut urcs = 0;
     while got.len() < 20 {
-        if let support::Item::Data { data, .. } = m.item() {
+        if let sim_support::Item::Data { data, .. } = m.item() {
             assert!(data.len() <= 8);
             got.extend(data);
             urcs += 1;

@@ -1,7 +1,7 @@
 //! Endpoints: the pipe's std / embedded-io / embedded-io-async sides, the split halves, the
 //! TCP server and the pseudo-terminal; UART pacing.
 
-mod support;
+mod sim_support;
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use quectel_bc20::sim::{self, Config};
-use support::{Modem, quiet};
+use sim_support::{Modem, quiet};
 
 /// A minimal executor: poll, park until woken, count wake-ups.
 struct Parker {

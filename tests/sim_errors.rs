@@ -1,12 +1,12 @@
 //! Error codes as spec section 4 decides them, AT+QIGETERROR, AT+CMEE, input quirks.
 
-mod support;
+mod sim_support;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use quectel_bc20::sim::Config;
-use support::{Modem, Peer, closed_port, quiet};
+use sim_support::{Modem, Peer, closed_port, quiet};
 
 #[test]
 fn chapter_4_5_last_error_code() {

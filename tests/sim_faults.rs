@@ -1,12 +1,12 @@
 //! Each fault switch changes the output in the documented way, and is logged.
 
-mod support;
+mod sim_support;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use quectel_bc20::sim::{BootStyle, Config, FaultKind, Faults, Rate};
-use support::{Item, Modem, Peer, quiet, tcp_echo};
+use sim_support::{Item, Modem, Peer, quiet, tcp_echo};
 
 fn with(faults: Faults) -> Config {
     Config { faults, ..quiet() }
@@ -98,12 +98,16 @@ fn noise_never_breaks_a_payload() {
         ..Faults::default()
     }));
     // Default noise lines: +CEREG, pdpdeact, +QNBIOTEVENT, ...
-    support::open(&mut m, 0, "TCP", port, 1);
+    sim_support::open(&mut m, 0, "TCP", port, 1);
     let data: Vec<u8> = (0..3000).map(|i| (i * 31 + 5) as u8).collect();
     let mut got = Vec::new();
     let mut noise = 0;
     for c in data.chunks(512) {
-        m.send(&format!("AT+QISENDEX=0,{},{}", c.len(), support::hex(c)));
+        m.send(&format!(
+            "AT+QISENDEX=0,{},{}",
+            c.len(),
+            sim_support::hex(c)
+        ));
         for it in m.wait_line(|l| l == "SEND OK") {
             match it {
                 Item::Data { data, .. } => got.extend(data),

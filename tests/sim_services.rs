@@ -1,13 +1,13 @@
 //! AT+QIDNSGIP, AT+QNTP (against a loopback SNTP responder) and AT+QPING (TCP connect probe).
 
-mod support;
+mod sim_support;
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use quectel_bc20::sim::Config;
-use support::{Modem, closed_port, quiet, sntp_server, tcp_echo};
+use sim_support::{Modem, closed_port, quiet, sntp_server, tcp_echo};
 
 fn with_dns() -> Config {
     Config {

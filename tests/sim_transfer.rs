@@ -2,10 +2,10 @@
 //! text (AT+QISEND) and binary (AT+QISENDEX), raw and hex receive, buffer access and direct
 //! push, TCP and UDP.
 
-mod support;
+mod sim_support;
 
 use quectel_bc20::sim::Config;
-use support::{Item, Modem, hex, open, quiet, tcp_echo, udp_echo};
+use sim_support::{Item, Modem, hex, open, quiet, tcp_echo, udp_echo};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -76,7 +76,7 @@ fn round_trip(m: &mut Modem, id: u8, data: &[u8], kind: Kind, push: bool, max_ch
             drain(m, id, &mut got);
         }
     }
-    let deadline = std::time::Instant::now() + support::T;
+    let deadline = std::time::Instant::now() + sim_support::T;
     while got.len() < data.len() {
         assert!(
             std::time::Instant::now() < deadline,
