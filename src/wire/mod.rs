@@ -4,5 +4,8 @@
 
 mod frame;
 pub mod hex;
+mod lines;
+mod parse;
 
 pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
+pub use parse::{DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser};
