@@ -417,8 +417,10 @@ fn spec_3_urcs_and_dns() {
 
 #[test]
 fn spec_1_hex_receive_mode() {
-    let mut ctx = ParseContext::default();
-    ctx.recv_format = DataFormat::Hex;
+    let mut ctx = ParseContext {
+        recv_format: DataFormat::Hex,
+        ..Default::default()
+    };
     ctx.set_access_mode(id(0), AccessMode::DirectPush);
     let f = step(
         &ctx,
