@@ -30,7 +30,7 @@ impl<'a> Payload<'a> {
 
     /// A hex payload. Returns `None` unless `text` has an even number of hex digits.
     pub fn hex(text: &'a [u8]) -> Option<Self> {
-        if text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit) {
+        if text.len().is_multiple_of(2) && text.iter().all(u8::is_ascii_hexdigit) {
             Some(Payload {
                 wire: text,
                 hex: true,
