@@ -2,7 +2,9 @@
 //!
 //! Nothing here does I/O or reads a clock; nothing allocates.
 
+pub mod encode;
 mod frame;
 pub mod hex;
 
+pub use encode::{Command, EncodeError, MAX_COMMAND_LEN};
 pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
