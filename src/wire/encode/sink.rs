@@ -100,8 +100,9 @@ impl Sink for SliceWriter<'_> {
             .and_then(|end| self.out.get_mut(self.pos..end));
         match dst {
             Some(dst) => {
-                // `dst` is exactly `bytes.len()` long.
-                dst.copy_from_slice(bytes);
+                for (d, b) in dst.iter_mut().zip(bytes) {
+                    *d = *b;
+                }
                 self.advance(bytes.len());
             }
             None => self.overflow = true,
