@@ -97,7 +97,10 @@ fn bg96_mbed_reads() -> Vec<Vec<u8>> {
         .filter_map(|l| l.split_once("AT RX (").map(|(_, r)| r))
         .map(|r| {
             let (len, data) = r.split_once("): ").unwrap();
-            let bytes = data.replace("<cr>", "\r").replace("<ln>", "\n").into_bytes();
+            let bytes = data
+                .replace("<cr>", "\r")
+                .replace("<ln>", "\n")
+                .into_bytes();
             assert_eq!(bytes.len(), len.trim().parse::<usize>().unwrap());
             bytes
         })
@@ -145,7 +148,10 @@ fn bc660k_dashboard_capture() {
     assert_clean("006", &bytes);
     let (frames, stats) = parse_all(ParseContext::default(), &bytes);
     let oks = frames.iter().filter(|f| **f == Frame::Ok).count();
-    assert_eq!(oks, 47, "every command but AT+QTEMP and the sleeping first AT answered OK");
+    assert_eq!(
+        oks, 47,
+        "every command but AT+QTEMP and the sleeping first AT answered OK"
+    );
     assert!(frames.contains(&Frame::Error));
     assert!(frames.contains(&Frame::CPin("READY")));
     assert!(frames.contains(&Frame::CgAtt(true)));
@@ -154,9 +160,11 @@ fn bc660k_dashboard_capture() {
         n: 4,
         stat: RegistrationStatus::Roaming
     })));
-    assert!(frames.contains(&Frame::Ping(PingLine::Result(ResultCode::Qi(
-        QiError::Timeout
-    )))));
+    assert!(
+        frames.contains(&Frame::Ping(PingLine::Result(ResultCode::Qi(
+            QiError::Timeout
+        ))))
+    );
     assert!(frames.contains(&Frame::Revision("BC660KGLAAR01A05")));
     assert!(frames.contains(&Frame::Identification("Quectel_BC660K-GL")));
     // +CSQ, +QENG, +CBC, the IMSI … are lines this crate does not need: Unknown, not errors.
@@ -199,7 +207,13 @@ fn bg96_exact_bytes_capture() {
     );
     assert_eq!(frames.iter().filter(|f| **f == Frame::Error).count(), 1);
     // Two power-ups, one SIM check each.
-    assert_eq!(frames.iter().filter(|f| **f == Frame::CPin("READY")).count(), 2);
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| **f == Frame::CPin("READY"))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -226,7 +240,10 @@ fn ec200u_dns_ntp_and_recv() {
         "RecvNotify { id: ConnectId(0), len: Some(1500) }",
         "RecvNotify { id: ConnectId(0), len: Some(1001) }",
     ] {
-        assert!(whole.iter().any(|f| f == expected), "{expected} in {whole:?}");
+        assert!(
+            whole.iter().any(|f| f == expected),
+            "{expected} in {whole:?}"
+        );
     }
     assert!(whole.iter().any(|f| f.starts_with("Ntp { result: Success, time: Some(NtpTime { year: 2026, month: 7, day: 3, hour: 0, minute: 56, second: 27, offset_quarters: 32 })")));
 }

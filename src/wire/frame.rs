@@ -277,7 +277,7 @@ pub enum Frame<'a> {
         ttl: u32,
     },
     /// `+QIURC: "dnsgip","<ip>"`: one address of a DNS answer.
-    DnsAddr(Ipv4Addr),
+    DnsAddr(#[cfg_attr(feature = "defmt", defmt(Debug2Format))] Ipv4Addr),
     /// `+QIURC: "pdpdeact",<cid>`: the PDP context dropped; every socket is gone.
     PdpDeact(u8),
     /// `RDY`: the module (re)started.

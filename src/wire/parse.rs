@@ -591,10 +591,12 @@ impl<'a> Cursor<'a> {
         self.pos = self.pos.saturating_add(n).min(self.input.len());
     }
 
-    /// A decimal number of 1..=5 digits, after optional spaces.
+    /// A decimal number of 1..=5 digits, after at most two spaces (spec 6.13).
     fn number(&mut self) -> Num {
-        while self.peek() == Some(b' ') {
-            self.advance(1);
+        for _ in 0..2 {
+            if self.peek() == Some(b' ') {
+                self.advance(1);
+            }
         }
         let digits = self
             .rest()
