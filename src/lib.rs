@@ -12,7 +12,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod engine;
+pub mod error;
+pub mod fmt;
 pub mod types;
 pub mod wire;
 
+pub use error::{Error, ModemError};
 pub use types::*;
