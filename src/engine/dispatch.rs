@@ -40,9 +40,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Frame::SendFail => self.on_send_result(Err(ModemError::SendFail.into())),
             Frame::CloseOk => {
                 if let Some(f) = &mut self.inflight
-                    && matches!(f.job, Job::Close(_)) {
-                        f.late_done = true;
-                    }
+                    && matches!(f.job, Job::Close(_))
+                {
+                    f.late_done = true;
+                }
             }
             Frame::QiOpen { id, result } => self.on_opened(id, result),
             Frame::Closed(id) => {
@@ -203,12 +204,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     fn on_send_result(&mut self, result: Result<(), Error>) {
         if let Some(f) = &mut self.inflight
-            && let Job::Send { id, len } = f.job {
-                // SEND OK before OK (manual 4.2.2).
-                f.late_done = true;
-                self.complete_send(id, len, result);
-                return;
-            }
+            && let Job::Send { id, len } = f.job
+        {
+            // SEND OK before OK (manual 4.2.2).
+            f.late_done = true;
+            self.complete_send(id, len, result);
+            return;
+        }
         match self.send_wait.take() {
             Some((id, len, _)) => self.complete_send(id, len, result),
             None => log::debug!("bc20: send result with no send pending"),
@@ -241,7 +243,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     fn on_pushed(&mut self, id: ConnectId, data: Payload<'_>) {
         let s = &mut self.sockets[id.index()];
         if !s.in_use() || s.phase == SocketPhase::Closing {
-            log::warn!("bc20: {} bytes pushed for socket {id}, which is not open", data.len());
+            log::warn!(
+                "bc20: {} bytes pushed for socket {id}, which is not open",
+                data.len()
+            );
             return;
         }
         if s.mode != AccessMode::DirectPush {
@@ -267,7 +272,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             return;
         }
         if data.len() > asked {
-            log::error!("bc20: module returned {} bytes for a read of {asked}", data.len());
+            log::error!(
+                "bc20: module returned {} bytes for a read of {asked}",
+                data.len()
+            );
             self.fail_socket(id, Error::Malformed, true);
             return;
         }

@@ -125,12 +125,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 {
                     self.ping_budget = u32::from(timeout_s) * u32::from(count) * 1000;
                     Command::QPing {
-                    context: ctx,
-                    host,
-                    timeout_s: Some(timeout_s),
-                    count: Some(count),
-                    size: Some(size),
-                }
+                        context: ctx,
+                        host,
+                        timeout_s: Some(timeout_s),
+                        count: Some(count),
+                        size: Some(size),
+                    }
                 },
                 UserKind::Ping,
             ),
@@ -185,9 +185,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.reply = None;
         }
         if let Some(f) = &mut self.inflight
-            && matches!(f.job, Job::User { ticket: t, .. } if t == ticket) {
-                f.abandoned = true;
-            }
+            && matches!(f.job, Job::User { ticket: t, .. } if t == ticket)
+        {
+            f.abandoned = true;
+        }
     }
 
     /// Put the next internal command in the transmit buffer, if one is due.
@@ -322,7 +323,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 match result {
                     Ok(()) if f.late_done => {}
                     Ok(()) => {
-                        self.send_wait = Some((id, len, now + u64::from(self.config.send_timeout_ms)))
+                        self.send_wait =
+                            Some((id, len, now + u64::from(self.config.send_timeout_ms)))
                     }
                     Err(e) => {
                         s.send_result = Some(Err(e));
@@ -413,8 +415,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 .and_then(|f| f.deadline)
                 .is_some_and(|d| now >= d);
             if expired {
-                let late_first =
-                    self.inflight.as_ref().is_some_and(|f| f.late_done && f.result.is_none());
+                let late_first = self
+                    .inflight
+                    .as_ref()
+                    .is_some_and(|f| f.late_done && f.result.is_none());
                 if late_first {
                     // The late part came and the OK never did: that is how some firmware
                     // answers (manual 4.2.2, 4.4). Done.
@@ -447,12 +451,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             }
         }
         if let Some((id, _, d)) = self.send_wait
-            && now >= d {
-                self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
-                self.send_wait = None;
-                self.sockets[id.index()].send_result = Some(Err(Error::Timeout));
-                self.event(Event::SendDone(id));
-            }
+            && now >= d
+        {
+            self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+            self.send_wait = None;
+            self.sockets[id.index()].send_result = Some(Err(Error::Timeout));
+            self.event(Event::SendDone(id));
+        }
         for id in ConnectId::ALL {
             let s = &self.sockets[id.index()];
             if s.open_deadline.is_some_and(|d| now >= d) && s.phase == SocketPhase::Opening {

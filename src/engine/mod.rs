@@ -42,8 +42,8 @@ use heapless::Deque;
 
 use crate::error::Error;
 use crate::types::{
-    AccessMode, ConnectId, DataFormat, MAX_SEND_HEX, RegistrationStatus, SOCKET_COUNT,
-    ServiceType, ViewMode,
+    AccessMode, ConnectId, DataFormat, MAX_SEND_HEX, RegistrationStatus, SOCKET_COUNT, ServiceType,
+    ViewMode,
 };
 use crate::wire::{Command, MAX_COMMAND_LEN, ParseContext, Parser};
 
@@ -334,7 +334,10 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         if self.st.tx_pos >= self.st.tx_len {
             self.st.schedule();
         }
-        self.st.tx.get(self.st.tx_pos..self.st.tx_len).filter(|b| !b.is_empty())
+        self.st
+            .tx
+            .get(self.st.tx_pos..self.st.tx_len)
+            .filter(|b| !b.is_empty())
     }
 
     /// `n` bytes of [`Engine::poll_transmit`] were written.

@@ -96,20 +96,23 @@ impl<const N: usize> Socket<N> {
     /// of a datagram larger than `out` is dropped, as with any UDP socket).
     pub fn read_data(&mut self, out: &mut [u8]) -> usize {
         if self.service == ServiceType::Udp
-            && let Some(len) = self.datagrams.pop_front() {
-                let len = usize::from(len).min(self.rx.len());
-                let n = self.rx.read(out.get_mut(..len.min(out.len())).unwrap_or_default());
-                let mut rest = len - n;
-                let mut sink = [0u8; 64];
-                while rest > 0 {
-                    let k = self.rx.read(&mut sink[..rest.min(64)]);
-                    if k == 0 {
-                        break;
-                    }
-                    rest -= k;
+            && let Some(len) = self.datagrams.pop_front()
+        {
+            let len = usize::from(len).min(self.rx.len());
+            let n = self
+                .rx
+                .read(out.get_mut(..len.min(out.len())).unwrap_or_default());
+            let mut rest = len - n;
+            let mut sink = [0u8; 64];
+            while rest > 0 {
+                let k = self.rx.read(&mut sink[..rest.min(64)]);
+                if k == 0 {
+                    break;
                 }
-                return n;
+                rest -= k;
             }
+            return n;
+        }
         self.rx.read(out)
     }
 }
