@@ -12,10 +12,14 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod engine;
+pub mod error;
+pub mod fmt;
 pub mod types;
 pub mod wire;
 
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use error::{Error, ModemError};
 pub use types::*;

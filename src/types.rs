@@ -406,6 +406,7 @@ pub struct SocketStatus<'a> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PingReply {
     /// Address that answered.
+    #[cfg_attr(feature = "defmt", defmt(Debug2Format))]
     pub ip: Ipv4Addr,
     /// Size of the echo request, in bytes.
     pub bytes: u16,

@@ -43,12 +43,12 @@ fn drain(m: &mut Modem, id: u8, got: &mut Vec<u8>) {
         let items = m.ok(&format!("AT+QIRD={id},512"));
         let mut more = false;
         for it in items {
-            if let Item::Data { header, data } = it {
-                if header.starts_with("+QIRD") {
-                    assert!(data.len() <= 512);
-                    got.extend(data);
-                    more = true;
-                }
+            if let Item::Data { header, data } = it
+                && header.starts_with("+QIRD")
+            {
+                assert!(data.len() <= 512);
+                got.extend(data);
+                more = true;
             }
         }
         if !more {

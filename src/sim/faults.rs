@@ -222,7 +222,7 @@ impl Dice {
             Rate::Always => true,
             Rate::PerMille(p) => rng.below(1000) < u64::from(p),
             Rate::Nth(n) => self.count == n,
-            Rate::Every(n) => n > 0 && self.count % n == 0,
+            Rate::Every(n) => n > 0 && self.count.is_multiple_of(n),
         }
     }
 }

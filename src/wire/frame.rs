@@ -30,7 +30,7 @@ impl<'a> Payload<'a> {
 
     /// A hex payload. Returns `None` unless `text` has an even number of hex digits.
     pub fn hex(text: &'a [u8]) -> Option<Self> {
-        if text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit) {
+        if text.len().is_multiple_of(2) && text.iter().all(u8::is_ascii_hexdigit) {
             Some(Payload {
                 wire: text,
                 hex: true,
@@ -277,7 +277,7 @@ pub enum Frame<'a> {
         ttl: u32,
     },
     /// `+QIURC: "dnsgip","<ip>"`: one address of a DNS answer.
-    DnsAddr(Ipv4Addr),
+    DnsAddr(#[cfg_attr(feature = "defmt", defmt(Debug2Format))] Ipv4Addr),
     /// `+QIURC: "pdpdeact",<cid>`: the PDP context dropped; every socket is gone.
     PdpDeact(u8),
     /// `RDY`: the module (re)started.

@@ -15,7 +15,7 @@ pub const fn nibble(c: u8) -> u8 {
 
 /// True when `text` is an even number of hex digits.
 pub fn is_hex(text: &[u8]) -> bool {
-    text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit)
+    text.len().is_multiple_of(2) && text.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Write `data` as upper-case hex into `out`. Returns the number of bytes written

@@ -2,7 +2,12 @@
 //!
 //! Nothing here does I/O or reads a clock; nothing allocates.
 
+pub mod encode;
 mod frame;
 pub mod hex;
+mod lines;
+mod parse;
 
+pub use encode::{Command, EncodeError, MAX_COMMAND_LEN};
 pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
+pub use parse::{DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser};

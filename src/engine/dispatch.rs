@@ -1,0 +1,332 @@
+//! Applying frames: URCs to the sockets whatever is in flight, answers to the command in flight.
+
+use core::net::Ipv4Addr;
+
+use crate::error::{Error, ModemError};
+use crate::types::{AccessMode, ConnectId, ResultCode};
+use crate::wire::{CeReg, Frame, Payload, PingLine};
+
+use super::jobs::{Job, UserKind};
+use super::reply::{Reply, SocketInfo, bounded};
+use super::socket::SocketPhase;
+use super::{Event, State};
+
+impl<const SOCK_RX: usize> State<SOCK_RX> {
+    /// False when `frame` cannot be taken yet: pushed data for a socket whose buffer is full.
+    /// The frame stays in the staging buffer until the application reads.
+    pub(super) fn accepts(&mut self, frame: &Frame<'_>) -> bool {
+        if let Frame::RecvData { id, data } = frame {
+            let s = &self.sockets[id.index()];
+            if s.in_use() && s.phase != SocketPhase::Closing && s.rx.free() < data.len() {
+                if self.stalled != Some(*id) {
+                    log::warn!("bc20: receive buffer of socket {id} full; holding the UART");
+                    self.stalled = Some(*id);
+                    self.event(Event::Stalled(*id));
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
+        match frame {
+            Frame::Echo(_) | Frame::Blank | Frame::Test { .. } => {}
+            Frame::Ok => self.on_final(Ok(())),
+            Frame::Error => self.on_final(Err(ModemError::Error.into())),
+            Frame::CmeError(c) => self.on_final(Err(ModemError::Cme(c).into())),
+            Frame::CmeErrorText(_) => self.on_final(Err(ModemError::Error.into())),
+            Frame::SendOk => self.on_send_result(Ok(())),
+            Frame::SendFail => self.on_send_result(Err(ModemError::SendFail.into())),
+            Frame::CloseOk => {
+                if let Some(f) = &mut self.inflight
+                    && matches!(f.job, Job::Close(_))
+                {
+                    f.late_done = true;
+                }
+            }
+            Frame::QiOpen { id, result } => self.on_opened(id, result),
+            Frame::Closed(id) => {
+                let s = &mut self.sockets[id.index()];
+                if matches!(s.phase, SocketPhase::Connected | SocketPhase::Opening) {
+                    s.phase = SocketPhase::PeerClosed;
+                    s.open_deadline = None;
+                    self.event(Event::PeerClosed(id));
+                }
+            }
+            Frame::RecvNotify { id, .. } | Frame::BuffFull(id) => {
+                let s = &mut self.sockets[id.index()];
+                if s.in_use() {
+                    s.read_pending = true;
+                    self.event(Event::DataReady(id));
+                } else {
+                    log::warn!("bc20: data announced for socket {id}, which is not open");
+                }
+            }
+            Frame::RecvData { id, data } => self.on_pushed(id, data),
+            Frame::QiRd { data, .. } => self.on_read(data),
+            Frame::PdpDeact(_) => {
+                log::warn!("bc20: PDP context deactivated");
+                for id in ConnectId::ALL {
+                    self.fail_socket(id, Error::PdpDeactivated, true);
+                }
+                self.event(Event::PdpDeactivated);
+            }
+            Frame::Ready | Frame::BootRom(_) => self.on_reboot(),
+            Frame::DnsHead { result, count, .. } => {
+                if let Some(f) = self.user_job(UserKind::Dns) {
+                    if !result.is_success() {
+                        f.late_error = Some(ModemError::Result(result).into());
+                        f.late_done = true;
+                    } else if count == 0 {
+                        f.late_error = Some(Error::Unexpected);
+                        f.late_done = true;
+                    } else {
+                        f.expect = count;
+                    }
+                }
+            }
+            Frame::DnsAddr(ip) => {
+                if let Some(f) = self.user_job(UserKind::Dns) {
+                    if let Some(Reply::Dns(addrs)) = &mut f.reply {
+                        let _ = addrs.push(ip);
+                    }
+                    f.expect = f.expect.saturating_sub(1);
+                    if f.expect == 0 {
+                        f.late_done = true;
+                    }
+                }
+            }
+            Frame::Ping(line) => self.on_ping(line),
+            Frame::Ntp { result, time } => {
+                if let Some(f) = self.user_job(UserKind::Ntp) {
+                    match (result, time) {
+                        (ResultCode::Success, Some(t)) => f.reply = Some(Reply::Ntp(t)),
+                        (ResultCode::Success, None) => f.late_error = Some(Error::Malformed),
+                        (r, _) => f.late_error = Some(ModemError::Result(r).into()),
+                    }
+                    f.late_done = true;
+                }
+            }
+            Frame::QiState(s) => {
+                if let Some(f) = self.user_job(UserKind::Info) {
+                    let info = SocketInfo {
+                        id: s.id,
+                        service: s.service,
+                        remote: bounded(s.remote),
+                        remote_port: s.remote_port,
+                        local_port: s.local_port,
+                        state: s.state,
+                        access_mode: s.access_mode,
+                    };
+                    match &mut f.reply {
+                        Some(Reply::State(list)) => {
+                            let _ = list.push(info);
+                        }
+                        r => {
+                            let mut list = heapless::Vec::new();
+                            let _ = list.push(info);
+                            *r = Some(Reply::State(list));
+                        }
+                    }
+                }
+            }
+            Frame::QiCfg(c) => self.info_reply(Reply::Cfg(c)),
+            Frame::QiGetError {
+                result,
+                description,
+            } => self.info_reply(Reply::LastError {
+                result,
+                description: bounded(description),
+            }),
+            Frame::CPin(code) => self.info_reply(Reply::Sim(bounded(code))),
+            Frame::CeReg(CeReg::Read { stat, .. }) => self.info_reply(Reply::Registration(stat)),
+            Frame::CeReg(CeReg::Urc { stat }) => self.event(Event::Registration(stat)),
+            Frame::CgAtt(a) => self.info_reply(Reply::Attached(a)),
+            Frame::CgPAddr { addr, .. } => {
+                let ip = addr.and_then(|a| a.parse::<Ipv4Addr>().ok());
+                self.info_reply(Reply::Address(ip));
+            }
+            Frame::Identification(text) | Frame::Revision(text) => {
+                let revision = matches!(frame, Frame::Revision(_));
+                if let Some(f) = self.user_job(UserKind::Info) {
+                    if !matches!(f.reply, Some(Reply::Identity(_))) {
+                        f.reply = Some(Reply::Identity(Default::default()));
+                    }
+                    if let Some(Reply::Identity(i)) = &mut f.reply {
+                        if revision {
+                            i.revision = bounded(text);
+                        } else if i.manufacturer.is_empty() {
+                            i.manufacturer = bounded(text);
+                        } else {
+                            i.model = bounded(text);
+                        }
+                    }
+                }
+            }
+            Frame::Unknown(line) => {
+                log::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
+            }
+            Frame::Malformed { line, why } => {
+                log::warn!(
+                    "bc20: malformed line ({why:?}): {}",
+                    crate::fmt::Printable(line)
+                );
+            }
+            Frame::Overlong => log::warn!("bc20: overlong line skipped"),
+        }
+        self.settle();
+    }
+
+    /// The user request in flight, when it is of `kind`.
+    fn user_job(&mut self, kind: UserKind) -> Option<&mut super::jobs::InFlight> {
+        self.inflight
+            .as_mut()
+            .filter(|f| matches!(f.job, Job::User { kind: k, .. } if k == kind || (kind == UserKind::Info && matches!(k, UserKind::SetCfg(_)))))
+    }
+
+    fn info_reply(&mut self, reply: Reply) {
+        if let Some(f) = self.user_job(UserKind::Info) {
+            f.reply = Some(reply);
+        } else {
+            log::debug!("bc20: unsolicited information {reply:?}");
+        }
+    }
+
+    fn on_final(&mut self, result: Result<(), Error>) {
+        match &mut self.inflight {
+            Some(f) if f.result.is_none() => f.result = Some(result),
+            // A second OK (the manual's ping example prints two): nothing to do.
+            Some(_) => {}
+            None => log::debug!("bc20: final result with no command in flight"),
+        }
+    }
+
+    fn on_send_result(&mut self, result: Result<(), Error>) {
+        if let Some(f) = &mut self.inflight
+            && let Job::Send { id, len } = f.job
+        {
+            // SEND OK before OK (manual 4.2.2).
+            f.late_done = true;
+            self.complete_send(id, len, result);
+            return;
+        }
+        match self.send_wait.take() {
+            Some((id, len, _)) => self.complete_send(id, len, result),
+            None => log::debug!("bc20: send result with no send pending"),
+        }
+    }
+
+    fn complete_send(&mut self, id: ConnectId, len: usize, result: Result<(), Error>) {
+        if result.is_ok() {
+            self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
+        }
+        self.sockets[id.index()].send_result = Some(result.map(|()| len));
+        self.event(Event::SendDone(id));
+    }
+
+    fn on_opened(&mut self, id: ConnectId, result: ResultCode) {
+        let s = &mut self.sockets[id.index()];
+        if s.phase != SocketPhase::Opening {
+            log::warn!("bc20: +QIOPEN for socket {id}, which is not opening");
+            return;
+        }
+        s.open_deadline = None;
+        if result.is_success() {
+            s.phase = SocketPhase::Connected;
+            self.event(Event::Opened(id));
+        } else {
+            self.fail_socket(id, ModemError::Result(result).into(), true);
+        }
+    }
+
+    fn on_pushed(&mut self, id: ConnectId, data: Payload<'_>) {
+        let s = &mut self.sockets[id.index()];
+        if !s.in_use() || s.phase == SocketPhase::Closing {
+            log::warn!(
+                "bc20: {} bytes pushed for socket {id}, which is not open",
+                data.len()
+            );
+            return;
+        }
+        if s.mode != AccessMode::DirectPush {
+            log::warn!("bc20: data pushed for socket {id} in buffer mode; keeping it");
+        }
+        let n = store(s, data);
+        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
+        self.event(Event::DataReady(id));
+    }
+
+    fn on_read(&mut self, data: Payload<'_>) {
+        let Some(f) = &mut self.inflight else {
+            log::warn!("bc20: +QIRD with no read in flight");
+            return;
+        };
+        let Job::Read { id, asked } = f.job else {
+            log::warn!("bc20: +QIRD with no read in flight");
+            return;
+        };
+        let s = &mut self.sockets[id.index()];
+        if data.is_empty() {
+            s.read_pending = false;
+            return;
+        }
+        if data.len() > asked {
+            log::error!(
+                "bc20: module returned {} bytes for a read of {asked}",
+                data.len()
+            );
+            self.fail_socket(id, Error::Malformed, true);
+            return;
+        }
+        let n = store(s, data);
+        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
+        self.event(Event::DataReady(id));
+    }
+
+    fn on_ping(&mut self, line: PingLine) {
+        let Some(f) = self.user_job(UserKind::Ping) else {
+            log::debug!("bc20: ping line with no ping in flight");
+            return;
+        };
+        let Some(Reply::Ping(out)) = &mut f.reply else {
+            return;
+        };
+        match line {
+            PingLine::Echo(r) => {
+                let _ = out.replies.push(r);
+            }
+            PingLine::Summary(s) => {
+                out.summary = Some(s);
+                f.late_done = true;
+            }
+            PingLine::Result(code) if out.replies.is_empty() && out.failures == 0 => {
+                // A lone error: the whole ping failed (spec 6.6).
+                f.late_error = Some(ModemError::Result(code).into());
+                f.late_done = true;
+            }
+            PingLine::Result(_) => out.failures = out.failures.saturating_add(1),
+        }
+    }
+}
+
+/// Decode a payload into the socket's buffer (the caller checked the room).
+fn store<const N: usize>(s: &mut super::socket::Socket<N>, data: Payload<'_>) -> usize {
+    let datagram = true;
+    if let Some(raw) = data.as_raw() {
+        return s.push_data(raw, datagram);
+    }
+    // Hex: decode in pieces; one datagram for UDP.
+    let mut total = 0;
+    let mut chunk = [0u8; 64];
+    for piece in data.wire_bytes().chunks(128) {
+        let n = crate::wire::hex::decode_into(piece, &mut chunk).unwrap_or(0);
+        total += s.rx.write(&chunk[..n]);
+    }
+    if total > 0 && s.service == crate::types::ServiceType::Udp {
+        let _ = s
+            .datagrams
+            .push_back(u16::try_from(total).unwrap_or(u16::MAX));
+    }
+    total
+}

@@ -1,0 +1,142 @@
+//! Errors typed by cause, mapped once to the error kinds of `embedded-io` and `embedded-nal`.
+
+use core::fmt;
+
+use crate::types::{CmeError, QiError, ResultCode};
+use crate::wire::EncodeError;
+
+/// What the module answered when it refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ModemError {
+    /// A plain `ERROR` (no code: `AT+CMEE=0`, or a command the module does not know).
+    Error,
+    /// `+CME ERROR: <n>`.
+    Cme(CmeError),
+    /// A result code in a URC (`+QIOPEN: <id>,<err>`, dnsgip, ping, NTP).
+    Result(ResultCode),
+    /// `SEND FAIL`: the module did not take the data.
+    SendFail,
+}
+
+impl ModemError {
+    /// The TCP/IP error code this stands for, when there is one.
+    pub fn qi(&self) -> Option<QiError> {
+        match self {
+            ModemError::Cme(c) => c.qi(),
+            ModemError::Result(ResultCode::Qi(e)) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ModemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModemError::Error => f.write_str("ERROR"),
+            ModemError::Cme(c) => c.fmt(f),
+            ModemError::Result(r) => r.fmt(f),
+            ModemError::SendFail => f.write_str("SEND FAIL"),
+        }
+    }
+}
+
+/// Every error of the driver, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Error {
+    /// The UART failed.
+    Transport(embedded_io::ErrorKind),
+    /// A wait ran out (command answer, `+QIOPEN`, `SEND OK`, DNS, ping, NTP, registration).
+    Timeout,
+    /// The module's output could not be decoded where it mattered (a lying length, garbage).
+    Malformed,
+    /// Valid output that makes no sense at this point (e.g. more data than was asked for).
+    Unexpected,
+    /// The module refused.
+    Modem(ModemError),
+    /// A parameter the caller gave cannot be sent (out of range, unsafe string).
+    InvalidArgument(EncodeError),
+    /// All five sockets are in use.
+    NoSocket,
+    /// The socket is not connected, or the peer closed it and its data has been read.
+    Closed,
+    /// The module rebooted: every socket it had is gone.
+    Reset,
+    /// The PDP context dropped (`+QIURC: "pdpdeact"`): every socket is gone.
+    PdpDeactivated,
+    /// Something the BC20 cannot do (IPv6, a UDP server, reverse DNS).
+    Unsupported,
+    /// The driver is busy with another command; try again (shells turn this into waiting).
+    Busy,
+    /// The socket's receive buffer is full and the module's output is held back until the
+    /// application reads (direct push mode).
+    BufferFull,
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Error::InvalidArgument(e)
+    }
+}
+
+impl From<ModemError> for Error {
+    fn from(e: ModemError) -> Self {
+        Error::Modem(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Transport(k) => write!(f, "UART error: {k:?}"),
+            Error::Timeout => f.write_str("timed out waiting for the module"),
+            Error::Malformed => f.write_str("module output could not be decoded"),
+            Error::Unexpected => f.write_str("unexpected module output"),
+            Error::Modem(e) => write!(f, "module error: {e}"),
+            Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
+            Error::NoSocket => f.write_str("no free socket"),
+            Error::Closed => f.write_str("socket closed"),
+            Error::Reset => f.write_str("the module rebooted"),
+            Error::PdpDeactivated => f.write_str("PDP context deactivated"),
+            Error::Unsupported => f.write_str("not supported by the BC20"),
+            Error::Busy => f.write_str("driver busy"),
+            Error::BufferFull => f.write_str("receive buffer full"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl embedded_io::Error for Error {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind as K;
+        match self {
+            Error::Transport(k) => *k,
+            Error::Timeout => K::TimedOut,
+            Error::Malformed | Error::Unexpected => K::InvalidData,
+            Error::Modem(ModemError::Result(ResultCode::Qi(QiError::SocketConnectFailed))) => {
+                K::ConnectionRefused
+            }
+            Error::Modem(_) => K::Other,
+            Error::InvalidArgument(_) => K::InvalidInput,
+            Error::NoSocket => K::OutOfMemory,
+            Error::Closed => K::BrokenPipe,
+            Error::Reset | Error::PdpDeactivated => K::ConnectionReset,
+            Error::Unsupported => K::Unsupported,
+            Error::Busy => K::Other,
+            Error::BufferFull => K::OutOfMemory,
+        }
+    }
+}
+
+impl embedded_nal::TcpError for Error {
+    fn kind(&self) -> embedded_nal::TcpErrorKind {
+        match self {
+            Error::Closed | Error::Reset | Error::PdpDeactivated => {
+                embedded_nal::TcpErrorKind::PipeClosed
+            }
+            _ => embedded_nal::TcpErrorKind::Other,
+        }
+    }
+}

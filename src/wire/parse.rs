@@ -1,0 +1,629 @@
+//! Incremental, context-aware framing of module output.
+//!
+//! The calling contract, in the spirit of `httparse::Status`:
+//!
+//! 1. Keep the bytes received so far in a buffer of your own.
+//! 2. Call [`Parser::parse`] on the unconsumed part. It answers
+//!    - [`Parse::Frame`]: a complete frame and how many bytes it took;
+//!    - [`Parse::Skipped`]: bytes it threw away (line noise, the rest of an overlong line),
+//!      counted in [`ParseStats`], with no frame;
+//!    - [`Parse::NeedMore`]: nothing can be decided until more bytes arrive (a status, not an
+//!      error). Nothing was consumed.
+//! 3. Drop the consumed bytes and call again.
+//!
+//! The result never depends on how the bytes were split into reads: any chunking of a stream
+//! yields the same frames. Payload bytes (after `+QIRD: <n>` and direct-push
+//! `+QIURC: "recv",<id>,<n>`) are framed by their announced length only, never by looking for
+//! `OK` or a line end, so binary data comes through intact. The parser never panics, never
+//! reads past its input, and every call either returns `NeedMore` or consumes at least one byte.
+
+use crate::types::{AccessMode, ConnectId, DataFormat, SOCKET_COUNT, ViewMode};
+
+use super::frame::{Frame, Malformed, Payload};
+use super::lines::classify;
+
+/// Default longest line (an echoed `AT+QISENDEX=<id>,512,<1024 hex digits>` is 1043 bytes).
+pub const DEFAULT_MAX_LINE: usize = 1100;
+/// Default largest payload one frame may announce, in bytes (sibling modules push 1500).
+pub const DEFAULT_MAX_PAYLOAD: usize = 1500;
+
+/// What decides how received data is framed: the module settings the driver has made.
+///
+/// Whether bytes follow a `+QIURC: "recv",<id>,<len>` header depends on the socket's access
+/// mode; whether the second number of `+QIRD: <a>,<b>` is a remaining length depends on
+/// `showlength`; hex receive mode doubles the bytes on the wire. The parser accepts both view
+/// mode layouts (data after `\r\n` or after `,`) whatever [`ParseContext::view_mode`] says,
+/// because the layout is unambiguous once the other settings are known; `view_mode` records
+/// what the driver configured, for tools and for [`ParseStats::layout_mismatches`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ParseContext {
+    /// The access mode of each socket, by connectID.
+    pub access_modes: [AccessMode; SOCKET_COUNT],
+    /// `AT+QICFG="viewmode"`.
+    pub view_mode: ViewMode,
+    /// `AT+QICFG="showlength"`.
+    pub show_length: bool,
+    /// The receive half of `AT+QICFG="dataformat"`.
+    pub recv_format: DataFormat,
+    /// Longest line accepted; longer lines are reported as [`Frame::Overlong`] and skipped.
+    pub max_line: usize,
+    /// Largest payload a header may announce, in bytes; more is [`Malformed::LengthTooLarge`].
+    pub max_payload: usize,
+}
+
+impl Default for ParseContext {
+    fn default() -> Self {
+        ParseContext {
+            access_modes: [AccessMode::Buffer; SOCKET_COUNT],
+            view_mode: ViewMode::HeaderCrLfData,
+            show_length: false,
+            recv_format: DataFormat::Text,
+            max_line: DEFAULT_MAX_LINE,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+        }
+    }
+}
+
+impl ParseContext {
+    /// The access mode of socket `id`.
+    pub fn access_mode(&self, id: ConnectId) -> AccessMode {
+        self.access_modes[id.index()]
+    }
+
+    /// Set the access mode of socket `id`.
+    pub fn set_access_mode(&mut self, id: ConnectId, mode: AccessMode) {
+        self.access_modes[id.index()] = mode;
+    }
+
+    fn hex(&self) -> bool {
+        self.recv_format == DataFormat::Hex
+    }
+}
+
+/// Counters kept by a [`Parser`] (they saturate, never wrap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ParseStats {
+    /// Frames returned.
+    pub frames: u64,
+    /// [`Frame::Unknown`] lines.
+    pub unknown: u64,
+    /// [`Frame::Malformed`] lines.
+    pub malformed: u64,
+    /// [`Frame::Overlong`] lines.
+    pub overlong: u64,
+    /// Bytes thrown away: line noise and the rest of overlong lines.
+    pub skipped_bytes: u64,
+    /// Data whose layout (same line or next line) differed from the configured view mode.
+    pub layout_mismatches: u64,
+    /// Payload bytes framed (after hex decoding).
+    pub payload_bytes: u64,
+}
+
+/// The answer of [`Parser::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parse<'a> {
+    /// A complete frame, which took `consumed` bytes of the input.
+    Frame {
+        /// The frame, borrowing from the input.
+        frame: Frame<'a>,
+        /// Bytes of the input it took.
+        consumed: usize,
+    },
+    /// `consumed` bytes were thrown away as noise; no frame.
+    Skipped {
+        /// Bytes of the input thrown away.
+        consumed: usize,
+    },
+    /// More bytes are needed; nothing was consumed.
+    NeedMore,
+}
+
+impl Parse<'_> {
+    /// Bytes consumed (0 for `NeedMore`).
+    pub fn consumed(&self) -> usize {
+        match self {
+            Parse::Frame { consumed, .. } | Parse::Skipped { consumed } => *consumed,
+            Parse::NeedMore => 0,
+        }
+    }
+}
+
+/// The streaming parser: a [`ParseContext`] plus the little state that framing needs.
+#[derive(Debug, Clone, Default)]
+pub struct Parser {
+    /// The settings that decide framing; update it when the driver changes them.
+    pub ctx: ParseContext,
+    discarding: bool,
+    stats: ParseStats,
+}
+
+const RECV_PREFIX: &[u8] = b"+QIURC: \"recv\",";
+const QIRD_PREFIX: &[u8] = b"+QIRD: ";
+
+/// Outcome of parsing a header that may carry a payload.
+enum Header<'a> {
+    Done(Frame<'a>, usize),
+    NeedMore,
+    /// Not a payload header after all (a test form, say): classify as a line.
+    Plain,
+    /// Looks like the header but is broken: report the line as malformed.
+    Broken(Malformed),
+}
+
+impl Parser {
+    /// A parser with the given context.
+    pub fn new(ctx: ParseContext) -> Self {
+        Parser {
+            ctx,
+            discarding: false,
+            stats: ParseStats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ParseStats {
+        self.stats
+    }
+
+    /// Forget a partly skipped overlong line (after the caller dropped its buffer).
+    pub fn reset(&mut self) {
+        self.discarding = false;
+    }
+
+    /// Parse the next item from `input`, the bytes received and not yet consumed.
+    pub fn parse<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
+        let out = self.parse_inner(input);
+        match &out {
+            Parse::Frame { frame, .. } => {
+                self.stats.frames = self.stats.frames.saturating_add(1);
+                match frame {
+                    Frame::Unknown(_) => self.stats.unknown = self.stats.unknown.saturating_add(1),
+                    Frame::Malformed { .. } => {
+                        self.stats.malformed = self.stats.malformed.saturating_add(1)
+                    }
+                    Frame::Overlong => self.stats.overlong = self.stats.overlong.saturating_add(1),
+                    Frame::QiRd { data, .. } | Frame::RecvData { data, .. } => {
+                        self.stats.payload_bytes =
+                            self.stats.payload_bytes.saturating_add(data.len() as u64)
+                    }
+                    _ => {}
+                }
+            }
+            Parse::Skipped { consumed } => {
+                self.stats.skipped_bytes = self.stats.skipped_bytes.saturating_add(*consumed as u64)
+            }
+            Parse::NeedMore => {}
+        }
+        out
+    }
+
+    /// Parse every complete frame at the start of `input`, handing each to `on_frame`, and
+    /// return how many bytes were consumed (frames and skipped noise). What is left is an
+    /// incomplete frame: keep it and call again when more bytes have arrived.
+    pub fn feed<'a>(&mut self, input: &'a [u8], mut on_frame: impl FnMut(Frame<'a>)) -> usize {
+        let mut pos = 0;
+        while let Some(rest) = input.get(pos..) {
+            match self.parse(rest) {
+                Parse::Frame { frame, consumed } => {
+                    on_frame(frame);
+                    pos += consumed;
+                }
+                Parse::Skipped { consumed } => pos += consumed,
+                Parse::NeedMore => break,
+            }
+        }
+        pos
+    }
+
+    /// Parse at the end of a stream (a capture file): like [`Parser::parse`], but a final line
+    /// without its line end is taken as a line, and a trailing bare `\r` as the end of an echo.
+    /// Returns `NeedMore` only for an empty input or a payload cut short, which then stays
+    /// unframed.
+    pub fn parse_eof<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
+        match self.parse(input) {
+            Parse::NeedMore if !input.is_empty() && !self.discarding => {
+                if is_payload_header(input) {
+                    return Parse::NeedMore;
+                }
+                let line = match input.last() {
+                    Some(b'\r') => input.get(..input.len() - 1).unwrap_or_default(),
+                    _ => input,
+                };
+                let frame = if input.last() == Some(&b'\r') && starts_with_at(line) {
+                    Frame::Echo(line)
+                } else if line.is_empty() {
+                    Frame::Blank
+                } else {
+                    classify(line, &self.ctx)
+                };
+                self.stats.frames = self.stats.frames.saturating_add(1);
+                if let Frame::Unknown(_) = frame {
+                    self.stats.unknown = self.stats.unknown.saturating_add(1);
+                }
+                Parse::Frame {
+                    frame,
+                    consumed: input.len(),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn parse_inner<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
+        if input.is_empty() {
+            return Parse::NeedMore;
+        }
+        if self.discarding {
+            return match find_line_end(input) {
+                // A `\r` at the end: wait for the next byte to know whether `\n` follows, so
+                // that the result does not depend on where a read ended.
+                Some(i) if input[i] == b'\r' && i + 1 == input.len() => {
+                    if i == 0 {
+                        Parse::NeedMore
+                    } else {
+                        Parse::Skipped { consumed: i }
+                    }
+                }
+                Some(i) => {
+                    self.discarding = false;
+                    let end = if input[i] == b'\r' && input.get(i + 1) == Some(&b'\n') {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
+                    Parse::Skipped { consumed: end }
+                }
+                None => Parse::Skipped {
+                    consumed: input.len(),
+                },
+            };
+        }
+        let noise = input.iter().take_while(|&&b| is_noise(b)).count();
+        if noise > 0 {
+            return Parse::Skipped { consumed: noise };
+        }
+
+        if input.starts_with(RECV_PREFIX) || input.starts_with(QIRD_PREFIX) {
+            let header = if input.starts_with(RECV_PREFIX) {
+                self.recv_urc(input)
+            } else {
+                self.qird(input)
+            };
+            match header {
+                Header::Done(frame, consumed) => return Parse::Frame { frame, consumed },
+                Header::NeedMore => return Parse::NeedMore,
+                Header::Plain => {}
+                Header::Broken(why) => {
+                    return self.line(input, |line, _| Frame::Malformed { line, why });
+                }
+            }
+        }
+        self.line(input, classify)
+    }
+
+    /// Frame one ordinary line and turn it into a frame with `f`.
+    fn line<'a>(
+        &mut self,
+        input: &'a [u8],
+        f: impl FnOnce(&'a [u8], &ParseContext) -> Frame<'a>,
+    ) -> Parse<'a> {
+        let window = input
+            .get(..self.ctx.max_line.saturating_add(1))
+            .unwrap_or(input);
+        let Some(i) = find_line_end(window) else {
+            if input.len() > self.ctx.max_line {
+                self.discarding = true;
+                return Parse::Frame {
+                    frame: Frame::Overlong,
+                    consumed: window.len(),
+                };
+            }
+            return Parse::NeedMore;
+        };
+        let line = &input[..i];
+        let (consumed, bare_cr) = match input[i] {
+            b'\n' => (i + 1, false),
+            _ => match input.get(i + 1) {
+                None => return Parse::NeedMore,
+                Some(b'\n') => (i + 2, false),
+                Some(_) => (i + 1, true),
+            },
+        };
+        if line.is_empty() {
+            return Parse::Frame {
+                frame: Frame::Blank,
+                consumed,
+            };
+        }
+        if line.iter().any(|&b| is_noise(b)) {
+            return Parse::Skipped { consumed };
+        }
+        let frame = if bare_cr && starts_with_at(line) {
+            Frame::Echo(line)
+        } else {
+            f(line, &self.ctx)
+        };
+        Parse::Frame { frame, consumed }
+    }
+
+    /// `+QIURC: "recv",<id>[,<len>[,<data>]]` or `…,"buff full"`, with the data that follows in
+    /// direct push mode.
+    fn recv_urc<'a>(&mut self, input: &'a [u8]) -> Header<'a> {
+        let mut cur = Cursor::new(input, RECV_PREFIX.len());
+        let id = match cur.number() {
+            Num::Value(n) => n,
+            Num::NeedMore => return Header::NeedMore,
+            Num::Bad => return Header::Broken(Malformed::Fields),
+        };
+        let Some(id) = u8::try_from(id).ok().and_then(ConnectId::new) else {
+            return Header::Broken(Malformed::ConnectId);
+        };
+        match cur.peek() {
+            None => return Header::NeedMore,
+            Some(b'\r' | b'\n') => {
+                return match cur.line_end() {
+                    Some(end) => Header::Done(Frame::RecvNotify { id, len: None }, end),
+                    None => Header::NeedMore,
+                };
+            }
+            Some(b',') => cur.advance(1),
+            Some(_) => return Header::Broken(Malformed::Fields),
+        }
+        if cur.peek() == Some(b'"') {
+            const FULL: &[u8] = b"\"buff full\"";
+            let rest = cur.rest();
+            if rest.len() < FULL.len() {
+                return if FULL.starts_with(rest) {
+                    Header::NeedMore
+                } else {
+                    Header::Broken(Malformed::Fields)
+                };
+            }
+            if !rest.starts_with(FULL) {
+                return Header::Broken(Malformed::Fields);
+            }
+            cur.advance(FULL.len());
+            return match cur.line_end() {
+                Some(end) => Header::Done(Frame::BuffFull(id), end),
+                None if cur.rest().is_empty() || cur.rest() == b"\r" => Header::NeedMore,
+                None => Header::Broken(Malformed::Fields),
+            };
+        }
+        let len = match cur.number() {
+            Num::Value(n) => n,
+            Num::NeedMore => return Header::NeedMore,
+            Num::Bad => return Header::Broken(Malformed::Fields),
+        };
+        let same_line = match cur.peek() {
+            None => return Header::NeedMore,
+            Some(b',') => true,
+            Some(b'\r' | b'\n') => false,
+            Some(_) => return Header::Broken(Malformed::Fields),
+        };
+        if !same_line && self.ctx.access_mode(id) == AccessMode::Buffer {
+            let len = u16::try_from(len).ok();
+            return match cur.line_end() {
+                Some(end) => Header::Done(Frame::RecvNotify { id, len }, end),
+                None => Header::NeedMore,
+            };
+        }
+        match self.payload(cur, len, same_line) {
+            Ok((data, end)) => Header::Done(Frame::RecvData { id, data }, end),
+            Err(h) => h,
+        }
+    }
+
+    /// `+QIRD: <len>[,<remaining>]` and its data.
+    fn qird<'a>(&mut self, input: &'a [u8]) -> Header<'a> {
+        let mut cur = Cursor::new(input, QIRD_PREFIX.len());
+        if cur.peek() == Some(b'(') {
+            return Header::Plain;
+        }
+        let len = match cur.number() {
+            Num::Value(n) => n,
+            Num::NeedMore => return Header::NeedMore,
+            Num::Bad => return Header::Broken(Malformed::Fields),
+        };
+        let mut remaining = None;
+        if self.ctx.show_length && cur.peek() == Some(b',') {
+            let save = cur.pos;
+            cur.advance(1);
+            match cur.number() {
+                Num::Value(n) => remaining = u16::try_from(n).ok(),
+                Num::NeedMore => return Header::NeedMore,
+                Num::Bad => cur.pos = save,
+            }
+            if remaining.is_none() && cur.pos != save {
+                return Header::Broken(Malformed::Fields);
+            }
+        }
+        let same_line = match cur.peek() {
+            None => return Header::NeedMore,
+            Some(b',') => true,
+            Some(b'\r' | b'\n') => false,
+            Some(_) => return Header::Broken(Malformed::Fields),
+        };
+        if len == 0 && !same_line {
+            return match cur.line_end() {
+                Some(end) => Header::Done(
+                    Frame::QiRd {
+                        data: Payload::raw(&[]),
+                        remaining,
+                    },
+                    end,
+                ),
+                None => Header::NeedMore,
+            };
+        }
+        match self.payload(cur, len, same_line) {
+            Ok((data, end)) => Header::Done(Frame::QiRd { data, remaining }, end),
+            Err(h) => h,
+        }
+    }
+
+    /// The `len` payload bytes after a header; `cur` stands on the `,` or the line end.
+    fn payload<'a>(
+        &mut self,
+        mut cur: Cursor<'a>,
+        len: u32,
+        same_line: bool,
+    ) -> Result<(Payload<'a>, usize), Header<'a>> {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > self.ctx.max_payload {
+            return Err(Header::Broken(Malformed::LengthTooLarge));
+        }
+        let hex = self.ctx.hex();
+        let wire_len = if hex { len.saturating_mul(2) } else { len };
+        let expected_same_line = self.ctx.view_mode == ViewMode::HeaderCommaData;
+        if same_line {
+            cur.advance(1);
+        } else {
+            match cur.line_end() {
+                Some(end) => cur.pos = end,
+                None => return Err(Header::NeedMore),
+            }
+        }
+        let quoted = hex && cur.peek() == Some(b'"');
+        if quoted {
+            cur.advance(1);
+        } else if cur.peek().is_none() && hex {
+            // Cannot tell yet whether a quote opens the hex text.
+            return Err(Header::NeedMore);
+        }
+        let start = cur.pos;
+        let end = start.saturating_add(wire_len);
+        let Some(wire) = cur.input.get(start..end) else {
+            return Err(Header::NeedMore);
+        };
+        let mut consumed = end;
+        if quoted {
+            match cur.input.get(end) {
+                None => return Err(Header::NeedMore),
+                Some(b'"') => consumed += 1,
+                Some(_) => return Err(Header::Broken(Malformed::Layout)),
+            }
+        }
+        let data = if hex {
+            Payload::hex(wire).ok_or(Header::Broken(Malformed::BadHex))?
+        } else {
+            Payload::raw(wire)
+        };
+        if same_line != expected_same_line {
+            self.stats.layout_mismatches = self.stats.layout_mismatches.saturating_add(1);
+        }
+        Ok((data, consumed))
+    }
+}
+
+/// True when `input` begins a header whose payload may still be on its way.
+fn is_payload_header(input: &[u8]) -> bool {
+    input.starts_with(RECV_PREFIX) || input.starts_with(QIRD_PREFIX)
+}
+
+fn starts_with_at(line: &[u8]) -> bool {
+    line.len() >= 2 && line[..2].eq_ignore_ascii_case(b"AT")
+}
+
+/// Control bytes that never occur in module text (everything below 0x20 but tab, CR and LF;
+/// DEL; 0xFF, which a floating UART line reads as).
+fn is_noise(b: u8) -> bool {
+    (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f || b == 0xff
+}
+
+/// Index of the first `\r` or `\n`.
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    // Eight bytes at a time: a byte is CR or LF when XOR with the pattern gives zero.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const CR: u64 = LO * b'\r' as u64;
+    const LF: u64 = LO * b'\n' as u64;
+    let mut chunks = input.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let (a, b) = (w ^ CR, w ^ LF);
+        let hit = (a.wrapping_sub(LO) & !a & HI) | (b.wrapping_sub(LO) & !b & HI);
+        if hit != 0 {
+            return chunk
+                .iter()
+                .position(|&c| c == b'\r' || c == b'\n')
+                .map(|i| base + i);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .map(|i| base + i)
+}
+
+/// A read position in a header.
+struct Cursor<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+enum Num {
+    Value(u32),
+    NeedMore,
+    Bad,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(input: &'a [u8], pos: usize) -> Self {
+        Cursor { input, pos }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.input.get(self.pos..).unwrap_or_default()
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.input.len());
+    }
+
+    /// A decimal number of 1..=5 digits, after at most two spaces (spec 6.13).
+    fn number(&mut self) -> Num {
+        for _ in 0..2 {
+            if self.peek() == Some(b' ') {
+                self.advance(1);
+            }
+        }
+        let digits = self
+            .rest()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == self.rest().len() {
+            return if digits > 5 { Num::Bad } else { Num::NeedMore };
+        }
+        if digits == 0 || digits > 5 {
+            return Num::Bad;
+        }
+        let value = self.rest()[..digits]
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+        self.advance(digits);
+        Num::Value(value)
+    }
+
+    /// The index just past the line end at the cursor (`\r\n`, or `\n`), if complete.
+    fn line_end(&self) -> Option<usize> {
+        match (self.peek(), self.input.get(self.pos + 1)) {
+            (Some(b'\n'), _) => Some(self.pos + 1),
+            (Some(b'\r'), Some(b'\n')) => Some(self.pos + 2),
+            // A bare CR then something else: take the CR alone as the line end.
+            (Some(b'\r'), Some(_)) => Some(self.pos + 1),
+            _ => None,
+        }
+    }
+}

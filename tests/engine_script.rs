@@ -1,0 +1,418 @@
+//! The engine against a scripted module: each test reads as a short exchange, with explicit
+//! time. Expect these bytes, answer those, inject this URC.
+
+use quectel_bc20::engine::{Config, Engine, Event, Reply, Request, SocketPhase};
+use quectel_bc20::{ConnectId, Error, ModemError, QiError, ResultCode, ServiceType};
+
+struct Rig {
+    e: Engine<1536, 3200>,
+    now: u64,
+}
+
+impl Rig {
+    fn new(config: Config) -> Self {
+        Rig {
+            e: Engine::new(config),
+            now: 0,
+        }
+    }
+
+    /// A rig whose module has answered the start-up sequence.
+    fn ready() -> Self {
+        let mut r = Rig::new(Config::default());
+        r.bring_up();
+        r
+    }
+
+    fn bring_up(&mut self) {
+        for cmd in [
+            "AT",
+            "ATE0",
+            "AT+CMEE=1",
+            "AT+QICFG=\"dataformat\",0,0",
+            "AT+QICFG=\"viewmode\",0",
+            "AT+QICFG=\"showlength\",1",
+        ] {
+            self.expect(cmd);
+            self.rx("\r\nOK\r\n");
+        }
+        assert!(self.e.is_ready());
+    }
+
+    /// The engine must now write exactly `cmd` + CR.
+    fn expect(&mut self, cmd: &str) {
+        let want = format!("{cmd}\r");
+        let got = self
+            .e
+            .poll_transmit(self.now)
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        assert_eq!(got.as_deref(), Some(want.as_str()));
+        self.e.transmitted(want.len(), self.now);
+    }
+
+    fn idle(&mut self) {
+        let got = self.e.poll_transmit(self.now).map(|b| b.to_vec());
+        assert_eq!(got, None, "nothing to send");
+    }
+
+    fn rx(&mut self, s: &str) {
+        self.rx_bytes(s.as_bytes());
+    }
+
+    fn rx_bytes(&mut self, b: &[u8]) {
+        let n = self.e.handle_rx(b, self.now);
+        assert_eq!(n, b.len(), "all bytes accepted");
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now += ms;
+        self.e.handle_timeout(self.now);
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.e.poll_event()).collect()
+    }
+
+    /// Open a TCP socket and answer success.
+    fn open(&mut self) -> ConnectId {
+        let id = self.e.allocate(ServiceType::Tcp).unwrap();
+        self.e.open(id, "127.0.0.1", 8062).unwrap();
+        self.expect(&format!("AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,0"));
+        self.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
+        assert_eq!(self.e.phase(id), SocketPhase::Connected);
+        id
+    }
+
+    fn recv_all(&mut self, id: ConnectId) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 300];
+        while let Ok(n) = self.e.recv(id, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+}
+
+#[test]
+fn start_up_retries_at_until_the_module_wakes() {
+    let mut r = Rig::new(Config::default());
+    r.expect("AT");
+    r.rx("\r\n"); // spec 6.3: the first command after sleep gets a bare line end
+    r.advance(2_000);
+    r.idle();
+    r.advance(500);
+    r.expect("AT");
+    r.rx("AT\r\r\nOK\r\n"); // echo still on
+    r.expect("ATE0");
+    r.rx("ATE0\r\r\nOK\r\n");
+    for cmd in [
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,0",
+        "AT+QICFG=\"viewmode\",0",
+        "AT+QICFG=\"showlength\",1",
+    ] {
+        assert!(
+            r.e.start(Request::At).is_err(),
+            "no request before start-up"
+        );
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    assert!(r.e.is_ready());
+    assert!(r.events().contains(&Event::Ready));
+}
+
+#[test]
+fn buffer_mode_exchange_of_manual_4_1() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    assert_eq!(r.e.send(id, b"1234567890"), Ok(10));
+    r.expect("AT+QISENDEX=0,10,31323334353637383930");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_send_result(id), None, "waits for SEND OK");
+    assert_eq!(r.e.send(id, b"x"), Err(Error::Busy));
+    r.rx("\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(10)));
+
+    // The URC makes the engine read until +QIRD: 0.
+    r.rx("\r\n+QIURC: \"recv\",0,12\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 10,2\r\n1234567890\r\n\r\nOK\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 2,0\r\n\r\n\r\n\r\nOK\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.idle();
+    assert_eq!(r.recv_all(id), b"1234567890\r\n");
+
+    r.e.close(id).unwrap();
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(
+        r.e.phase(id),
+        SocketPhase::Closing,
+        "CLOSE OK still to come"
+    );
+    r.advance(50);
+    r.rx("\r\nCLOSE OK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Free);
+}
+
+#[test]
+fn direct_push_holds_the_uart_when_the_buffer_is_full() {
+    let mut r = Rig::new(Config {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let chunk: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+    let mut stream = Vec::new();
+    for _ in 0..5 {
+        stream.extend(b"\r\n+QIURC: \"recv\",0,1000\r\n");
+        stream.extend(&chunk);
+        stream.extend(b"\r\n");
+    }
+    stream.extend(b"\r\n+QIURC: \"closed\",0\r\n");
+    // The first push fits the socket's 1536-byte buffer; the second does not: it waits in
+    // staging, which then fills, and the engine takes no more bytes.
+    let mut taken = r.e.handle_rx(&stream, r.now);
+    assert!(taken < stream.len());
+    assert!(r.events().contains(&Event::Stalled(id)));
+    assert_eq!(r.e.handle_rx(&stream[taken..], r.now), 0, "held back");
+    let mut got = Vec::new();
+    while taken < stream.len() {
+        let before = got.len();
+        got.extend(r.recv_all(id));
+        let more = r.e.handle_rx(&stream[taken..], r.now);
+        assert!(
+            more > 0 || got.len() > before,
+            "progress once the application reads"
+        );
+        taken += more;
+    }
+    got.extend(r.recv_all(id));
+    assert_eq!(got, chunk.repeat(5));
+    let mut buf = [0u8; 8];
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Closed));
+}
+
+#[test]
+fn open_failure_closes_the_socket_as_the_manual_requires() {
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Udp).unwrap();
+    r.e.open(id, "127.0.0.1", 9).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\",9,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n");
+    let err = Error::Modem(ModemError::Result(ResultCode::Qi(
+        QiError::SocketConnectFailed,
+    )));
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(err));
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    assert_eq!(
+        r.e.phase(id),
+        SocketPhase::Failed(err),
+        "the user still sees why"
+    );
+    r.e.close(id).unwrap();
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Free);
+}
+
+#[test]
+fn send_fail_is_an_error_and_send_ok_without_ok_is_accepted() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.send(id, b"ab").unwrap();
+    r.expect("AT+QISENDEX=0,2,6162");
+    r.rx("\r\nOK\r\n\r\nSEND FAIL\r\n");
+    assert_eq!(
+        r.e.take_send_result(id),
+        Some(Err(Error::Modem(ModemError::SendFail)))
+    );
+    // Manual 4.2.2: SEND OK with no OK before it.
+    r.e.send(id, b"cd").unwrap();
+    r.expect("AT+QISENDEX=0,2,6364");
+    r.rx("\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(2)));
+    assert_eq!(r.e.send(id, b"e"), Err(Error::Busy), "OK may still come");
+    r.advance(2_000);
+    r.e.send(id, b"e").unwrap();
+    r.expect("AT+QISENDEX=0,1,65");
+}
+
+#[test]
+fn timeout_resynchronises_and_the_next_command_works() {
+    let mut r = Rig::ready();
+    let t = r.e.start(Request::LastError).unwrap();
+    r.expect("AT+QIGETERROR");
+    r.rx("\r\n+QIGETERR"); // and then nothing
+    r.advance(2_000);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+    assert!(
+        r.events()
+            .iter()
+            .any(|e| matches!(e, Event::Desync { dropped } if *dropped > 0))
+    );
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    let t = r.e.start(Request::LastError).unwrap();
+    r.expect("AT+QIGETERROR");
+    r.rx("\r\n+QIGETERROR: 552,invalid parameters\r\n\r\nOK\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::LastError {
+            result,
+            description,
+        })) => {
+            assert_eq!(result, ResultCode::Qi(QiError::InvalidParameters));
+            assert_eq!(description.as_str(), "invalid parameters");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reboot_mid_transfer_fails_every_socket_and_starts_over() {
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    r.e.send(a, b"data").unwrap();
+    r.expect("AT+QISENDEX=0,4,64617461");
+    r.rx("\r\nOK\r\n");
+    r.rx("\r\n+QIURC: \"recv\",1,3\r\n");
+    r.rx("F1: 0000 0000\r\nV0: 0000 0000 [0001]\r\nLeaving the BROM\r\n");
+    assert_eq!(r.e.take_send_result(a), Some(Err(Error::Reset)));
+    assert_eq!(r.e.phase(a), SocketPhase::Failed(Error::Reset));
+    assert_eq!(r.e.phase(b), SocketPhase::Failed(Error::Reset));
+    let mut buf = [0u8; 4];
+    assert_eq!(r.e.recv(b, &mut buf), Err(Error::Reset), "never stale data");
+    assert!(r.events().contains(&Event::Rebooted));
+    r.bring_up();
+    r.e.close(a).unwrap();
+    r.e.close(b).unwrap();
+    assert_eq!(r.e.phase(a), SocketPhase::Free);
+    r.idle();
+}
+
+#[test]
+fn dns_ping_and_ntp() {
+    let mut r = Rig::ready();
+    let t = r.e.start(Request::Dns("example.test")).unwrap();
+    r.expect("AT+QIDNSGIP=1,\"example.test\"");
+    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,2,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.1\"\r\n");
+    assert_eq!(r.e.take_reply(t), None);
+    r.rx("\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Dns(a))) => assert_eq!(a.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    // Manual 4.3 prints OK twice.
+    let t =
+        r.e.start(Request::Ping {
+            host: "127.0.0.1",
+            timeout_s: 4,
+            count: 2,
+            size: 32,
+        })
+        .unwrap();
+    r.expect("AT+QPING=1,\"127.0.0.1\",4,2,32");
+    r.rx("\r\nOK\r\n\r\nOK\r\n\r\n+QPING: 0,\"127.0.0.1\",32,5,255\r\n\r\n+QPING: 0,\"127.0.0.1\",32,7,255\r\n\r\n+QPING: 0,2,2,0,5,7,6\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Ping(p))) => {
+            assert_eq!(p.replies.len(), 2);
+            assert_eq!(p.summary.unwrap().avg_ms, 6);
+        }
+        other => panic!("{other:?}"),
+    }
+    r.idle();
+    // Spec 6.6: a lone error.
+    let t =
+        r.e.start(Request::Ping {
+            host: "10.9.9.9",
+            timeout_s: 1,
+            count: 1,
+            size: 32,
+        })
+        .unwrap();
+    r.expect("AT+QPING=1,\"10.9.9.9\",1,1,32");
+    r.rx("\r\nOK\r\n\r\n\r\n+QPING: 569\r\n");
+    assert_eq!(
+        r.e.take_reply(t),
+        Some(Err(Error::Modem(ModemError::Result(ResultCode::Qi(
+            QiError::Timeout
+        )))))
+    );
+    // Manual 4.4: +QNTP with no OK at all.
+    let t =
+        r.e.start(Request::Ntp {
+            server: "127.0.0.1",
+            port: 123,
+        })
+        .unwrap();
+    r.expect("AT+QNTP=1,\"127.0.0.1\",123");
+    r.rx("\r\n+QNTP: 0,\"18/04/20,11:08:20:35+32\"\r\n");
+    assert_eq!(r.e.take_reply(t), None, "waits a command time for an OK");
+    r.advance(2_000);
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Ntp(time))) => assert_eq!(time.year, 2018),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn peer_close_keeps_buffered_data_readable() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n\r\n+QIURC: \"closed\",0\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hello");
+    let mut buf = [0u8; 8];
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Closed));
+}
+
+#[test]
+fn a_lying_module_cannot_overfill_a_read() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0\r\n");
+    r.expect("AT+QIRD=0,512");
+    let mut lie = b"\r\n+QIRD: 600\r\n".to_vec();
+    lie.extend([b'x'; 600]);
+    lie.extend(b"\r\n\r\nOK\r\n");
+    r.rx_bytes(&lie);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    r.expect("AT+QICLOSE=0");
+    // Garbage and noise never panic and the engine keeps going.
+    r.rx_bytes(b"\x00\xff\xfe garbage \x01\r\n+QIURC: \"recv\",9,5\r\n\r\nOK\r\n\r\nCLOSE OK\r\n");
+    let t = r.e.start(Request::At).unwrap();
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+}
+
+#[test]
+fn commands_from_hostile_hosts_are_refused_before_anything_is_sent() {
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    assert!(matches!(
+        r.e.open(id, "evil\"\r\nAT+QPOWD=1", 80),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        r.e.start(Request::Dns("a\rb")),
+        Err(Error::InvalidArgument(_))
+    ));
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Reserved);
+}
