@@ -60,6 +60,8 @@ fn cmee_modes_print_the_code_or_its_description() {
         ("AT+QNTP=3,\"127.0.0.1\"", b"555"),
         ("AT+QIDNSGIP=1,", b"552"),
         ("AT+QISTATE=2,1", b"552"),
+        ("AT+QISTATE=0,2", b"555"),
+        ("AT+QISTATE=0,4", b"552"),
     ];
     for (cmd, code) in cases {
         m.send(cmd);

@@ -64,6 +64,7 @@ use std::string::String;
 use std::time::Duration;
 use std::vec::Vec;
 
+mod args;
 mod commands;
 mod faults;
 mod net;
@@ -73,6 +74,7 @@ mod pipe;
 #[cfg(unix)]
 mod pty;
 mod runner;
+mod rx;
 mod services;
 mod session;
 pub mod sntp;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::format;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpStream, UdpSocket};
 use std::string::String;
 use std::time::{Duration, Instant};
@@ -14,10 +14,6 @@ use super::commands::{OpenReq, StateQuery};
 use super::faults::{FaultKind, Which};
 use super::services::{Done, resolve};
 use crate::types::{AccessMode, QiError, ServiceType, SocketState};
-use crate::wire::hex;
-
-/// Do not read more from the network while this much output is still queued (direct push).
-const PUSH_BACKLOG: usize = 64 * 1024;
 
 /// A live connection.
 #[derive(Debug)]
@@ -29,24 +25,24 @@ pub(crate) enum Conn {
 /// One socket service.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    service: ServiceType,
-    host: String,
-    remote_ip: Option<Ipv4Addr>,
-    remote_port: u16,
-    local_port: u16,
-    state: SocketState,
-    mode: AccessMode,
-    token: u64,
-    conn: Option<Conn>,
+    pub(crate) service: ServiceType,
+    pub(crate) host: String,
+    pub(crate) remote_ip: Option<Ipv4Addr>,
+    pub(crate) remote_port: u16,
+    pub(crate) local_port: u16,
+    pub(crate) state: SocketState,
+    pub(crate) mode: AccessMode,
+    pub(crate) token: u64,
+    pub(crate) conn: Option<Conn>,
     /// Received data, one node per network read (`remaining_length` is per node).
-    rx: VecDeque<Vec<u8>>,
-    rx_len: usize,
+    pub(crate) rx: VecDeque<Vec<u8>>,
+    pub(crate) rx_len: usize,
     /// A recv URC was printed and the host has not yet read until `+QIRD: 0`.
-    notified: bool,
+    pub(crate) notified: bool,
     /// `buff full` was printed; reading from the network waits for the host.
-    full: bool,
+    pub(crate) full: bool,
     /// Data the host sent, not yet accepted by the OS socket.
-    tx: Vec<u8>,
+    pub(crate) tx: Vec<u8>,
 }
 
 impl Sim {
@@ -242,7 +238,7 @@ impl Sim {
             f.extend_from_slice(format!(",{remaining}").as_bytes());
         }
         f.extend_from_slice(if comma { b"," } else { b"\r\n" });
-        append_data(&mut f, &data, hexed);
+        super::rx::append_data(&mut f, &data, hexed);
         f.extend_from_slice(b"\r\n");
         self.emit(now, f);
         self.ok(now);
@@ -272,199 +268,6 @@ impl Sim {
             self.push_data(now, id, &node);
         }
         Ok(())
-    }
-
-    /// Direct push: `+QIURC: "recv",<id>,<len>` then the data, in chunks.
-    fn push_data(&mut self, now: Instant, id: usize, data: &[u8]) {
-        let hexed = self.hex_recv();
-        let comma = self.view_comma();
-        for chunk in data.chunks(self.cfg.push_chunk.max(1)) {
-            let mut f = format!("\r\n+QIURC: \"recv\",{id},{}", chunk.len()).into_bytes();
-            f.extend_from_slice(if comma { b"," } else { b"\r\n" });
-            append_data(&mut f, chunk, hexed);
-            if comma || self.cfg.crlf_after_push {
-                f.extend_from_slice(b"\r\n");
-            }
-            self.emit(now, f);
-        }
-    }
-
-    /// Move data between the sockets and the host: sends, receives, peer closes, SEND OK.
-    pub(crate) fn poll_sockets(&mut self, now: Instant) {
-        for id in 0..self.sockets.len() {
-            self.flush_tx(now, id);
-            self.receive(now, id);
-        }
-        if let Some((id, due)) = self.send_pending
-            && now >= due
-        {
-            let drained = self.sockets[id].as_ref().is_none_or(|s| s.tx.is_empty());
-            if drained {
-                self.send_pending = None;
-                self.urc(now, "SEND OK");
-            }
-        }
-    }
-
-    fn flush_tx(&mut self, now: Instant, id: usize) {
-        let Some(s) = self.sockets[id].as_mut() else {
-            return;
-        };
-        let Some(Conn::Tcp(t)) = &mut s.conn else {
-            return;
-        };
-        while !s.tx.is_empty() {
-            match t.write(&s.tx) {
-                Ok(0) => break,
-                Ok(n) => {
-                    s.tx.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    s.tx.clear();
-                    if self.send_pending.is_some_and(|(i, _)| i == id) {
-                        self.send_pending = None;
-                        self.last_error = QiError::SocketWriteFailed.code();
-                        self.urc(now, "SEND FAIL");
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    fn receive(&mut self, now: Instant, id: usize) {
-        let cap = self.cfg.rx_buffer_size.max(1);
-        let chunk = self.cfg.push_chunk.max(1);
-        let backlog = self.out.queued();
-        let Some(s) = self.sockets[id].as_mut() else {
-            return;
-        };
-        if s.state != SocketState::Connected {
-            return;
-        }
-        let Some(conn) = s.conn.as_mut() else { return };
-        let push = s.mode == AccessMode::DirectPush;
-        let room = if push {
-            if backlog >= PUSH_BACKLOG {
-                return;
-            }
-            chunk.max(2048)
-        } else if s.full {
-            return;
-        } else {
-            cap - s.rx_len
-        };
-        let mut buf = std::vec![0u8; 65536];
-        let got = if room == 0 {
-            // Full: say so once when more data is waiting, and notice a peer close.
-            match peek(conn, &mut buf) {
-                Ok(Some(0)) => Err(()),
-                Ok(Some(_)) => {
-                    s.full = true;
-                    self.urc(now, &format!("+QIURC: \"recv\",{id},\"buff full\""));
-                    return;
-                }
-                Ok(None) => return,
-                Err(_) => Err(()),
-            }
-        } else {
-            match conn {
-                Conn::Tcp(t) => match t.read(&mut buf[..room.min(65536)]) {
-                    Ok(0) => Err(()),
-                    Ok(n) => Ok(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                    Err(_) => Err(()),
-                },
-                Conn::Udp(u) => match u.peek(&mut buf) {
-                    Ok(n) if n > room => {
-                        s.full = true;
-                        self.urc(now, &format!("+QIURC: \"recv\",{id},\"buff full\""));
-                        return;
-                    }
-                    Ok(_) => match u.recv(&mut buf) {
-                        Ok(n) => Ok(n),
-                        Err(_) => return,
-                    },
-                    Err(_) => return,
-                },
-            }
-        };
-        let Ok(n) = got else {
-            self.peer_closed(now, id);
-            return;
-        };
-        let data = buf[..n].to_vec();
-        let close_now = matches!(s.conn, Some(Conn::Tcp(_))) && self.inj.fire(Which::PeerClose);
-        if push {
-            self.push_data(now, id, &data);
-        } else {
-            let show = self.nvram.show_length;
-            let Some(s) = self.sockets[id].as_mut() else {
-                return;
-            };
-            s.rx_len += n;
-            s.rx.push_back(data);
-            if !s.notified {
-                s.notified = true;
-                let line = if show {
-                    format!("+QIURC: \"recv\",{id},{n}")
-                } else {
-                    format!("+QIURC: \"recv\",{id}")
-                };
-                self.urc(now, &line);
-            }
-            if self.inj.fire(Which::BuffFull) {
-                self.inj.record(now, FaultKind::BuffFull(id as u8));
-                if let Some(s) = self.sockets[id].as_mut() {
-                    s.full = true;
-                }
-                self.urc(now, &format!("+QIURC: \"recv\",{id},\"buff full\""));
-            }
-        }
-        if close_now {
-            self.inj.record(now, FaultKind::PeerClose(id as u8));
-            if let Some(Some(Conn::Tcp(t))) = self.sockets[id].as_ref().map(|s| &s.conn) {
-                let _ = t.shutdown(Shutdown::Both);
-            }
-            self.peer_closed(now, id);
-        }
-    }
-
-    fn peer_closed(&mut self, now: Instant, id: usize) {
-        if let Some(s) = self.sockets[id].as_mut() {
-            s.state = SocketState::Closing;
-            s.conn = None;
-            s.tx.clear();
-        }
-        if self.send_pending.is_some_and(|(i, _)| i == id) {
-            self.send_pending = None;
-            self.urc(now, "SEND FAIL");
-        }
-        self.urc(now, &format!("+QIURC: \"closed\",{id}"));
-    }
-}
-
-/// `Ok(Some(n))` bytes waiting (0 = orderly close), `Ok(None)` nothing yet.
-fn peek(conn: &mut Conn, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    let r = match conn {
-        Conn::Tcp(t) => t.peek(&mut buf[..1]),
-        Conn::Udp(u) => u.peek(buf),
-    };
-    match r {
-        Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn append_data(f: &mut Vec<u8>, data: &[u8], hexed: bool) {
-    if hexed {
-        let start = f.len();
-        f.resize(start + 2 * data.len(), 0);
-        let _ = hex::encode_into(data, &mut f[start..]);
-    } else {
-        f.extend_from_slice(data);
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Sim {
     pub(crate) dns_busy: bool,
     pub(crate) ping_busy: bool,
     pub(crate) ntp_busy: bool,
+    /// Reused network read buffer.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl Sim {
@@ -96,6 +98,7 @@ impl Sim {
             dns_busy: false,
             ping_busy: false,
             ntp_busy: false,
+            scratch: Vec::new(),
             cfg: config,
         };
         sim.power_up(now);
