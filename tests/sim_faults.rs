@@ -95,9 +95,13 @@ fn noise_never_breaks_a_payload() {
     let mut m = Modem::new(with(Faults {
         seed: 42,
         noise: Rate::PerMille(400),
+        noise_lines: vec![
+            "+CEREG: 1".into(),
+            "+QNBIOTEVENT: \"ENTER PSM\"".into(),
+            "+CSCON: 0".into(),
+        ],
         ..Faults::default()
     }));
-    // Default noise lines: +CEREG, pdpdeact, +QNBIOTEVENT, ...
     sim_support::open(&mut m, 0, "TCP", port, 1);
     let data: Vec<u8> = (0..3000).map(|i| (i * 31 + 5) as u8).collect();
     let mut got = Vec::new();
@@ -139,6 +143,29 @@ fn noise_never_breaks_a_payload() {
         noise > 0 && noise <= logged,
         "{noise} seen, {logged} logged"
     );
+}
+
+#[test]
+fn pdpdeact_noise_takes_the_sockets_with_it() {
+    let peer = Peer::new();
+    let mut m = Modem::new(with(Faults {
+        noise: Rate::Nth(3),
+        noise_lines: vec!["+QIURC: \"pdpdeact\",1".into()],
+        ..Faults::default()
+    }));
+    m.send(&format!(
+        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
+        peer.port
+    ));
+    let mut s = peer.accept();
+    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    m.send("AT");
+    m.expect(b"\r\n+QIURC: \"pdpdeact\",1\r\n\r\nOK\r\n");
+    m.send("AT+QISTATE?");
+    m.expect(b"\r\nOK\r\n");
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
 }
 
 #[test]

@@ -68,7 +68,8 @@ pub struct Faults {
     pub chunk_gap: Duration,
     /// An unsolicited noise line between two frames, never inside one (opportunity: each
     /// frame). The line is picked from `noise_lines`, or from a built-in list when empty
-    /// (`+CEREG: 1`, `+QIURC: "pdpdeact",1`, `+QNBIOTEVENT: "ENTER PSM"`, ...).
+    /// (`+CEREG: 1`, `+QIURC: "pdpdeact",1`, `+QNBIOTEVENT: "ENTER PSM"`, ...). A `pdpdeact`
+    /// line is honest: the emulator drops every socket with it, as the module would.
     pub noise: Rate,
     /// Noise lines to pick from (without framing).
     pub noise_lines: Vec<String>,

@@ -145,8 +145,7 @@ impl Sim {
         }
         self.ok(now);
         let delay = self.cfg.close_ok_delay.unwrap_or(Duration::ZERO);
-        let f = super::session::frame_line("CLOSE OK");
-        self.out.push(now, delay, f, &mut self.inj);
+        self.emit_after(now, delay, super::session::frame_line("CLOSE OK"));
     }
 
     pub(crate) fn qistate(&mut self, now: Instant, q: StateQuery) {

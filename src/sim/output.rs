@@ -91,16 +91,19 @@ impl Output {
     }
 
     /// Queue one frame, no earlier than `now + min_delay` and after everything queued before.
-    /// Faults may delay, chunk or corrupt it, or put a noise line before it.
+    /// Faults may delay, chunk or corrupt it, or put a noise line before it. Returns true when
+    /// the noise line put before it was a `pdpdeact` URC (the caller must then drop every
+    /// socket, as the module would).
     pub(crate) fn push(
         &mut self,
         now: Instant,
         min_delay: Duration,
         mut bytes: Vec<u8>,
         inj: &mut Injector,
-    ) {
+    ) -> bool {
+        let mut pdp_lost = false;
         if bytes.is_empty() {
-            return;
+            return pdp_lost;
         }
         let mut due = (now + min_delay).max(self.last_due.unwrap_or(now));
         if inj.fire(Which::Noise) {
@@ -111,6 +114,7 @@ impl Output {
                 let i = inj.rng.below(inj.cfg.noise_lines.len() as u64) as usize;
                 inj.cfg.noise_lines[i].clone()
             };
+            pdp_lost = line.contains("\"pdpdeact\"");
             inj.record(now, FaultKind::Noise(line.clone()));
             self.enqueue(due, std::format!("\r\n{line}\r\n").into_bytes());
         }
@@ -126,7 +130,7 @@ impl Output {
             };
             inj.record(now, FaultKind::LineNoise { offset, mask });
             if bytes.is_empty() {
-                return;
+                return pdp_lost;
             }
         }
         if inj.fire(Which::Delay) {
@@ -152,6 +156,7 @@ impl Output {
         } else {
             self.enqueue(due, bytes);
         }
+        pdp_lost
     }
 
     fn enqueue(&mut self, due: Instant, bytes: Vec<u8>) {

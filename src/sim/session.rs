@@ -261,7 +261,17 @@ impl Sim {
 
     /// Queue one frame now.
     pub(crate) fn emit(&mut self, now: Instant, bytes: Vec<u8>) {
-        self.out.push(now, Duration::ZERO, bytes, &mut self.inj);
+        self.emit_after(now, Duration::ZERO, bytes);
+    }
+
+    /// Queue one frame no earlier than `now + delay`.
+    pub(crate) fn emit_after(&mut self, now: Instant, delay: Duration, bytes: Vec<u8>) {
+        if self.out.push(now, delay, bytes, &mut self.inj) {
+            // An injected `+QIURC: "pdpdeact"` is not a harmless line: the context is gone, and
+            // with it every socket, as on a real module.
+            self.sockets = Default::default();
+            self.send_pending = None;
+        }
     }
 
     /// Queue `OK`.
