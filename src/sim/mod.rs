@@ -33,6 +33,45 @@
 //! recorded in the [`FaultLog`] (and logged through the `log` crate), so a test can account
 //! for each one.
 //!
+//! # What the module prints (chapter 4 of the manual, over loopback)
+//!
+//! Every line is framed `\r\n<line>\r\n`; information lines are one frame and the `OK` after
+//! them another, so `\r\n\r\nOK\r\n` follows them. With echo on (the power-up default) each
+//! command line comes back first, ended by a bare `\r`: `AT\r\r\nOK\r\n`.
+//!
+//! ```text
+//! AT+QIOPEN=1,0,"TCP","127.0.0.1",5000,0,0   \r\nOK\r\n  then  \r\n+QIOPEN: 0,0\r\n
+//! AT+QISEND=0,5,hello                        \r\nOK\r\n  then  \r\nSEND OK\r\n
+//! (peer sends "hello", buffer access)        \r\n+QIURC: "recv",0\r\n  (showlength 1: ,5)
+//! AT+QIRD=0,512      view mode 0             \r\n+QIRD: 5\r\nhello\r\n\r\nOK\r\n
+//!                    view mode 1             \r\n+QIRD: 5,hello\r\n\r\nOK\r\n
+//!                    nothing left            \r\n+QIRD: 0\r\n\r\nOK\r\n
+//! (peer sends "hello", direct push, view 0)  \r\n+QIURC: "recv",0,5\r\nhello
+//!                                   view 1   \r\n+QIURC: "recv",0,5,hello\r\n
+//! AT+QICLOSE=0                               \r\nOK\r\n\r\nCLOSE OK\r\n
+//! ```
+//!
+//! # Decisions where the manual is silent
+//!
+//! - Error codes follow spec section 4: bad parameters 552, contexts 2 and 3 and IPv6 555,
+//!   id in use 563 (in the `+QIOPEN` URC), refused or unreachable 566, name not found 565,
+//!   second DNS lookup 564, socket not open 567, send while `SEND OK` is pending 568, no answer
+//!   569. Unknown commands are a plain `ERROR` whatever `AT+CMEE` says.
+//! - `AT+QICFG` with a value answers just `OK` (as chapter 4 shows); without one it prints the
+//!   setting. `AT+QPING=?` is followed by `OK`.
+//! - `AT+QISEND` data must be exactly `<send_length>` bytes, bare or inside quotes.
+//! - A send on a socket the peer closed answers `OK` then `SEND FAIL` (error 567).
+//! - `AT+QICLOSE` on a socket that is not open still answers `OK` and `CLOSE OK`.
+//! - `AT+QIRD` on a direct-push socket answers `+QIRD: 0`.
+//! - `remaining_length` is what is left of the current buffer node; one node is one read from
+//!   the network, and one `AT+QIRD` never spans two nodes.
+//! - A recv URC is printed when data arrives and none is outstanding; it is re-armed only by an
+//!   `AT+QIRD` that answers `+QIRD: 0`.
+//! - `AT+QPING` prints a line per reply, then the summary (counts are requests, not bytes); when
+//!   nothing answered, a lone `+QPING: <err>` after a doubled blank line.
+//! - `AT+QISTATE` prints the remote address as resolved and the local port as requested.
+//! - `AT+QRST=1` reboots. `ATZ` turns echo on and `AT+CMEE` off.
+//!
 //! # Example
 //!
 //! ```
