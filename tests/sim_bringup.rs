@@ -1,4 +1,5 @@
 //! Bring-up commands, echo, framing, boot output and NVRAM across reboots.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

@@ -1,5 +1,6 @@
 //! Manual chapter 4.1: a TCP client in buffer access mode, byte for byte, against a scripted
 //! loopback peer. Also the recv-URC rule, buff full, and a peer close with data left.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

@@ -1,5 +1,6 @@
 //! Manual chapter 4.2: a TCP client in direct push mode, byte for byte; hex receive format;
 //! push chunking; switching access modes; UDP.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

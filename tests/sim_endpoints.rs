@@ -1,5 +1,6 @@
 //! Endpoints: the pipe's std / embedded-io / embedded-io-async sides, the split halves, the
 //! TCP server and the pseudo-terminal; UART pacing.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

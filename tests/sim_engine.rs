@@ -1,6 +1,7 @@
 //! The crate's own sans-IO engine driven against the emulator (both sans-IO, no threads
 //! between them): bring-up from power-up with echo and RDY, a TCP echo round trip in both
 //! access modes, and the same with output chunking, noise lines and delays switched on.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

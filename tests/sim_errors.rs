@@ -1,4 +1,5 @@
 //! Error codes as spec section 4 decides them, AT+QIGETERROR, AT+CMEE, input quirks.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

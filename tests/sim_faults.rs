@@ -1,4 +1,5 @@
 //! Each fault switch changes the output in the documented way, and is logged.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

@@ -1,5 +1,6 @@
 //! Properties of the emulator's command side: any chunking of the host's bytes gives the same
 //! module output, and no input makes it panic or stop answering.
+#![cfg(feature = "sim")]
 
 use std::time::Instant;
 

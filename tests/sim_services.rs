@@ -1,4 +1,5 @@
 //! AT+QIDNSGIP, AT+QNTP (against a loopback SNTP responder) and AT+QPING (TCP connect probe).
+#![cfg(feature = "sim")]
 
 mod sim_support;
 

@@ -1,6 +1,7 @@
 //! Byte-exact data through the emulator to real loopback echo servers: 1 byte to 64 KiB,
 //! text (AT+QISEND) and binary (AT+QISENDEX), raw and hex receive, buffer access and direct
 //! push, TCP and UDP.
+#![cfg(feature = "sim")]
 
 mod sim_support;
 
