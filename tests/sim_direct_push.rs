@@ -178,3 +178,24 @@ fn udp_client_in_direct_push_and_buffer_mode() {
     m.send("AT+QISTATE=0,1");
     m.expect(format!("\r\n+QISTATE: 4,\"UDP\",\"127.0.0.1\",{p},0,2,1,0\r\n\r\nOK\r\n").as_bytes());
 }
+
+#[test]
+fn a_large_udp_datagram_is_pushed_in_chunks() {
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let p = u.local_addr().unwrap().port();
+    let mut m = Modem::new(quiet());
+    m.send(&format!("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\",{p},0,1"));
+    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    m.send("AT+QISEND=0,1,x");
+    m.expect(b"\r\nOK\r\n\r\nSEND OK\r\n");
+    let mut b = [0u8; 8];
+    let (_, from) = u.recv_from(&mut b).unwrap();
+    let big: Vec<u8> = (0..3000).map(|i| b'a' + (i % 26) as u8).collect();
+    u.send_to(&big, from).unwrap();
+    let mut want = Vec::new();
+    for c in big.chunks(1024) {
+        want.extend_from_slice(format!("\r\n+QIURC: \"recv\",0,{}\r\n", c.len()).as_bytes());
+        want.extend_from_slice(c);
+    }
+    m.expect(&want);
+}

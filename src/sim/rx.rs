@@ -84,7 +84,6 @@ impl Sim {
 
     fn receive(&mut self, now: Instant, id: usize, buf: &mut [u8]) {
         let cap = self.cfg.rx_buffer_size.max(1);
-        let chunk = self.cfg.push_chunk.max(1);
         let backlog = self.out.queued();
         let Some(s) = self.sockets[id].as_mut() else {
             return;
@@ -98,11 +97,12 @@ impl Sim {
             if backlog >= PUSH_BACKLOG {
                 return;
             }
-            chunk.max(2048)
+            // Whatever arrived, whole datagrams included; push_data cuts it into chunks.
+            SCRATCH
         } else if s.full {
             return;
         } else {
-            cap - s.rx_len
+            cap.saturating_sub(s.rx_len)
         };
         let got = if room == 0 {
             // Full: say so once when more data is waiting, and notice a peer close.
