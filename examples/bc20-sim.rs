@@ -31,6 +31,7 @@ MODULE:
     --sleep-after MS         sleep after MS of host silence; the next command gets a bare CRLF
     --doubled-blank          doubled blank line before late URCs (+QIOPEN, +QPING, +QNTP, dnsgip)
     --crlf-after-push        CRLF after direct-push data in view mode 0 (sibling firmware)
+    --qicfg-echo             answer AT+QICFG writes with the new setting before OK
     --dns NAME=IP[,IP...]    answer NAME with these IPv4 addresses (repeatable; no IP = failure)
     --no-host-resolver       resolve only names given with --dns
     --blackhole IP           treat IP as unreachable without sending anything (repeatable)
@@ -100,6 +101,7 @@ fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
             "--sleep-after" => c.sleep_after = Some(ms(&val()?)?),
             "--doubled-blank" => c.doubled_blank_before_late_urcs = true,
             "--crlf-after-push" => c.crlf_after_push = true,
+            "--qicfg-echo" => c.qicfg_write_prints_setting = true,
             "--dns" => {
                 let v = val()?;
                 let (name, ips) = v.split_once('=').ok_or(format!("--dns {v}: NAME=IP,..."))?;

@@ -177,3 +177,20 @@ fn test_forms_answer_as_the_manual_prints_them() {
     m.send("AT+QISTATE?");
     m.expect(b"\r\nOK\r\n");
 }
+
+#[test]
+fn qicfg_write_answers_ok_or_the_setting() {
+    let mut m = Modem::new(quiet());
+    m.send("AT+QICFG=\"dataformat\",1,1");
+    m.expect(b"\r\nOK\r\n");
+    let mut m = Modem::new(Config {
+        qicfg_write_prints_setting: true,
+        ..quiet()
+    });
+    m.send("AT+QICFG=\"dataformat\",0,1");
+    m.expect(b"\r\n+QICFG: \"dataformat\",0,1\r\n\r\nOK\r\n");
+    m.send("AT+QICFG=\"viewmode\",1");
+    m.expect(b"\r\n+QICFG: \"viewmode\",1\r\n\r\nOK\r\n");
+    m.send("AT+QICFG=\"showlength\",1");
+    m.expect(b"\r\n+QICFG: \"showlength\",1\r\n\r\nOK\r\n");
+}

@@ -187,3 +187,19 @@ fn engine_notices_a_reboot() {
     let mut buf = [0u8; 8];
     b.run_until("socket reset", |b| b.eng.recv(id, &mut buf).is_err());
 }
+
+#[test]
+fn engine_accepts_either_qicfg_answer_and_late_close_ok() {
+    let b = round_trip(
+        Config {
+            qicfg_write_prints_setting: true,
+            close_ok_delay: Some(Duration::from_millis(30)),
+            doubled_blank_before_late_urcs: true,
+            crlf_after_push: true,
+            ..Config::default()
+        },
+        AccessMode::DirectPush,
+        3_000,
+    );
+    assert!(b.eng.is_ready());
+}

@@ -57,8 +57,8 @@
 //!   id in use 563 (in the `+QIOPEN` URC), refused or unreachable 566, name not found 565,
 //!   second DNS lookup 564, socket not open 567, send while `SEND OK` is pending 568, no answer
 //!   569. Unknown commands are a plain `ERROR` whatever `AT+CMEE` says.
-//! - `AT+QICFG` with a value answers just `OK` (as chapter 4 shows); without one it prints the
-//!   setting. `AT+QPING=?` is followed by `OK`.
+//! - `AT+QICFG` with a value answers just `OK` (as chapter 4 shows; the command table's reading
+//!   is an option); without one it prints the setting. `AT+QPING=?` is followed by `OK`.
 //! - `AT+QISEND` data must be exactly `<send_length>` bytes, bare or inside quotes.
 //! - A send on a socket the peer closed answers `OK` then `SEND FAIL` (error 567).
 //! - `AT+QICLOSE` on a socket that is not open still answers `OK` and `CLOSE OK`.
@@ -195,6 +195,9 @@ pub struct Config {
     pub doubled_blank_before_late_urcs: bool,
     /// Add `\r\n` after direct-push data in view mode 0, as sibling firmware does (spec 6.16).
     pub crlf_after_push: bool,
+    /// Answer an `AT+QICFG` write with the new setting before `OK` (as the manual's command
+    /// table reads) instead of a bare `OK` (as its chapter 4 examples show, the default).
+    pub qicfg_write_prints_setting: bool,
     /// How long `AT+QIOPEN` waits for a TCP connect.
     pub connect_timeout: Duration,
     /// DNS answers for tests: name to IPv4 list; an empty list makes the name fail (565).
@@ -242,6 +245,7 @@ impl Default for Config {
             sleep_after: None,
             doubled_blank_before_late_urcs: false,
             crlf_after_push: false,
+            qicfg_write_prints_setting: false,
             connect_timeout: Duration::from_secs(5),
             dns_overrides: HashMap::new(),
             use_host_resolver: true,

@@ -418,41 +418,43 @@ impl Sim {
 
     fn qicfg(&mut self, now: Instant, req: CfgReq) {
         // A query prints the setting; a write answers just OK (as the manual's chapter 4
-        // exchanges show).
-        match req {
-            CfgReq::DataFormat(Some((s, r))) => {
-                self.nvram.send_format = s;
-                self.nvram.recv_format = r;
-                self.ok(now);
+        // exchanges show), or the new setting and OK (as its command table reads) when
+        // `Config::qicfg_write_prints_setting` says so.
+        let (key, write) = match req {
+            CfgReq::DataFormat(v) => {
+                if let Some((s, r)) = v {
+                    self.nvram.send_format = s;
+                    self.nvram.recv_format = r;
+                }
+                ("dataformat", v.is_some())
             }
-            CfgReq::ViewMode(Some(v)) => {
-                self.nvram.view_mode = v;
-                self.ok(now);
+            CfgReq::ViewMode(v) => {
+                if let Some(v) = v {
+                    self.nvram.view_mode = v;
+                }
+                ("viewmode", v.is_some())
             }
-            CfgReq::ShowLength(Some(v)) => {
-                self.nvram.show_length = v;
-                self.ok(now);
+            CfgReq::ShowLength(v) => {
+                if let Some(v) = v {
+                    self.nvram.show_length = v;
+                }
+                ("showlength", v.is_some())
             }
-            CfgReq::DataFormat(None) => {
-                let l = format!(
-                    "+QICFG: \"dataformat\",{},{}",
-                    self.nvram.send_format.wire(),
-                    self.nvram.recv_format.wire()
-                );
-                self.info_ok(now, &[l]);
-            }
-            CfgReq::ViewMode(None) => {
-                let l = format!("+QICFG: \"viewmode\",{}", self.nvram.view_mode.wire());
-                self.info_ok(now, &[l]);
-            }
-            CfgReq::ShowLength(None) => {
-                let l = format!(
-                    "+QICFG: \"showlength\",{}",
-                    u8::from(self.nvram.show_length)
-                );
-                self.info_ok(now, &[l]);
-            }
+        };
+        if write && !self.cfg.qicfg_write_prints_setting {
+            self.ok(now);
+            return;
         }
+        let value = match key {
+            "dataformat" => format!(
+                "{},{}",
+                self.nvram.send_format.wire(),
+                self.nvram.recv_format.wire()
+            ),
+            "viewmode" => format!("{}", self.nvram.view_mode.wire()),
+            _ => format!("{}", u8::from(self.nvram.show_length)),
+        };
+        self.info_ok(now, &[format!("+QICFG: \"{key}\",{value}")]);
     }
 
     /// True when received data is printed as hex.
