@@ -57,12 +57,12 @@ pub struct Faults {
     /// Extra delay before an answer or URC frame (opportunity: each frame), drawn uniformly
     /// from `delay_range`.
     pub delay: Rate,
-    /// Range of the extra delay.
+    /// Range of the extra delay (min, max); the default (0, 0) adds nothing.
     pub delay_range: (Duration, Duration),
     /// Split the output into random chunks of 1..=`chunk_max` bytes with gaps of up to
     /// `chunk_gap` between them (opportunity: each frame).
     pub chunking: Rate,
-    /// Largest chunk when `chunking` fires.
+    /// Largest chunk when `chunking` fires (0 counts as 1: single bytes).
     pub chunk_max: usize,
     /// Longest gap between chunks.
     pub chunk_gap: Duration,

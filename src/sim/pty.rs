@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::string::String;
 use std::time::Duration;
+use std::vec::Vec;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
@@ -70,5 +71,3 @@ pub fn start_pty(config: Config) -> io::Result<(PathBuf, Emulator)> {
     std::thread::sleep(Duration::from_millis(1));
     Ok((path, emu))
 }
-
-use std::vec::Vec;
