@@ -129,12 +129,12 @@ fn nvram_settings_survive_a_reboot_but_cmee_does_not() {
 #[test]
 fn first_command_after_sleep_gets_a_bare_line_end() {
     let mut m = Modem::new(Config {
-        sleep_after: Some(Duration::from_millis(100)),
+        sleep_after: Some(Duration::from_millis(300)),
         ..quiet()
     });
     m.send("AT");
     m.expect(b"\r\nOK\r\n");
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(400));
     m.send("AT");
     m.expect(b"\r\n");
     m.expect_silence(Duration::from_millis(30));
