@@ -50,6 +50,36 @@ impl core::str::FromStr for Rate {
 
 /// The fault switches. All are off by default; every fault that fires is logged as a
 /// [`FaultEvent`].
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use quectel_bc20::sim::{self, BootStyle, Config, FaultKind, Faults, Nvram, Rate};
+///
+/// let config = Config {
+///     boot: BootStyle::Silent,
+///     nvram: Nvram { echo: false, ..Nvram::default() },
+///     faults: Faults {
+///         seed: 1,
+///         noise: Rate::Nth(1),
+///         noise_lines: vec!["+CEREG: 1".into()],
+///         ..Faults::default()
+///     },
+///     ..Config::default()
+/// };
+/// let (mut host, emu) = sim::start(config);
+/// host.set_read_timeout(Some(Duration::from_secs(2)));
+/// host.write_all(b"AT\r").unwrap();
+/// let mut got = Vec::new();
+/// let mut buf = [0u8; 64];
+/// while !got.ends_with(b"OK\r\n") {
+///     let n = host.read(&mut buf).unwrap();
+///     got.extend_from_slice(&buf[..n]);
+/// }
+/// assert_eq!(got, b"\r\n+CEREG: 1\r\n\r\nOK\r\n");
+/// let log = emu.fault_log().events();
+/// assert_eq!(log[0].kind, FaultKind::Noise("+CEREG: 1".into()));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Seed of the PRNG behind every random choice (same seed, same faults).

@@ -37,6 +37,24 @@ pub(crate) const BOOT_ROM: &[&str] = &[
 /// std::net sockets towards the network, polled without blocking in [`Sim::tick`]. Blocking
 /// work (connect, DNS, ping, NTP) runs on short-lived helper threads whose results `tick`
 /// collects. Most users run it through [`super::Emulator`] instead.
+///
+/// ```
+/// use std::time::Instant;
+/// use quectel_bc20::sim::{BootStyle, Config, Sim};
+///
+/// let mut sim = Sim::new(Config { boot: BootStyle::Silent, ..Config::default() });
+/// let now = Instant::now();
+/// assert_eq!(sim.handle_host_bytes(now, b"AT+CPIN?\r"), 9);
+/// sim.tick(now);
+/// let mut out = [0u8; 64];
+/// let mut got = Vec::new();
+/// loop {
+///     let n = sim.poll_output(now, &mut out);
+///     if n == 0 { break; }
+///     got.extend_from_slice(&out[..n]);
+/// }
+/// assert_eq!(got, b"AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n");
+/// ```
 #[derive(Debug)]
 pub struct Sim {
     pub(crate) cfg: Config,
