@@ -12,11 +12,17 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod blocking;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod fmt;
 pub mod types;
 pub mod wire;
 
+pub use blocking::Bc20;
+pub use clock::Clock;
+#[cfg(feature = "std")]
+pub use clock::StdClock;
 pub use error::{Error, ModemError};
 pub use types::*;
