@@ -188,10 +188,10 @@ where
                 None => Err(nb::Error::WouldBlock),
             },
         });
-        if r.is_err() {
-            if let Some(t) = ticket {
-                self.engine.abandon(t);
-            }
+        if r.is_err()
+            && let Some(t) = ticket
+        {
+            self.engine.abandon(t);
         }
         r
     }
@@ -343,11 +343,11 @@ where
             return Ok(ip.into());
         }
         self.poll()?;
-        if let Some((t, pending)) = &self.dns {
-            if pending.as_str() != host {
-                self.engine.abandon(*t);
-                self.dns = None;
-            }
+        if let Some((t, pending)) = &self.dns
+            && pending.as_str() != host
+        {
+            self.engine.abandon(*t);
+            self.dns = None;
         }
         match &self.dns {
             None => match self.engine.start(Request::Dns(host)) {
