@@ -12,6 +12,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod blocking;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod fmt;
@@ -21,5 +23,9 @@ pub mod wire;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use blocking::Bc20;
+pub use clock::Clock;
+#[cfg(feature = "std")]
+pub use clock::StdClock;
 pub use error::{Error, ModemError};
 pub use types::*;

@@ -217,11 +217,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         }
     }
 
-    fn complete_send(&mut self, id: ConnectId, len: usize, result: Result<(), Error>) {
+    pub(super) fn complete_send(&mut self, id: ConnectId, len: usize, result: Result<(), Error>) {
         if result.is_ok() {
             self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
         }
-        self.sockets[id.index()].send_result = Some(result.map(|()| len));
+        let s = &mut self.sockets[id.index()];
+        if core::mem::take(&mut s.discard_send) {
+            log::debug!("bc20: send on {id} finished after its caller left: {result:?}");
+        } else {
+            s.send_result = Some(result.map(|()| len));
+        }
         self.event(Event::SendDone(id));
     }
 

@@ -318,20 +318,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     Err(e) => self.fail_socket(id, e, true),
                 }
             }
-            Job::Send { id, len } => {
-                let s = &mut self.sockets[id.index()];
-                match result {
-                    Ok(()) if f.late_done => {}
-                    Ok(()) => {
-                        self.send_wait =
-                            Some((id, len, now + u64::from(self.config.send_timeout_ms)))
-                    }
-                    Err(e) => {
-                        s.send_result = Some(Err(e));
-                        self.event(Event::SendDone(id));
-                    }
+            Job::Send { id, len } => match result {
+                Ok(()) if f.late_done => {}
+                Ok(()) => {
+                    self.send_wait = Some((id, len, now + u64::from(self.config.send_timeout_ms)))
                 }
-            }
+                Err(e) => self.complete_send(id, len, Err(e)),
+            },
             Job::Read { id, .. } => {
                 if let Err(e) = result {
                     log::warn!("bc20: AT+QIRD on {id} failed: {e}");
@@ -455,8 +448,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         {
             self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
             self.send_wait = None;
-            self.sockets[id.index()].send_result = Some(Err(Error::Timeout));
-            self.event(Event::SendDone(id));
+            self.complete_send(id, 0, Err(Error::Timeout));
         }
         for id in ConnectId::ALL {
             let s = &self.sockets[id.index()];
@@ -479,8 +471,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }
-        if let Some((id, _, _)) = self.send_wait.take() {
-            self.sockets[id.index()].send_result = Some(Err(Error::Reset));
+        if let Some((id, len, _)) = self.send_wait.take() {
+            self.complete_send(id, len, Err(Error::Reset));
         }
         for id in ConnectId::ALL {
             self.fail_socket(id, Error::Reset, false);

@@ -399,6 +399,17 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// Start connecting a reserved socket to `remote:port` (`AT+QIOPEN`). Watch
     /// [`Engine::phase`] for `Connected` or `Failed`.
     pub fn open(&mut self, id: ConnectId, remote: &str, port: u16) -> Result<(), Error> {
+        self.open_from(id, remote, port, 0)
+    }
+
+    /// [`Engine::open`] from a chosen local port (0: the module picks one).
+    pub fn open_from(
+        &mut self,
+        id: ConnectId,
+        remote: &str,
+        port: u16,
+        local_port: u16,
+    ) -> Result<(), Error> {
         let s = &self.st.sockets[id.index()];
         if s.phase != SocketPhase::Reserved {
             return Err(Error::Unexpected);
@@ -409,7 +420,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             service: s.service,
             remote,
             remote_port: port,
-            local_port: 0,
+            local_port,
             access_mode: self.st.config.access_mode,
         };
         cmd.validate()?;
@@ -472,6 +483,15 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// The outcome of the last send on `id`, once known (taking it allows the next send).
     pub fn take_send_result(&mut self, id: ConnectId) -> Option<Result<usize, Error>> {
         self.st.sockets[id.index()].send_result.take()
+    }
+
+    /// The caller of the last send on `id` went away: drop its outcome, now or when it comes
+    /// (a failure still marks nothing else; the next send starts clean).
+    pub fn forget_send(&mut self, id: ConnectId) {
+        let s = &mut self.st.sockets[id.index()];
+        if s.send_result.take().is_none() && self.send_pending(id) {
+            self.st.sockets[id.index()].discard_send = true;
+        }
     }
 
     /// True while a send on `id` waits for the module.

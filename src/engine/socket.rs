@@ -48,6 +48,8 @@ pub(crate) struct Socket<const N: usize> {
     pub datagrams: Deque<u16, MAX_DATAGRAMS>,
     /// Outcome of the last send, until the application takes it.
     pub send_result: Option<Result<usize, Error>>,
+    /// The caller of the send in flight went away: drop its outcome when it comes.
+    pub discard_send: bool,
 }
 
 impl<const N: usize> Default for Socket<N> {
@@ -62,6 +64,7 @@ impl<const N: usize> Default for Socket<N> {
             needs_close: false,
             datagrams: Deque::new(),
             send_result: None,
+            discard_send: false,
         }
     }
 }

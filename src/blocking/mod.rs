@@ -1,0 +1,392 @@
+//! The blocking network stack: `embedded-nal` 0.9 over any UART that implements
+//! `embedded_io::{Read, Write, ReadReady}`.
+//!
+//! [`Bc20`] implements [`embedded_nal::TcpClientStack`], [`embedded_nal::UdpClientStack`] and
+//! [`embedded_nal::Dns`] for all five sockets, so `minimq` and other `nb` clients run on it
+//! unchanged. Every trait method first pumps the UART (reads only what
+//! [`ReadReady`](embedded_io::ReadReady) says is there, writes what the engine has) and returns
+//! [`nb::Error::WouldBlock`] instead of spinning wherever the trait allows.
+//!
+//! # `nb` contract for `send`
+//!
+//! The first call starts sending a chunk of the buffer and returns `WouldBlock`; call again
+//! with the same buffer (as `nb` requires, and as `minimq` does) and it returns `Ok(n)` once
+//! the module has answered `SEND OK` for those `n` bytes, or the error (`SEND FAIL` is an error,
+//! never a silent loss).
+//!
+//! Methods that the traits define as blocking (`close`, UDP `connect`) and the extra methods
+//! (ping, NTP…) wait in a loop that calls [`Clock::idle`]; each wait is bounded by the engine's
+//! deadlines plus [`Bc20::set_wait_limit`]'s safety net.
+
+mod nal;
+
+pub use nal::{TcpSocket, UdpSocket};
+
+use core::net::SocketAddr;
+
+use embedded_io::{Read, ReadReady, Write};
+
+use crate::clock::Clock;
+use crate::engine::{
+    Config, Engine, Event, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket,
+};
+use crate::error::Error;
+use crate::types::{AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus};
+
+/// The BC20 as a blocking network stack. `SOCK_RX` and `RX` size the engine's buffers (see
+/// [`Engine`]).
+pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200> {
+    uart: U,
+    clock: C,
+    engine: Engine<SOCK_RX, RX>,
+    remotes: [Option<SocketAddr>; crate::types::SOCKET_COUNT],
+    dns: Option<(Ticket, heapless::String<255>)>,
+    wait_limit_ms: u64,
+}
+
+impl<U, C, const SOCK_RX: usize, const RX: usize> Bc20<U, C, SOCK_RX, RX>
+where
+    U: Read + Write + ReadReady,
+    C: Clock,
+{
+    /// A driver over `uart`. Nothing is sent until the first call that pumps.
+    pub fn new(uart: U, clock: C, config: Config) -> Self {
+        Bc20 {
+            uart,
+            clock,
+            engine: Engine::new(config),
+            remotes: [None; crate::types::SOCKET_COUNT],
+            dns: None,
+            wait_limit_ms: 180_000,
+        }
+    }
+
+    /// The engine, for counters and state queries.
+    pub fn engine(&self) -> &Engine<SOCK_RX, RX> {
+        &self.engine
+    }
+
+    /// The UART back (the driver is consumed).
+    pub fn release(self) -> U {
+        self.uart
+    }
+
+    /// The longest any single blocking wait may last, on top of the engine's own deadlines
+    /// (default 180 s). A wait that reaches it returns [`Error::Timeout`].
+    pub fn set_wait_limit(&mut self, ms: u64) {
+        self.wait_limit_ms = ms;
+    }
+
+    /// Move bytes both ways and apply deadlines, without waiting.
+    pub fn poll(&mut self) -> Result<(), Error> {
+        let now = self.clock.now_ms();
+        loop {
+            if !self.uart.read_ready().map_err(transport)? {
+                break;
+            }
+            let space = self.engine.rx_space();
+            if space.is_empty() {
+                break;
+            }
+            let n = self.uart.read(space).map_err(transport)?;
+            self.engine.rx_commit(n, now);
+            if n == 0 {
+                break;
+            }
+        }
+        self.engine.handle_timeout(now);
+        while let Some(bytes) = self.engine.poll_transmit(now) {
+            let n = self.uart.write(bytes).map_err(transport)?;
+            if n == 0 {
+                break;
+            }
+            self.engine.transmitted(n, now);
+        }
+        while let Some(event) = self.engine.poll_event() {
+            log_event(event);
+        }
+        Ok(())
+    }
+
+    /// Pump until `f` gives an answer, idling between rounds; bounded by the wait limit.
+    fn wait<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> nb::Result<T, Error>,
+    ) -> Result<T, Error> {
+        let start = self.clock.now_ms();
+        loop {
+            self.poll()?;
+            match f(self) {
+                Ok(v) => return Ok(v),
+                Err(nb::Error::Other(e)) => return Err(e),
+                Err(nb::Error::WouldBlock) => {}
+            }
+            if self.clock.now_ms().saturating_sub(start) > self.wait_limit_ms {
+                return Err(Error::Timeout);
+            }
+            self.clock.idle();
+        }
+    }
+
+    /// Wait until the module has answered `AT` and taken the start-up settings.
+    pub fn wait_ready(&mut self, timeout_ms: u64) -> Result<(), Error> {
+        let start = self.clock.now_ms();
+        self.wait(|d| {
+            if d.engine.is_ready() {
+                Ok(())
+            } else if d.clock.now_ms().saturating_sub(start) > timeout_ms {
+                Err(nb::Error::Other(Error::Timeout))
+            } else {
+                Err(nb::Error::WouldBlock)
+            }
+        })
+    }
+
+    /// Bring the module up: wait for it to answer, check the SIM (`+CPIN: READY`), and wait
+    /// until it is registered (`+CEREG` stat 1 or 5), asking every second, for at most
+    /// `registration_timeout_ms`.
+    pub fn bring_up(&mut self, registration_timeout_ms: u64) -> Result<(), Error> {
+        let start = self.clock.now_ms();
+        self.wait_ready(registration_timeout_ms)?;
+        match self.request(Request::SimStatus)? {
+            Reply::Sim(code) if code.as_str() == "READY" => {}
+            Reply::Sim(code) => {
+                log::error!("bc20: SIM not ready: {}", code.as_str());
+                return Err(Error::Unexpected);
+            }
+            _ => return Err(Error::Unexpected),
+        }
+        loop {
+            if self.registration()?.is_registered() {
+                return Ok(());
+            }
+            let asked = self.clock.now_ms();
+            if asked.saturating_sub(start) > registration_timeout_ms {
+                return Err(Error::Timeout);
+            }
+            while self.clock.now_ms().saturating_sub(asked) < 1_000 {
+                self.poll()?;
+                self.clock.idle();
+            }
+        }
+    }
+
+    /// Send `request` and wait for its reply.
+    pub fn request(&mut self, request: Request<'_>) -> Result<Reply, Error> {
+        let mut ticket = None;
+        let r = self.wait(|d| match ticket {
+            None => match d.engine.start(request) {
+                Ok(t) => {
+                    ticket = Some(t);
+                    Err(nb::Error::WouldBlock)
+                }
+                Err(Error::Busy) => Err(nb::Error::WouldBlock),
+                Err(e) => Err(nb::Error::Other(e)),
+            },
+            Some(t) => match d.engine.take_reply(t) {
+                Some(r) => r.map_err(nb::Error::Other),
+                None => Err(nb::Error::WouldBlock),
+            },
+        });
+        if r.is_err()
+            && let Some(t) = ticket
+        {
+            self.engine.abandon(t);
+        }
+        r
+    }
+
+    /// `AT+CEREG?`: the registration status.
+    pub fn registration(&mut self) -> Result<RegistrationStatus, Error> {
+        match self.request(Request::Registration)? {
+            Reply::Registration(s) => Ok(s),
+            _ => Err(Error::Unexpected),
+        }
+    }
+
+    /// `AT+QPING`: ping `host` `count` times (1..=10), waiting `timeout_s` (1..=255) for each
+    /// echo of `size` bytes (32..=200).
+    pub fn ping(
+        &mut self,
+        host: &str,
+        timeout_s: u8,
+        count: u8,
+        size: u8,
+    ) -> Result<PingOutcome, Error> {
+        match self.request(Request::Ping {
+            host,
+            timeout_s,
+            count,
+            size,
+        })? {
+            Reply::Ping(p) => Ok(p),
+            _ => Err(Error::Unexpected),
+        }
+    }
+
+    /// `AT+QNTP`: synchronise the module's clock with `server:port`; returns the time.
+    pub fn ntp(&mut self, server: &str, port: u16) -> Result<NtpTime, Error> {
+        match self.request(Request::Ntp { server, port })? {
+            Reply::Ntp(t) => Ok(t),
+            _ => Err(Error::Unexpected),
+        }
+    }
+
+    /// `AT+QISTATE`: the module's view of one socket or of all.
+    pub fn socket_state(
+        &mut self,
+        id: Option<ConnectId>,
+    ) -> Result<heapless::Vec<SocketInfo, 5>, Error> {
+        match self.request(Request::State(id))? {
+            Reply::State(list) => Ok(list),
+            Reply::Done => Ok(heapless::Vec::new()),
+            _ => Err(Error::Unexpected),
+        }
+    }
+
+    /// `AT+QIGETERROR`: the last TCP/IP error and the module's description of it.
+    pub fn last_error(&mut self) -> Result<Reply, Error> {
+        self.request(Request::LastError)
+    }
+
+    /// `AT+QISWTMD`: switch a socket between buffer access and direct push.
+    pub fn switch_mode(&mut self, id: ConnectId, mode: AccessMode) -> Result<(), Error> {
+        self.request(Request::SwitchMode(id, mode)).map(|_| ())
+    }
+
+    /// `AT+QICFG`: change a setting. The engine's framing follows the change.
+    pub fn set_cfg(&mut self, cfg: QiCfg) -> Result<(), Error> {
+        self.request(Request::SetCfg(cfg)).map(|_| ())
+    }
+
+    /// `AT+QICFG="<key>"`: read a setting.
+    pub fn get_cfg(&mut self, key: QiCfgKey) -> Result<QiCfg, Error> {
+        match self.request(Request::QueryCfg(key))? {
+            Reply::Cfg(c) => Ok(c),
+            _ => Err(Error::Unexpected),
+        }
+    }
+
+    /// Start connecting `id` to `remote`; `Ok` once connected.
+    fn connect_nb(&mut self, id: ConnectId, remote: SocketAddr) -> nb::Result<(), Error> {
+        self.poll()?;
+        match self.engine.phase(id) {
+            SocketPhase::Reserved => {
+                let SocketAddr::V4(v4) = remote else {
+                    return Err(nb::Error::Other(Error::Unsupported));
+                };
+                let mut ip: heapless::String<16> = heapless::String::new();
+                let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
+                match self.engine.open(id, &ip, v4.port()) {
+                    Ok(()) => {
+                        self.remotes[id.index()] = Some(remote);
+                        self.poll()?;
+                        Err(nb::Error::WouldBlock)
+                    }
+                    Err(Error::Busy) => Err(nb::Error::WouldBlock),
+                    Err(e) => Err(nb::Error::Other(e)),
+                }
+            }
+            SocketPhase::Opening => Err(nb::Error::WouldBlock),
+            SocketPhase::Connected => Ok(()),
+            SocketPhase::Failed(e) => Err(nb::Error::Other(e)),
+            SocketPhase::Free | SocketPhase::PeerClosed | SocketPhase::Closing => {
+                Err(nb::Error::Other(Error::Closed))
+            }
+        }
+    }
+
+    /// Send from `data`; see the module docs for the retry contract.
+    fn send_nb(&mut self, id: ConnectId, data: &[u8]) -> nb::Result<usize, Error> {
+        self.poll()?;
+        if let Some(r) = self.engine.take_send_result(id) {
+            return r.map_err(nb::Error::Other);
+        }
+        if self.engine.send_pending(id) {
+            return Err(nb::Error::WouldBlock);
+        }
+        match self.engine.send(id, data) {
+            Ok(0) => Ok(0),
+            Ok(_) => {
+                self.poll()?;
+                Err(nb::Error::WouldBlock)
+            }
+            Err(Error::Busy) => Err(nb::Error::WouldBlock),
+            Err(e) => Err(nb::Error::Other(e)),
+        }
+    }
+
+    fn receive_nb(&mut self, id: ConnectId, buf: &mut [u8]) -> nb::Result<usize, Error> {
+        self.poll()?;
+        match self.engine.recv(id, buf) {
+            Ok(0) if !buf.is_empty() => Err(nb::Error::WouldBlock),
+            Ok(n) => {
+                // Reading may have made room for held-back output.
+                self.poll()?;
+                Ok(n)
+            }
+            Err(e) => Err(nb::Error::Other(e)),
+        }
+    }
+
+    fn close_blocking(&mut self, id: ConnectId) -> Result<(), Error> {
+        self.remotes[id.index()] = None;
+        self.engine.close(id)?;
+        self.wait(|d| match d.engine.phase(id) {
+            SocketPhase::Free => Ok(()),
+            _ => Err(nb::Error::WouldBlock),
+        })
+    }
+
+    fn resolve(&mut self, host: &str) -> nb::Result<core::net::IpAddr, Error> {
+        if let Ok(ip) = host.parse::<core::net::Ipv4Addr>() {
+            return Ok(ip.into());
+        }
+        self.poll()?;
+        if let Some((t, pending)) = &self.dns
+            && pending.as_str() != host
+        {
+            self.engine.abandon(*t);
+            self.dns = None;
+        }
+        match &self.dns {
+            None => match self.engine.start(Request::Dns(host)) {
+                Ok(t) => {
+                    let name = heapless::String::try_from(host).unwrap_or_default();
+                    self.dns = Some((t, name));
+                    self.poll()?;
+                    Err(nb::Error::WouldBlock)
+                }
+                Err(Error::Busy) => Err(nb::Error::WouldBlock),
+                Err(e) => Err(nb::Error::Other(e)),
+            },
+            Some((t, _)) => match self.engine.take_reply(*t) {
+                None => Err(nb::Error::WouldBlock),
+                Some(r) => {
+                    self.dns = None;
+                    match r {
+                        Ok(Reply::Dns(addrs)) => addrs
+                            .first()
+                            .map(|a| core::net::IpAddr::from(*a))
+                            .ok_or(nb::Error::Other(Error::Unexpected)),
+                        Ok(_) => Err(nb::Error::Other(Error::Unexpected)),
+                        Err(e) => Err(nb::Error::Other(e)),
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn transport<E: embedded_io::Error>(e: E) -> Error {
+    Error::Transport(e.kind())
+}
+
+fn log_event(event: Event) {
+    match event {
+        Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
+            log::warn!("bc20: {event:?}")
+        }
+        _ => log::debug!("bc20: {event:?}"),
+    }
+}
