@@ -137,6 +137,26 @@ fn pacing_limits_output_and_input_to_the_baud_rate() {
         "{:?}",
         t.elapsed()
     );
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    // At 921600 baud a 1044-byte line takes about 11 ms: continuous input is not throttled
+    // below the baud rate.
+    let long = format!("AT+QISEND=0,1024,{}", "y".repeat(1024));
+    let mut m = Modem::new(Config {
+        baud: Some(921_600),
+        ..quiet()
+    });
+    let t = Instant::now();
+    m.send(&long);
+    m.expect(b"\r\nERROR\r\n");
+    let fast = t.elapsed();
+    assert!(
+        fast >= Duration::from_millis(10) && fast < Duration::from_millis(300),
+        "{fast:?}"
+    );
     // Unpaced it is quick.
     let mut m = Modem::new(quiet());
     let t = Instant::now();

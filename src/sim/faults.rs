@@ -311,6 +311,11 @@ impl Injector {
         self.dice[which as usize].roll(rate, &mut self.rng)
     }
 
+    /// When the emulator started.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
     /// Log an injected fault.
     pub(crate) fn record(&self, now: Instant, kind: FaultKind) {
         self.log.push(FaultEvent {

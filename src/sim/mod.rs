@@ -171,6 +171,10 @@ impl Default for Nvram {
 pub struct Config {
     /// What to print at power-up and after a reboot.
     pub boot: BootStyle,
+    /// Take host bytes while the boot lines are still going out. Off by default: a booting
+    /// module is not listening yet, so what the host sends before it could have seen `RDY`
+    /// (or the last boot-ROM line) is lost, as on real hardware.
+    pub listen_while_booting: bool,
     /// NVRAM contents at power-up.
     pub nvram: Nvram,
     /// UART pacing: bits per second (10 bits a byte) for output and for accepting input.
@@ -236,6 +240,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             boot: BootStyle::Rdy,
+            listen_while_booting: false,
             nvram: Nvram::default(),
             baud: None,
             rx_buffer_size: 4096,

@@ -66,6 +66,9 @@ pub(crate) struct Output {
     last_due: Option<Instant>,
     pace: Option<Pace>,
     queued: usize,
+    /// Bytes ever queued, and ever sent or dropped (to tell when a given frame has gone out).
+    enqueued_total: u64,
+    done_total: u64,
 }
 
 impl Output {
@@ -75,6 +78,8 @@ impl Output {
             last_due: None,
             pace,
             queued: 0,
+            enqueued_total: 0,
+            done_total: 0,
         }
     }
 
@@ -83,8 +88,19 @@ impl Output {
         self.queued
     }
 
+    /// A mark that [`Output::is_past`] compares with: everything queued so far.
+    pub(crate) fn mark(&self) -> u64 {
+        self.enqueued_total
+    }
+
+    /// True once everything queued before `mark` has been sent (or dropped).
+    pub(crate) fn is_past(&self, mark: u64) -> bool {
+        self.done_total >= mark
+    }
+
     /// Drop everything not yet sent (a reboot).
     pub(crate) fn clear(&mut self) {
+        self.done_total = self.enqueued_total;
         self.queue.clear();
         self.queued = 0;
         self.last_due = None;
@@ -161,6 +177,7 @@ impl Output {
 
     fn enqueue(&mut self, due: Instant, bytes: Vec<u8>) {
         self.queued += bytes.len();
+        self.enqueued_total += bytes.len() as u64;
         self.last_due = Some(due);
         self.queue.push_back(Chunk {
             due,
@@ -186,6 +203,7 @@ impl Output {
         buf[..n].copy_from_slice(&front.bytes[front.sent..front.sent + n]);
         front.sent += n;
         self.queued -= n;
+        self.done_total += n as u64;
         if front.sent == front.bytes.len() {
             self.queue.pop_front();
             if self.queue.is_empty() {

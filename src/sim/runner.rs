@@ -204,17 +204,8 @@ fn run<P: ModulePort>(
             }
         }
         let mut progress = false;
-        if pending_in.is_empty() {
-            match port.read_host(&mut inbuf) {
-                Ok(n) => pending_in.extend_from_slice(&inbuf[..n]),
-                Err(_) => return,
-            }
-        }
-        if !pending_in.is_empty() {
-            let k = sim.handle_host_bytes(now, &pending_in);
-            pending_in.drain(..k);
-            progress |= k > 0;
-        }
+        // Output first: what the module has printed reaches the wire before it reads what
+        // arrived meanwhile (so boot lines are out before the first host bytes are taken).
         sim.tick(now);
         if pending_out.is_empty() {
             let n = sim.poll_output(now, &mut outbuf);
@@ -228,6 +219,17 @@ fn run<P: ModulePort>(
                 }
                 Err(_) => return,
             }
+        }
+        if pending_in.is_empty() {
+            match port.read_host(&mut inbuf) {
+                Ok(n) => pending_in.extend_from_slice(&inbuf[..n]),
+                Err(_) => return,
+            }
+        }
+        if !pending_in.is_empty() {
+            let k = sim.handle_host_bytes(now, &pending_in);
+            pending_in.drain(..k);
+            progress |= k > 0;
         }
         if let Ok(mut n) = nvram.lock()
             && *n != *sim.nvram()

@@ -63,6 +63,8 @@ pub struct Sim {
     pub(crate) inj: Injector,
     pub(crate) log: FaultLog,
     in_pace: Option<Pace>,
+    /// The caller still holds host bytes the pacing did not take yet.
+    in_backlog: bool,
     line: Vec<u8>,
     line_overflow: bool,
     line_started: Option<Instant>,
@@ -82,6 +84,8 @@ pub struct Sim {
     pub(crate) ntp_busy: bool,
     /// Reused network read buffer.
     pub(crate) scratch: Vec<u8>,
+    /// The module is booting until its boot lines have gone out (see [`Output::mark`]).
+    boot_end: u64,
 }
 
 impl Sim {
@@ -100,6 +104,7 @@ impl Sim {
             inj: Injector::new(config.faults.clone(), log.clone(), now),
             log,
             in_pace: pace,
+            in_backlog: false,
             line: Vec::new(),
             line_overflow: false,
             line_started: None,
@@ -117,6 +122,7 @@ impl Sim {
             ping_busy: false,
             ntp_busy: false,
             scratch: Vec::new(),
+            boot_end: 0,
             cfg: config,
         };
         sim.power_up(now);
@@ -163,18 +169,40 @@ impl Sim {
                 }
             }
         }
+        self.boot_end = self.out.mark();
+    }
+
+    /// True while the boot lines have not all gone out: the module is not listening yet.
+    pub fn is_booting(&self) -> bool {
+        !self.out.is_past(self.boot_end)
     }
 
     /// Take host bytes. Returns how many were accepted: with UART pacing on, fewer than given
     /// (offer the rest again later); otherwise all.
+    ///
+    /// While the module boots (until its boot lines have been taken with
+    /// [`Sim::poll_output`]) it is not listening, as a real one: bytes arriving then are
+    /// accepted and lost, unless [`Config::listen_while_booting`] is set.
     pub fn handle_host_bytes(&mut self, now: Instant, bytes: &[u8]) -> usize {
         let n = match &mut self.in_pace {
             Some(p) => {
-                let floor = now.checked_sub(p.byte_time()).unwrap_or(now);
-                p.take(now, floor, bytes.len())
+                // Bytes still waiting from an earlier call have been on the wire all along;
+                // fresh bytes start now (idle time is not banked as credit).
+                let floor = if self.in_backlog {
+                    self.inj.start()
+                } else {
+                    now.checked_sub(p.byte_time()).unwrap_or(now)
+                };
+                let n = p.take(now, floor, bytes.len());
+                self.in_backlog = n < bytes.len();
+                n
             }
             None => bytes.len(),
         };
+        if self.is_booting() && !self.cfg.listen_while_booting {
+            log::debug!("bc20-sim: {n} host bytes lost while booting");
+            return n;
+        }
         for &b in &bytes[..n] {
             self.handle_byte(now, b);
         }
