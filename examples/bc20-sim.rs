@@ -23,6 +23,7 @@ ENDPOINT:
 MODULE:
     --boot STYLE             power-up output: rdy (default), brom (MT2625 boot-ROM lines), silent
     --echo-off               start with echo off (as if ATE0 had been saved)
+    --listen-while-booting   take host bytes before the boot lines are out (default: lost)
     --baud N                 pace output and input like a UART at N baud (10 bits a byte)
     --rx-buffer N            receive buffer per socket in buffer mode, bytes (default 4096)
     --push-chunk N           largest direct-push chunk, bytes (default 1024)
@@ -93,6 +94,7 @@ fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
                 }
             }
             "--echo-off" => c.nvram.echo = false,
+            "--listen-while-booting" => c.listen_while_booting = true,
             "--baud" => c.baud = Some(num(&val()?)?),
             "--rx-buffer" => c.rx_buffer_size = num(&val()?)?,
             "--push-chunk" => c.push_chunk = num(&val()?)?,
