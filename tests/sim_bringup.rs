@@ -194,3 +194,43 @@ fn qicfg_write_answers_ok_or_the_setting() {
     m.send("AT+QICFG=\"showlength\",1");
     m.expect(b"\r\n+QICFG: \"showlength\",1\r\n\r\nOK\r\n");
 }
+
+#[test]
+fn a_booting_module_is_not_listening() {
+    use quectel_bc20::sim::Sim;
+    use std::time::Instant;
+    let drain = |s: &mut Sim| {
+        let now = Instant::now();
+        s.tick(now);
+        let mut out = Vec::new();
+        let mut b = [0u8; 64];
+        loop {
+            let n = s.poll_output(now, &mut b);
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&b[..n]);
+        }
+    };
+    for listen in [false, true] {
+        let mut s = Sim::new(Config {
+            listen_while_booting: listen,
+            nvram: Nvram {
+                echo: false,
+                ..Nvram::default()
+            },
+            ..Config::default()
+        });
+        assert!(s.is_booting());
+        s.handle_host_bytes(Instant::now(), b"AT\r");
+        let out = drain(&mut s);
+        assert!(!s.is_booting());
+        if listen {
+            assert_eq!(out, b"\r\nRDY\r\n\r\nOK\r\n");
+        } else {
+            assert_eq!(out, b"\r\nRDY\r\n", "the AT was lost");
+        }
+        s.handle_host_bytes(Instant::now(), b"AT\r");
+        assert_eq!(drain(&mut s), b"\r\nOK\r\n");
+    }
+}
