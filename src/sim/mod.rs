@@ -105,6 +105,7 @@ use std::vec::Vec;
 
 mod args;
 mod commands;
+mod exec;
 mod faults;
 mod net;
 mod output;
