@@ -37,6 +37,7 @@ MODULE:
     --no-host-resolver       resolve only names given with --dns
     --blackhole IP           treat IP as unreachable without sending anything (repeatable)
     --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC (default 0)
+    --ntp-long-year          four-digit year in +QNTP times (sibling firmware)
     --ping-port PORT         TCP port AT+QPING probes (default 7; a refusal counts as a reply)
 
 FAULTS (seeded and deterministic; every injected fault is printed to stderr):
@@ -117,6 +118,7 @@ fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
             "--no-host-resolver" => c.use_host_resolver = false,
             "--blackhole" => c.blackhole.push(num(&val()?)?),
             "--tz" => c.timezone_quarters = num(&val()?)?,
+            "--ntp-long-year" => c.ntp_four_digit_year = true,
             "--ping-port" => c.ping_port = num(&val()?)?,
             "--seed" => c.faults.seed = num(&val()?)?,
             "--fault" => {

@@ -139,3 +139,19 @@ fn blocking_stack_udp_dns_ping_ntp() {
     let t = d.ntp("127.0.0.1", nport).unwrap();
     assert_eq!(t.unix_timestamp(), 1_783_011_387);
 }
+
+#[test]
+fn blocking_stack_reads_sibling_ntp_times() {
+    let (nport, _) = sntp_server(1_783_011_387);
+    let (mut d, _emu) = driver(
+        Config {
+            timezone_quarters: -14,
+            ntp_four_digit_year: true,
+            ..Config::default()
+        },
+        AccessMode::Buffer,
+    );
+    let t = d.ntp("127.0.0.1", nport).unwrap();
+    assert_eq!((t.year, t.offset_quarters), (2026, -14));
+    assert_eq!(t.unix_timestamp(), 1_783_011_387);
+}

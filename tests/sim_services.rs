@@ -89,6 +89,13 @@ fn qntp_asks_a_real_sntp_server() {
     });
     m.send(&format!("AT+QNTP=1,\"127.0.0.1\",{port},0"));
     m.expect(b"\r\nOK\r\n\r\n+QNTP: 0,\"26/07/02,11:56:27-20\"\r\n");
+    let mut m = Modem::new(Config {
+        timezone_quarters: 32,
+        ntp_four_digit_year: true,
+        ..with_dns()
+    });
+    m.send(&format!("AT+QNTP=1,\"127.0.0.1\",{port}"));
+    m.expect(b"\r\nOK\r\n\r\n+QNTP: 0,\"2026/07/03,00:56:27+32\"\r\n");
 }
 
 #[test]

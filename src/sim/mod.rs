@@ -233,6 +233,8 @@ pub struct Config {
     pub ntp_timeout: Duration,
     /// Time zone of `+QNTP` times, in quarter hours east of UTC.
     pub timezone_quarters: i8,
+    /// Print `+QNTP` times with a four-digit year, as sibling firmware does (spec 6.7).
+    pub ntp_four_digit_year: bool,
     /// Fault injection.
     pub faults: Faults,
 }
@@ -266,6 +268,7 @@ impl Default for Config {
             ping_ttl: 255,
             ntp_timeout: Duration::from_secs(4),
             timezone_quarters: 0,
+            ntp_four_digit_year: false,
             faults: Faults::default(),
         }
     }

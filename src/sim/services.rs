@@ -205,9 +205,13 @@ impl Sim {
         let resolver = self.cfg.net_view().resolver;
         let timeout = self.cfg.ntp_timeout;
         let tz = self.cfg.timezone_quarters;
+        let long_year = self.cfg.ntp_four_digit_year;
         std::thread::spawn(move || {
             let line = match super::sntp::query(&resolver, &server, port, timeout) {
-                Ok(unix) => format!("+QNTP: 0,\"{}\"", super::sntp::format_time(unix, tz)),
+                Ok(unix) => {
+                    let t = super::sntp::format_time_with(unix, tz, long_year);
+                    format!("+QNTP: 0,\"{t}\"")
+                }
                 Err(code) => format!("+QNTP: {code}"),
             };
             rep.finish(line, false);

@@ -38,6 +38,12 @@ pub fn parse_reply(reply: &[u8]) -> Option<u64> {
 
 /// `YY/MM/DD,hh:mm:ss±zz` for Unix time `unix` shown in the zone `tz` quarter hours east.
 pub fn format_time(unix: u64, tz_quarters: i8) -> String {
+    format_time_with(unix, tz_quarters, false)
+}
+
+/// As [`format_time`], with a four-digit year (`YYYY/MM/DD,...`) when `long_year` is set, as
+/// sibling firmware prints it (spec 6.7).
+pub fn format_time_with(unix: u64, tz_quarters: i8, long_year: bool) -> String {
     let local = unix as i64 + i64::from(tz_quarters) * 15 * 60;
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
@@ -52,9 +58,14 @@ pub fn format_time(unix: u64, tz_quarters: i8) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let sign = if tz_quarters < 0 { '-' } else { '+' };
+    let year = if long_year {
+        format!("{year:04}")
+    } else {
+        format!("{:02}", year.rem_euclid(100))
+    };
     format!(
-        "{:02}/{:02}/{:02},{:02}:{:02}:{:02}{}{:02}",
-        year.rem_euclid(100),
+        "{}/{:02}/{:02},{:02}:{:02}:{:02}{}{:02}",
+        year,
         month,
         day,
         secs / 3600,
@@ -99,6 +110,10 @@ mod tests {
         assert_eq!(format_time(0, 0), "70/01/01,00:00:00+00");
         assert_eq!(format_time(0, -8), "69/12/31,22:00:00-08");
         assert_eq!(format_time(951_782_400, 0), "00/02/29,00:00:00+00");
+        assert_eq!(
+            format_time_with(1_783_011_387, 32, true),
+            "2026/07/03,00:56:27+32"
+        );
     }
 
     #[test]
