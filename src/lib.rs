@@ -21,6 +21,9 @@ pub mod fmt;
 pub mod types;
 pub mod wire;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 pub use blocking::Bc20;
 pub use clock::Clock;
 #[cfg(feature = "std")]

@@ -1,0 +1,209 @@
+//! Run the BC20 emulator behind a pseudo-terminal or a TCP port.
+//!
+//! `cargo run --features sim --example bc20-sim -- --pty` prints the device path to open as
+//! the modem's serial port; `--tcp 127.0.0.1:PORT` serves one host connection at a time.
+//! `--help` lists every option.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use quectel_bc20::sim::{self, BootStyle, Config, Emulator, Rate};
+
+const HELP: &str = "\
+bc20-sim: a Quectel BC20 NB-IoT modem emulator (AT commands over a pty or TCP)
+
+USAGE:
+    bc20-sim (--pty | --tcp ADDR) [OPTIONS]
+
+ENDPOINT:
+    --pty                    create a pseudo-terminal and print its path (unix)
+    --tcp ADDR               listen on ADDR (e.g. 127.0.0.1:5555), one host at a time
+
+MODULE:
+    --boot STYLE             power-up output: rdy (default), brom (MT2625 boot-ROM lines), silent
+    --echo-off               start with echo off (as if ATE0 had been saved)
+    --listen-while-booting   take host bytes before the boot lines are out (default: lost)
+    --baud N                 pace output and input like a UART at N baud (10 bits a byte)
+    --rx-buffer N            receive buffer per socket in buffer mode, bytes (default 4096)
+    --push-chunk N           largest direct-push chunk, bytes (default 1024)
+    --send-ok-delay MS       SEND OK this long after a send (default 2)
+    --close-ok-delay MS      print CLOSE OK this long after the OK of AT+QICLOSE
+    --sleep-after MS         sleep after MS of host silence; the next command gets a bare CRLF
+    --doubled-blank          doubled blank line before late URCs (+QIOPEN, +QPING, +QNTP, dnsgip)
+    --crlf-after-push        CRLF after direct-push data in view mode 0 (sibling firmware)
+    --qicfg-echo             answer AT+QICFG writes with the new setting before OK
+    --dns NAME=IP[,IP...]    answer NAME with these IPv4 addresses (repeatable; no IP = failure)
+    --no-host-resolver       resolve only names given with --dns
+    --blackhole IP           treat IP as unreachable without sending anything (repeatable)
+    --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC (default 0)
+    --ping-port PORT         TCP port AT+QPING probes (default 7; a refusal counts as a reply)
+
+FAULTS (seeded and deterministic; every injected fault is printed to stderr):
+    --seed N                 PRNG seed (default 0)
+    --fault NAME=RATE        switch a fault on (repeatable). NAME is one of
+                             delay, chunking, noise, open-fail, send-fail, error-on, peer-close,
+                             buff-full, reboot, line-noise. RATE is never, always, pm:N (per
+                             mille), nth:N (the N-th chance only) or every:N
+    --delay-range MIN-MAX    extra delay range for 'delay', ms (default 10-100)
+    --chunk-max N            largest chunk for 'chunking' (default 4)
+    --chunk-gap MS           longest gap between chunks (default 2)
+    --error-on-command CMD   command prefix 'error-on' applies to (default: every command)
+    --noise-line TEXT        a noise line for 'noise' (repeatable; default: a built-in list)
+
+    -h, --help               print this help
+";
+
+enum Endpoint {
+    Pty,
+    Tcp(String),
+}
+
+fn ms(v: &str) -> Result<Duration, String> {
+    v.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|e| format!("{v}: {e}"))
+}
+
+fn num<T: std::str::FromStr>(v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse::<T>().map_err(|e| format!("{v}: {e}"))
+}
+
+fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
+    let mut c = Config::default();
+    c.faults.delay_range = (Duration::from_millis(10), Duration::from_millis(100));
+    c.faults.chunk_max = 4;
+    c.faults.chunk_gap = Duration::from_millis(2);
+    let mut endpoint = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--pty" => endpoint = Some(Endpoint::Pty),
+            "--tcp" => endpoint = Some(Endpoint::Tcp(val()?)),
+            "--boot" => {
+                c.boot = match val()?.as_str() {
+                    "rdy" => BootStyle::Rdy,
+                    "brom" => BootStyle::BootRom,
+                    "silent" => BootStyle::Silent,
+                    v => return Err(format!("--boot {v}: expected rdy, brom or silent")),
+                }
+            }
+            "--echo-off" => c.nvram.echo = false,
+            "--listen-while-booting" => c.listen_while_booting = true,
+            "--baud" => c.baud = Some(num(&val()?)?),
+            "--rx-buffer" => c.rx_buffer_size = num(&val()?)?,
+            "--push-chunk" => c.push_chunk = num(&val()?)?,
+            "--send-ok-delay" => c.send_ok_delay = ms(&val()?)?,
+            "--close-ok-delay" => c.close_ok_delay = Some(ms(&val()?)?),
+            "--sleep-after" => c.sleep_after = Some(ms(&val()?)?),
+            "--doubled-blank" => c.doubled_blank_before_late_urcs = true,
+            "--crlf-after-push" => c.crlf_after_push = true,
+            "--qicfg-echo" => c.qicfg_write_prints_setting = true,
+            "--dns" => {
+                let v = val()?;
+                let (name, ips) = v.split_once('=').ok_or(format!("--dns {v}: NAME=IP,..."))?;
+                let ips = ips
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(num::<Ipv4Addr>)
+                    .collect::<Result<Vec<_>, _>>()?;
+                c.dns_overrides.insert(name.to_string(), ips);
+            }
+            "--no-host-resolver" => c.use_host_resolver = false,
+            "--blackhole" => c.blackhole.push(num(&val()?)?),
+            "--tz" => c.timezone_quarters = num(&val()?)?,
+            "--ping-port" => c.ping_port = num(&val()?)?,
+            "--seed" => c.faults.seed = num(&val()?)?,
+            "--fault" => {
+                let v = val()?;
+                let (name, rate) = v.split_once('=').ok_or(format!("--fault {v}: NAME=RATE"))?;
+                let rate: Rate = rate.parse()?;
+                let f = &mut c.faults;
+                match name {
+                    "delay" => f.delay = rate,
+                    "chunking" => f.chunking = rate,
+                    "noise" => f.noise = rate,
+                    "open-fail" => f.open_fail = rate,
+                    "send-fail" => f.send_fail = rate,
+                    "error-on" => f.error_on = rate,
+                    "peer-close" => f.peer_close = rate,
+                    "buff-full" => f.buff_full = rate,
+                    "reboot" => f.reboot = rate,
+                    "line-noise" => f.line_noise = rate,
+                    _ => return Err(format!("--fault {name}: unknown fault")),
+                }
+            }
+            "--delay-range" => {
+                let v = val()?;
+                let (lo, hi) = v.split_once('-').ok_or(format!("--delay-range {v}"))?;
+                c.faults.delay_range = (ms(lo)?, ms(hi)?);
+            }
+            "--chunk-max" => c.faults.chunk_max = num(&val()?)?,
+            "--chunk-gap" => c.faults.chunk_gap = ms(&val()?)?,
+            "--error-on-command" => c.faults.error_on_command = val()?,
+            "--noise-line" => c.faults.noise_lines.push(val()?),
+            _ => return Err(format!("unknown option {a} (try --help)")),
+        }
+    }
+    let endpoint = endpoint.ok_or("choose an endpoint: --pty or --tcp ADDR (try --help)")?;
+    Ok(Some((endpoint, c)))
+}
+
+fn start(endpoint: Endpoint, config: Config) -> Result<Emulator, String> {
+    match endpoint {
+        #[cfg(unix)]
+        Endpoint::Pty => {
+            let (path, emu) = sim::start_pty(config).map_err(|e| format!("pty: {e}"))?;
+            println!("{}", path.display());
+            Ok(emu)
+        }
+        #[cfg(not(unix))]
+        Endpoint::Pty => Err("--pty needs a unix host".into()),
+        Endpoint::Tcp(addr) => {
+            let l = TcpListener::bind(&addr).map_err(|e| format!("{addr}: {e}"))?;
+            println!(
+                "listening on {}",
+                l.local_addr().map_err(|e| e.to_string())?
+            );
+            sim::serve_tcp(l, config).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (endpoint, config) = match parse(&args) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bc20-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let emu = match start(endpoint, config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("bc20-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = emu.fault_log();
+    let mut seen = 0;
+    while emu.is_running() {
+        std::thread::sleep(Duration::from_millis(100));
+        let events = log.events();
+        for ev in &events[seen.min(events.len())..] {
+            eprintln!("fault at {:?}: {:?}", ev.at, ev.kind);
+        }
+        seen = events.len();
+    }
+    ExitCode::SUCCESS
+}
