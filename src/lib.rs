@@ -12,6 +12,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod asynch;
 pub mod blocking;
 pub mod clock;
 pub mod engine;
