@@ -234,3 +234,35 @@ fn a_booting_module_is_not_listening() {
         assert_eq!(drain(&mut s), b"\r\nOK\r\n");
     }
 }
+
+#[test]
+fn registration_changes_and_pdp_loss_on_demand() {
+    use quectel_bc20::RegistrationStatus;
+    let peer = sim_support::Peer::new();
+    let mut m = Modem::new(quiet());
+    // Without AT+CEREG=1 a change is only visible on request.
+    m.emu.set_registration(RegistrationStatus::Searching);
+    m.expect_silence(Duration::from_millis(20));
+    m.send("AT+CEREG?");
+    m.expect(b"\r\n+CEREG: 0,2\r\n\r\nOK\r\n");
+    m.send("AT+CGATT?");
+    m.expect(b"\r\n+CGATT: 0\r\n\r\nOK\r\n");
+    m.send("AT+CEREG=1");
+    m.expect(b"\r\nOK\r\n");
+    m.emu.set_registration(RegistrationStatus::Roaming);
+    m.expect(b"\r\n+CEREG: 5\r\n");
+    // PDP loss takes every socket with it.
+    m.send(&format!(
+        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
+        peer.port
+    ));
+    let mut s = peer.accept();
+    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    m.emu.pdp_deactivate();
+    m.expect(b"\r\n+QIURC: \"pdpdeact\",1\r\n");
+    m.send("AT+QISTATE?");
+    m.expect(b"\r\nOK\r\n");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut rest).unwrap();
+    assert!(rest.is_empty());
+}

@@ -31,7 +31,8 @@
 //! DNS overrides, ...). [`Config::baud`] paces output and input like a UART (10 bits a byte).
 //! [`Faults`] switches seeded, deterministic fault injection on; every injected fault is
 //! recorded in the [`FaultLog`] (and logged through the `log` crate), so a test can account
-//! for each one.
+//! for each one. Events a test wants at a moment of its choosing are methods of the running
+//! [`Emulator`] (and of [`Sim`]): `reboot`, `set_registration`, `pdp_deactivate`.
 //!
 //! # What the module prints (chapter 4 of the manual, over loopback)
 //!

@@ -11,6 +11,7 @@ use std::vec::Vec;
 use super::faults::FaultLog;
 use super::pipe::{HostPort, pipe};
 use super::{Config, Nvram, Sim};
+use crate::types::RegistrationStatus;
 
 /// The module's side of a byte transport (a pipe end, a pty master, a TCP connection, ...).
 ///
@@ -27,8 +28,11 @@ pub trait ModulePort: Send + 'static {
     }
 }
 
+#[derive(Debug)]
 enum Control {
     Reboot,
+    Registration(RegistrationStatus),
+    PdpDeactivate,
 }
 
 /// A running emulator: a [`Sim`] on its own thread, connected to an endpoint.
@@ -41,12 +45,6 @@ pub struct Emulator {
     log: FaultLog,
     nvram: Arc<Mutex<Nvram>>,
     thread: Option<JoinHandle<()>>,
-}
-
-impl core::fmt::Debug for Control {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Reboot")
-    }
 }
 
 /// Start an emulator on an in-process pipe; returns the host end and the emulator.
@@ -154,6 +152,17 @@ impl Emulator {
         let _ = self.ctl.send(Control::Reboot);
     }
 
+    /// Change the registration status the module reports (a `+CEREG: <stat>` URC when the host
+    /// asked for them with `AT+CEREG=1` or higher).
+    pub fn set_registration(&self, stat: RegistrationStatus) {
+        let _ = self.ctl.send(Control::Registration(stat));
+    }
+
+    /// Drop the PDP context: `+QIURC: "pdpdeact",1`, every socket gone.
+    pub fn pdp_deactivate(&self) {
+        let _ = self.ctl.send(Control::PdpDeactivate);
+    }
+
     /// The module's NVRAM settings as last seen by the emulator thread.
     pub fn nvram(&self) -> Nvram {
         self.nvram.lock().map(|n| n.clone()).unwrap_or_default()
@@ -201,6 +210,8 @@ fn run<P: ModulePort>(
         while let Ok(c) = ctl.try_recv() {
             match c {
                 Control::Reboot => sim.reboot(now),
+                Control::Registration(stat) => sim.set_registration(now, stat),
+                Control::PdpDeactivate => sim.pdp_deactivate(now),
             }
         }
         let mut progress = false;

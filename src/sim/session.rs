@@ -15,7 +15,7 @@ use super::net::Socket;
 use super::output::{Output, Pace};
 use super::services::Done;
 use super::{BootStyle, Config, Nvram};
-use crate::types::{DataFormat, QiError, SOCKET_COUNT, ViewMode};
+use crate::types::{DataFormat, QiError, RegistrationStatus, SOCKET_COUNT, ViewMode};
 
 /// Longest command line the emulator takes (a full `AT+QISEND` plus slack).
 const MAX_LINE: usize = 1100;
@@ -144,6 +144,22 @@ impl Sim {
     pub fn reboot(&mut self, now: Instant) {
         self.out.clear();
         self.power_up(now);
+    }
+
+    /// Change the network registration status (`AT+CEREG?`, `AT+CGATT?`); with `AT+CEREG=1`
+    /// or higher in force, the module reports it as `+CEREG: <stat>`.
+    pub fn set_registration(&mut self, now: Instant, stat: RegistrationStatus) {
+        self.cfg.registration = stat;
+        if self.cereg_n >= 1 {
+            self.urc(now, &format!("+CEREG: {}", stat.wire()));
+        }
+    }
+
+    /// The PDP context drops: `+QIURC: "pdpdeact",1`, and every socket is gone.
+    pub fn pdp_deactivate(&mut self, now: Instant) {
+        self.urc(now, "+QIURC: \"pdpdeact\",1");
+        self.sockets = Default::default();
+        self.send_pending = None;
     }
 
     fn power_up(&mut self, now: Instant) {
