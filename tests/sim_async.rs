@@ -69,7 +69,10 @@ fn echo_over_async_stack(config: Config, mode: AccessMode, len: usize) {
         std::thread::sleep(Duration::from_millis(1));
     }
     let (rx, tx) = host.split();
-    let state: asynch::State<NoopRawMutex, 4096, 4096> = asynch::State::new(engine::Config {
+    // The socket buffer holds the whole echo: in direct push, a writer that awaits `flush`
+    // (SEND OK) while echoed data fills a smaller buffer deadlocks, because the SEND OK sits
+    // behind the pushed data that nobody reads (as it would on hardware).
+    let state: asynch::State<NoopRawMutex, 16384, 4096> = asynch::State::new(engine::Config {
         access_mode: mode,
         ..engine::Config::default()
     });
