@@ -262,6 +262,11 @@ fn timeout_resynchronises_and_the_next_command_works() {
             .iter()
             .any(|e| matches!(e, Event::Desync { dropped } if *dropped > 0))
     );
+    // The late answer turns up; the engine waits for the line to go quiet before `AT`.
+    r.rx("OR: 552,invalid parameters\r\n\r\nOK\r\n");
+    r.advance(200);
+    r.idle();
+    r.advance(300);
     r.expect("AT");
     r.rx("\r\nOK\r\n");
     let t = r.e.start(Request::LastError).unwrap();
@@ -295,6 +300,7 @@ fn reboot_mid_transfer_fails_every_socket_and_starts_over() {
     let mut buf = [0u8; 4];
     assert_eq!(r.e.recv(b, &mut buf), Err(Error::Reset), "never stale data");
     assert!(r.events().contains(&Event::Rebooted));
+    r.advance(300);
     r.bring_up();
     r.e.close(a).unwrap();
     r.e.close(b).unwrap();
@@ -415,4 +421,25 @@ fn commands_from_hostile_hosts_are_refused_before_anything_is_sent() {
     ));
     r.idle();
     assert_eq!(r.e.phase(id), SocketPhase::Reserved);
+}
+
+#[test]
+fn an_answer_that_crosses_a_reboot_does_not_shift_later_answers() {
+    let mut r = Rig::new(Config::default());
+    r.expect("AT");
+    // The module boots while the first AT is on the wire, then answers it.
+    r.rx("\r\nRDY\r\n");
+    r.advance(20);
+    r.rx("\r\nOK\r\n");
+    r.advance(100);
+    r.idle();
+    r.advance(300);
+    r.bring_up();
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(quectel_bc20::RegistrationStatus::Home)))
+    );
 }

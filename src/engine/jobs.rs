@@ -196,10 +196,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if self.inflight.is_some() {
             return;
         }
+        if (self.init.is_some() || self.needs_sync) && self.now < self.retry_at {
+            // Let the line go quiet first, so that a late answer to what came before cannot
+            // be taken for the answer to what comes next.
+            return;
+        }
         if let Some(step) = self.init {
-            if self.now < self.retry_at {
-                return;
-            }
             let c = &self.config;
             let cmd = match step {
                 0 => Command::At,
@@ -390,7 +392,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 take(d);
             }
         }
-        if self.init.is_some() && self.inflight.is_none() {
+        if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
             take(self.retry_at);
         }
         next
@@ -440,6 +442,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                             resync = unframed;
                         }
                     }
+                    if self.needs_sync {
+                        self.retry_at = now + u64::from(self.config.quiet_ms);
+                    }
                 }
             }
         }
@@ -486,7 +491,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         };
         self.init = Some(0);
         self.needs_sync = false;
-        self.retry_at = self.now;
+        self.retry_at = self.now + u64::from(self.config.quiet_ms);
         self.stalled = None;
         self.event(Event::Rebooted);
     }

@@ -71,6 +71,10 @@ pub struct Config {
     pub ntp_timeout_ms: u32,
     /// Added to `timeout × count` of a ping to wait for its summary.
     pub ping_extra_ms: u32,
+    /// Silence on the line required before the engine resynchronises (after a timeout or a
+    /// reboot): received bytes push the next `AT` out by this much, so that a late answer
+    /// cannot be taken for the answer to the next command.
+    pub quiet_ms: u32,
     /// Access mode of new sockets.
     pub access_mode: AccessMode,
     /// Receive format applied at start-up.
@@ -94,6 +98,7 @@ impl Default for Config {
             dns_timeout_ms: 60_000,
             ntp_timeout_ms: 60_000,
             ping_extra_ms: 5_000,
+            quiet_ms: 300,
             access_mode: AccessMode::Buffer,
             recv_format: DataFormat::Text,
             view_mode: ViewMode::HeaderCrLfData,
@@ -285,6 +290,12 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         self.link.len += n;
         self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
         self.st.now = self.st.now.max(now);
+        if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
+            self.st.retry_at = self
+                .st
+                .retry_at
+                .max(self.st.now + u64::from(self.st.config.quiet_ms));
+        }
         self.process();
     }
 
