@@ -440,6 +440,8 @@ fn an_answer_that_crosses_a_reboot_does_not_shift_later_answers() {
     r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
     assert_eq!(
         r.e.take_reply(t),
-        Some(Ok(Reply::Registration(quectel_bc20::RegistrationStatus::Home)))
+        Some(Ok(Reply::Registration(
+            quectel_bc20::RegistrationStatus::Home
+        )))
     );
 }

@@ -64,10 +64,6 @@ impl embedded_hal_async::delay::DelayNs for PollDelay {
 fn echo_over_async_stack(config: Config, mode: AccessMode, len: usize) {
     let port = tcp_echo();
     let (host, emu) = sim::start(config);
-    let t = Instant::now();
-    while host.available() == 0 && t.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
     let (rx, tx) = host.split();
     // The socket buffer holds the whole echo: in direct push, a writer that awaits `flush`
     // (SEND OK) while echoed data fills a smaller buffer deadlocks, because the SEND OK sits

@@ -18,13 +18,6 @@ type Driver = Bc20<HostPort, StdClock, 4096, 4096>;
 
 fn driver(config: Config, mode: AccessMode) -> (Driver, sim::Emulator) {
     let (host, emu) = sim::start(config);
-    // Let the module finish booting before the driver starts, so its first `AT` cannot cross
-    // `RDY` on the wire (the engine does not yet survive that crossing: it stays one answer
-    // behind; reported separately).
-    let t = std::time::Instant::now();
-    while host.available() == 0 && t.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
     let mut d = Bc20::new(
         host,
         StdClock::default(),

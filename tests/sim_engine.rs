@@ -203,3 +203,36 @@ fn engine_accepts_either_qicfg_answer_and_late_close_ok() {
     );
     assert!(b.eng.is_ready());
 }
+
+#[test]
+fn engine_survives_an_at_that_crosses_rdy() {
+    // The module answers the engine's first AT after printing RDY (it was listening already):
+    // the engine must not stay one answer behind.
+    let port = tcp_echo();
+    let mut b = Bench::new(
+        Config {
+            listen_while_booting: true,
+            ..Config::default()
+        },
+        engine::Config::default(),
+    );
+    b.run_until("ready", |b| b.eng.is_ready());
+    let mut ticket = None;
+    let mut reply = None;
+    b.run_until("sim status", |b| {
+        match ticket {
+            None => ticket = b.eng.start(engine::Request::SimStatus).ok(),
+            Some(t) => reply = b.eng.take_reply(t),
+        }
+        reply.is_some()
+    });
+    assert!(
+        matches!(reply, Some(Ok(engine::Reply::Sim(ref s))) if s.as_str() == "READY"),
+        "{reply:?}"
+    );
+    let id = b.eng.allocate(ServiceType::Tcp).unwrap();
+    b.run_until("open accepted", |b| {
+        b.eng.open(id, "127.0.0.1", port).is_ok()
+    });
+    b.run_until("connected", |b| b.eng.phase(id) == SocketPhase::Connected);
+}
