@@ -18,6 +18,8 @@ pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod fmt;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod types;
 pub mod wire;
 
