@@ -175,7 +175,13 @@ impl Parser {
     /// Parse the next item from `input`, the bytes received and not yet consumed.
     pub fn parse<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
         let out = self.parse_inner(input);
-        match &out {
+        self.count(&out);
+        out
+    }
+
+    /// Update the counters for one result.
+    fn count(&mut self, out: &Parse<'_>) {
+        match out {
             Parse::Frame { frame, .. } => {
                 self.stats.frames = self.stats.frames.saturating_add(1);
                 match frame {
@@ -196,7 +202,6 @@ impl Parser {
             }
             Parse::NeedMore => {}
         }
-        out
     }
 
     /// Parse every complete frame at the start of `input`, handing each to `on_frame`, and
@@ -223,7 +228,16 @@ impl Parser {
     /// unframed.
     pub fn parse_eof<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
         match self.parse(input) {
-            Parse::NeedMore if !input.is_empty() && !self.discarding => {
+            // Only a lone `\r` after the rest of an overlong line gets here: it ends that line.
+            Parse::NeedMore if !input.is_empty() && self.discarding => {
+                self.discarding = false;
+                let out = Parse::Skipped {
+                    consumed: input.len(),
+                };
+                self.count(&out);
+                out
+            }
+            Parse::NeedMore if !input.is_empty() => {
                 if is_payload_header(input) {
                     return Parse::NeedMore;
                 }
@@ -238,14 +252,12 @@ impl Parser {
                 } else {
                     classify(line, &self.ctx)
                 };
-                self.stats.frames = self.stats.frames.saturating_add(1);
-                if let Frame::Unknown(_) = frame {
-                    self.stats.unknown = self.stats.unknown.saturating_add(1);
-                }
-                Parse::Frame {
+                let out = Parse::Frame {
                     frame,
                     consumed: input.len(),
-                }
+                };
+                self.count(&out);
+                out
             }
             other => other,
         }
