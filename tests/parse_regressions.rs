@@ -1,6 +1,9 @@
 //! Regressions: inputs that once made the parser misbehave, each with what went wrong.
 
+mod support;
+
 use quectel_bc20::wire::{Frame, Malformed, Parse, ParseContext, Parser};
+use support::{debug_frames, parse_chunked};
 
 /// Frame a whole stream as at the end of a capture: `parse` until it needs more, then
 /// `parse_eof`. Returns the frames and the unframed tail length.
@@ -49,4 +52,31 @@ fn overlong_line_ending_in_cr_at_eof_is_skipped() {
     assert_eq!(frames, [Frame::Blank, Frame::Overlong]);
     assert_eq!(tail, 0);
     assert_eq!(p.stats().skipped_bytes, 8);
+}
+
+/// Found by fuzzing (fuzz/fuzz_targets/parse.rs): with `max_line` shorter than a payload
+/// header's prefix, a read that ended inside `+QIRD: ` or `+QIURC: "recv",` made that partial
+/// prefix an overlong line, while the whole stream parsed as a `+QIRD` frame: the frames
+/// depended on where reads ended.
+#[test]
+fn partial_payload_header_prefix_waits_for_more() {
+    let bytes = b"\r\nOK\r\n+QIRD: 3,2,xyz\r\n\r\nOK\r\n\r\n+QIURC: \"recv\",1,2\r\nab\r\n";
+    for max_line in [0, 2, 5, 14] {
+        let mut ctx = ParseContext {
+            max_line,
+            ..Default::default()
+        };
+        ctx.set_access_mode(
+            quectel_bc20::ConnectId::new(1).unwrap(),
+            quectel_bc20::AccessMode::DirectPush,
+        );
+        let whole = debug_frames(ctx, bytes);
+        assert!(whole.iter().any(|f| f.starts_with("QiRd")), "{whole:?}");
+        assert!(whole.iter().any(|f| f.starts_with("RecvData")), "{whole:?}");
+        for size in 1..8 {
+            let (chunked, left) = parse_chunked(ctx, bytes, &[size]);
+            assert_eq!(left, 0, "max_line {max_line}, reads of {size}");
+            assert_eq!(chunked, whole, "max_line {max_line}, reads of {size}");
+        }
+    }
 }

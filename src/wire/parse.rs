@@ -298,6 +298,13 @@ impl Parser {
             return Parse::Skipped { consumed: noise };
         }
 
+        // A read that ended inside a payload header's prefix: wait, or a `max_line` shorter
+        // than the prefix would make it an overlong line that the whole stream does not have.
+        if input.len() < RECV_PREFIX.len()
+            && (RECV_PREFIX.starts_with(input) || QIRD_PREFIX.starts_with(input))
+        {
+            return Parse::NeedMore;
+        }
         if input.starts_with(RECV_PREFIX) || input.starts_with(QIRD_PREFIX) {
             let header = if input.starts_with(RECV_PREFIX) {
                 self.recv_urc(input)
