@@ -43,7 +43,11 @@ fn drain(p: &mut Parser, input: &[u8], eof: bool, out: &mut Vec<String>) -> usiz
     let mut pos = 0;
     loop {
         let rest = &input[pos..];
-        let r = if eof { p.parse_eof(rest) } else { p.parse(rest) };
+        let r = if eof {
+            p.parse_eof(rest)
+        } else {
+            p.parse(rest)
+        };
         match r {
             Parse::NeedMore => return pos,
             Parse::Frame { frame, consumed } => {
@@ -70,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let ctx = context(head);
     let span = if head[1] & 2 != 0 { 256 } else { 16 };
-    let sizes: Vec<usize> = head[4..].iter().map(|&b| 1 + usize::from(b) % span).collect();
+    let sizes: Vec<usize> = head[4..]
+        .iter()
+        .map(|&b| 1 + usize::from(b) % span)
+        .collect();
 
     // Whole stream at once.
     let mut whole = Parser::new(ctx);
@@ -95,12 +102,23 @@ fuzz_target!(|data: &[u8]| {
         pos += n;
         let used = drain(&mut chunked, &buf, false, &mut chunked_frames);
         buf.drain(..used);
-        assert!(buf.len() <= bound, "buffered {} bytes (bound {bound})", buf.len());
+        assert!(
+            buf.len() <= bound,
+            "buffered {} bytes (bound {bound})",
+            buf.len()
+        );
     }
     let used = drain(&mut chunked, &buf, true, &mut chunked_frames);
     let chunked_left = buf.len() - used;
 
     assert_eq!(whole_frames, chunked_frames, "chunking changed the frames");
-    assert_eq!(whole.stats(), chunked.stats(), "chunking changed the counters");
-    assert_eq!(whole_left, chunked_left, "chunking changed the unframed tail");
+    assert_eq!(
+        whole.stats(),
+        chunked.stats(),
+        "chunking changed the counters"
+    );
+    assert_eq!(
+        whole_left, chunked_left,
+        "chunking changed the unframed tail"
+    );
 });
