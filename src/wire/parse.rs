@@ -175,7 +175,14 @@ impl Parser {
     /// Parse the next item from `input`, the bytes received and not yet consumed.
     pub fn parse<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
         let out = self.parse_inner(input);
-        match &out {
+        self.count(&out);
+        out
+    }
+
+    /// Update the counters for one result.
+    #[inline]
+    fn count(&mut self, out: &Parse<'_>) {
+        match out {
             Parse::Frame { frame, .. } => {
                 self.stats.frames = self.stats.frames.saturating_add(1);
                 match frame {
@@ -196,7 +203,6 @@ impl Parser {
             }
             Parse::NeedMore => {}
         }
-        out
     }
 
     /// Parse every complete frame at the start of `input`, handing each to `on_frame`, and
@@ -223,7 +229,16 @@ impl Parser {
     /// unframed.
     pub fn parse_eof<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
         match self.parse(input) {
-            Parse::NeedMore if !input.is_empty() && !self.discarding => {
+            // Only a lone `\r` after the rest of an overlong line gets here: it ends that line.
+            Parse::NeedMore if !input.is_empty() && self.discarding => {
+                self.discarding = false;
+                let out = Parse::Skipped {
+                    consumed: input.len(),
+                };
+                self.count(&out);
+                out
+            }
+            Parse::NeedMore if !input.is_empty() => {
                 if is_payload_header(input) {
                     return Parse::NeedMore;
                 }
@@ -238,14 +253,12 @@ impl Parser {
                 } else {
                     classify(line, &self.ctx)
                 };
-                self.stats.frames = self.stats.frames.saturating_add(1);
-                if let Frame::Unknown(_) = frame {
-                    self.stats.unknown = self.stats.unknown.saturating_add(1);
-                }
-                Parse::Frame {
+                let out = Parse::Frame {
                     frame,
                     consumed: input.len(),
-                }
+                };
+                self.count(&out);
+                out
             }
             other => other,
         }
@@ -285,6 +298,13 @@ impl Parser {
             return Parse::Skipped { consumed: noise };
         }
 
+        // A read that ended inside a payload header's prefix: wait, or a `max_line` shorter
+        // than the prefix would make it an overlong line that the whole stream does not have.
+        if input.len() < RECV_PREFIX.len()
+            && (RECV_PREFIX.starts_with(input) || QIRD_PREFIX.starts_with(input))
+        {
+            return Parse::NeedMore;
+        }
         if input.starts_with(RECV_PREFIX) || input.starts_with(QIRD_PREFIX) {
             let header = if input.starts_with(RECV_PREFIX) {
                 self.recv_urc(input)
@@ -312,7 +332,8 @@ impl Parser {
         let window = input
             .get(..self.ctx.max_line.saturating_add(1))
             .unwrap_or(input);
-        let Some(i) = find_line_end(window) else {
+        let (end, noisy) = scan_line(window);
+        let Some(i) = end else {
             if input.len() > self.ctx.max_line {
                 self.discarding = true;
                 return Parse::Frame {
@@ -337,7 +358,7 @@ impl Parser {
                 consumed,
             };
         }
-        if line.iter().any(|&b| is_noise(b)) {
+        if noisy {
             return Parse::Skipped { consumed };
         }
         let frame = if bare_cr && starts_with_at(line) {
@@ -562,6 +583,46 @@ fn find_line_end(input: &[u8]) -> Option<usize> {
         .map(|i| base + i)
 }
 
+/// Index of the first `\r` or `\n`, and whether a noise byte comes before it: one pass over
+/// the line instead of a search for its end and a second scan for noise.
+fn scan_line(input: &[u8]) -> (Option<usize>, bool) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const DEL: u64 = LO * 0x7f;
+    let mut noisy = false;
+    let mut chunks = input.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Some byte is below 0x20 (a line end, a tab or noise), DEL, or 0xFF. Each test is
+        // exact about whether any byte matches; the bytes are then looked at one by one.
+        let below_space = w.wrapping_sub(LO * 0x20) & !w;
+        let del = (w ^ DEL).wrapping_sub(LO) & !(w ^ DEL);
+        let ff = (!w).wrapping_sub(LO) & w;
+        if (below_space | del | ff) & HI != 0
+            && let Some(i) = scan_bytes(chunk, &mut noisy)
+        {
+            return (Some(base + i), noisy);
+        }
+        base += 8;
+    }
+    let end = scan_bytes(chunks.remainder(), &mut noisy).map(|i| base + i);
+    (end, noisy)
+}
+
+/// The byte-at-a-time part of [`scan_line`].
+fn scan_bytes(bytes: &[u8], noisy: &mut bool) -> Option<usize> {
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' || b == b'\n' {
+            return Some(i);
+        }
+        *noisy |= is_noise(b);
+    }
+    None
+}
+
 /// A read position in a header.
 struct Cursor<'a> {
     input: &'a [u8],
@@ -624,6 +685,35 @@ impl<'a> Cursor<'a> {
             // A bare CR then something else: take the CR alone as the line end.
             (Some(b'\r'), Some(_)) => Some(self.pos + 1),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_noise, scan_line};
+
+    /// `scan_line` against its byte-at-a-time definition: every byte value at every position
+    /// of lines of up to 20 bytes, with and without a line end somewhere.
+    #[test]
+    fn scan_line_matches_its_definition() {
+        for len in 0..20 {
+            for end in [None, Some(3), Some(9), Some(17)] {
+                for pos in 0..len {
+                    for b in 0..=255u8 {
+                        let mut input = [b'a'; 20];
+                        input[pos] = b;
+                        if let Some(e) = end.filter(|&e| e < len) {
+                            input[e] = b'\n';
+                        }
+                        let input = &input[..len];
+                        let want_end = input.iter().position(|&c| c == b'\r' || c == b'\n');
+                        let before = &input[..want_end.unwrap_or(len)];
+                        let want_noisy = before.iter().any(|&c| is_noise(c));
+                        assert_eq!(scan_line(input), (want_end, want_noisy), "{input:?}");
+                    }
+                }
+            }
         }
     }
 }

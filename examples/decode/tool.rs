@@ -1,0 +1,241 @@
+//! The logic of the `decode` example: options, the decode loop and the frame printer.
+//!
+//! Kept apart from `main.rs` so that `tests/decode_tool.rs` can include it with `#[path]` and
+//! test it without spawning a process.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use quectel_bc20::wire::{Frame, Parse, ParseContext, ParseStats, Parser, Payload};
+use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
+
+/// Usage text for `--help` and for usage errors.
+pub const USAGE: &str = "\
+usage: decode [OPTIONS] FILE|-
+
+Decode raw bytes captured from a Quectel BC20 UART (FILE, or - for stdin) into frames, one per
+line, then print a one-line summary. Exit status: 0 when every byte was framed, 1 when bytes
+were skipped (noise, overlong lines), lines were malformed or a tail stayed unframed, 2 on a
+usage or I/O error.
+
+options (they set the parse context; defaults match a freshly configured module):
+  --push IDS         connectIDs in direct push mode, comma-separated (e.g. --push 0,2)
+  --view-mode 0|1    AT+QICFG=\"viewmode\" (0: data on the next line, 1: after a comma)
+  --show-length      AT+QICFG=\"showlength\",1
+  --hex              hex receive mode (AT+QICFG=\"dataformat\",0,1)
+  --max-line N       longest line accepted (default 1100)
+  --max-payload N    largest announced payload (default 1500)
+  --offsets          prefix each frame with its byte offset in the input
+  --quiet            print the summary only
+  --help             print this text
+";
+
+/// Bytes of a payload or line shown before it is abbreviated.
+pub const SHOW_BYTES: usize = 64;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The parse context.
+    pub ctx: ParseContext,
+    /// Prefix frames with their offset.
+    pub offsets: bool,
+    /// Summary only.
+    pub quiet: bool,
+    /// The input path (`-` is stdin).
+    pub input: String,
+}
+
+/// The outcome of parsing the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    /// Decode with these options.
+    Run(Options),
+    /// Print the usage and exit 0.
+    Help,
+}
+
+/// Parse the arguments (without the program name).
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, String> {
+    let mut ctx = ParseContext::default();
+    let mut offsets = false;
+    let mut quiet = false;
+    let mut input = None;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Args::Help),
+            "--push" => {
+                for id in value("--push")?.split(',').filter(|s| !s.is_empty()) {
+                    let id = id
+                        .trim()
+                        .parse::<u8>()
+                        .ok()
+                        .and_then(ConnectId::new)
+                        .ok_or(format!("--push: {id:?} is not a connectID 0..=4"))?;
+                    ctx.set_access_mode(id, AccessMode::DirectPush);
+                }
+            }
+            "--view-mode" => {
+                ctx.view_mode = match value("--view-mode")?.as_str() {
+                    "0" => ViewMode::HeaderCrLfData,
+                    "1" => ViewMode::HeaderCommaData,
+                    other => return Err(format!("--view-mode: {other:?} is not 0 or 1")),
+                }
+            }
+            "--show-length" => ctx.show_length = true,
+            "--hex" => ctx.recv_format = DataFormat::Hex,
+            "--max-line" => ctx.max_line = number("--max-line", &value("--max-line")?)?,
+            "--max-payload" => ctx.max_payload = number("--max-payload", &value("--max-payload")?)?,
+            "--offsets" => offsets = true,
+            "--quiet" | "-q" => quiet = true,
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => {
+                if input.replace(arg).is_some() {
+                    return Err("more than one input given".into());
+                }
+            }
+        }
+    }
+    let input = input.ok_or("no input given (a FILE, or - for stdin)")?;
+    Ok(Args::Run(Options {
+        ctx,
+        offsets,
+        quiet,
+        input,
+    }))
+}
+
+fn number(name: &str, s: &str) -> Result<usize, String> {
+    s.parse()
+        .map_err(|_| format!("{name}: {s:?} is not a number"))
+}
+
+/// What a decode run found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// The parser's counters at the end.
+    pub stats: ParseStats,
+    /// Bytes left at the end that no frame took (a payload cut short, say).
+    pub unframed_tail: usize,
+}
+
+impl Summary {
+    /// True when every byte was framed: no noise, no overlong or malformed line, no tail.
+    pub fn clean(&self) -> bool {
+        self.stats.skipped_bytes == 0
+            && self.stats.overlong == 0
+            && self.stats.malformed == 0
+            && self.unframed_tail == 0
+    }
+
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "frames: {}, unknown lines: {}, malformed: {}, overlong: {}, skipped bytes: {}, \
+             unframed tail: {}, payload bytes: {}",
+            s.frames,
+            s.unknown,
+            s.malformed,
+            s.overlong,
+            s.skipped_bytes,
+            self.unframed_tail,
+            s.payload_bytes
+        )
+    }
+}
+
+/// Decode `input` with `opts`, writing one line per frame (unless quiet) and then the summary.
+pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<Summary> {
+    let mut parser = Parser::new(opts.ctx);
+    let mut pos = 0;
+    let mut at_eof = false;
+    while let Some(rest) = input.get(pos..) {
+        let result = if at_eof {
+            parser.parse_eof(rest)
+        } else {
+            parser.parse(rest)
+        };
+        match result {
+            Parse::Frame { frame, consumed } => {
+                if !opts.quiet {
+                    if opts.offsets {
+                        write!(out, "{pos:>8}  ")?;
+                    }
+                    writeln!(out, "{}", describe(&frame))?;
+                }
+                pos += consumed;
+            }
+            Parse::Skipped { consumed } => pos += consumed,
+            Parse::NeedMore if !at_eof => at_eof = true,
+            Parse::NeedMore => break,
+        }
+    }
+    let summary = Summary {
+        stats: parser.stats(),
+        unframed_tail: input.len() - pos,
+    };
+    if summary.unframed_tail > 0 && !opts.quiet {
+        if opts.offsets {
+            write!(out, "{pos:>8}  ")?;
+        }
+        writeln!(out, "(unframed tail: {})", bytes(&input[pos..]))?;
+    }
+    writeln!(out, "{}", summary.line())?;
+    Ok(summary)
+}
+
+/// One frame as a line of text: `Debug`, with bytes and payloads made readable.
+pub fn describe(frame: &Frame<'_>) -> String {
+    match frame {
+        Frame::RecvData { id, data } => format!("RecvData {{ id: {id}, data: {} }}", payload(data)),
+        Frame::QiRd { data, remaining } => {
+            let mut s = format!("QiRd {{ data: {}", payload(data));
+            if let Some(r) = remaining {
+                let _ = write!(s, ", remaining: {r}");
+            }
+            s + " }"
+        }
+        Frame::Echo(line) => format!("Echo({})", bytes(line)),
+        Frame::Unknown(line) => format!("Unknown({})", bytes(line)),
+        Frame::Malformed { line, why } => format!("Malformed({why:?}, {})", bytes(line)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A payload: its length in bytes, then its bytes (hex decoded) as escaped text.
+pub fn payload(data: &Payload<'_>) -> String {
+    let mut buf = vec![0u8; data.len()];
+    let text = match data.decode_into(&mut buf) {
+        Some(n) => bytes(&buf[..n]),
+        None => bytes(data.wire_bytes()),
+    };
+    let hex = if data.is_hex() { " (hex)" } else { "" };
+    format!("{} bytes{hex} {text}", data.len())
+}
+
+/// Bytes as a quoted string: printable ASCII as is, `\r \n \t \\ \"` escaped, other bytes as
+/// `\xNN`; past [`SHOW_BYTES`] bytes the rest is counted, not shown.
+pub fn bytes(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b.iter().take(SHOW_BYTES) {
+        match c {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            0x20..=0x7e => s.push(char::from(c)),
+            _ => {
+                let _ = write!(s, "\\x{c:02x}");
+            }
+        }
+    }
+    s.push('"');
+    if b.len() > SHOW_BYTES {
+        let _ = write!(s, "...(+{} bytes)", b.len() - SHOW_BYTES);
+    }
+    s
+}
