@@ -1,7 +1,7 @@
 //! Host adapters (feature `std`): a runtime-agnostic `DelayNs` for the async stack.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -83,10 +83,7 @@ impl Timer {
                         .map(|(g, _)| g)
                         .unwrap_or_else(|p| p.into_inner().0)
                 }
-                None => self
-                    .changed
-                    .wait(queue)
-                    .unwrap_or_else(|p| p.into_inner()),
+                None => self.changed.wait(queue).unwrap_or_else(|p| p.into_inner()),
             };
         }
     }

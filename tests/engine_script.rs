@@ -445,3 +445,45 @@ fn an_answer_that_crosses_a_reboot_does_not_shift_later_answers() {
         )))
     );
 }
+
+#[test]
+fn queued_sends_coalesce_small_writes_and_linger_on_close() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    assert_eq!(r.e.queue_send(id, b"GET"), Ok(3));
+    assert_eq!(r.e.queue_send(id, b" / HTTP/1.1\r\n\r\n"), Ok(15));
+    assert_eq!(r.e.unsent(id), 18);
+    r.expect("AT+QISENDEX=0,18,474554202F20485454502F312E310D0A0D0A");
+    assert_eq!(
+        r.e.queue_send(id, &[0xAB; 600]),
+        Ok(512),
+        "the queue holds 512 bytes"
+    );
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.unsent(id), 18 + 512, "SEND OK still outstanding");
+    r.rx("\r\nSEND OK\r\n");
+    assert_eq!(r.e.unsent(id), 512);
+    // Closing with bytes queued: they go out first, then AT+QICLOSE.
+    r.e.close(id).unwrap();
+    let hex: String = std::iter::repeat_n("AB", 512).collect();
+    r.expect(&format!("AT+QISENDEX=0,512,{hex}"));
+    r.rx("\r\nOK\r\n");
+    r.idle();
+    r.rx("\r\nSEND OK\r\n");
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Free);
+}
+
+#[test]
+fn a_failed_queued_send_breaks_the_stream_loudly() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.queue_send(id, b"abc").unwrap();
+    r.expect("AT+QISENDEX=0,3,616263");
+    r.rx("\r\nOK\r\n\r\nSEND FAIL\r\n");
+    let err = Error::Modem(ModemError::SendFail);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(err));
+    assert_eq!(r.e.unsent(id), 0);
+    assert_eq!(r.e.queue_send(id, b"more"), Err(err));
+}

@@ -66,6 +66,11 @@ where
             let mut buf = [0u8; READ_CHUNK];
             loop {
                 let n = match rx.read(&mut buf).await {
+                    // End of stream (a closed pipe on the host): nothing will come; do not spin.
+                    Ok(0) => {
+                        embassy_futures::yield_now().await;
+                        continue;
+                    }
                     Ok(n) => n,
                     Err(e) => {
                         log::warn!("bc20: UART read error: {:?}", embedded_io::Error::kind(&e));
@@ -103,10 +108,14 @@ where
                     if n == 0 {
                         break;
                     }
-                    if let Err(e) = tx.write_all(&out[..n]).await {
+                    let written = tx.write_all(&out[..n]).await;
+                    let flushed = tx.flush().await;
+                    if let Err(e) = written.and(flushed) {
+                        // The command is dropped; its answer will time out and the engine
+                        // resynchronises. Yield so a dead UART cannot starve the executor.
                         log::warn!("bc20: UART write error: {:?}", embedded_io::Error::kind(&e));
+                        embassy_futures::yield_now().await;
                     }
-                    let _ = tx.flush().await;
                     let now = clock.now_ms();
                     state.with(|e| e.transmitted(n, now));
                 }

@@ -6,6 +6,7 @@ use core::task::Poll;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
 use super::{SocketGuard, Stack};
+use crate::engine::SocketPhase;
 use crate::error::Error;
 use crate::types::{ConnectId, ServiceType};
 
@@ -108,13 +109,29 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
         r
     }
 
-    /// Wait until no chunk of `id` is on its way to the module.
+    /// Copy as much of `data` as fits into the socket's send queue (waiting for room).
+    pub(super) async fn queue_socket(&self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        self.wait(|e| match e.queue_send(id, data) {
+            Ok(0) => Poll::Pending,
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(err) => Poll::Ready(Err(err)),
+        })
+        .await
+    }
+
+    /// Wait until the module has accepted (`SEND OK`) every queued byte of `id`.
     pub(super) async fn flush_socket(&self, id: ConnectId) -> Result<(), Error> {
         self.wait(|e| {
-            if e.send_pending(id) {
-                Poll::Pending
-            } else {
-                Poll::Ready(Ok(()))
+            if e.unsent(id) > 0 || e.send_pending(id) {
+                return Poll::Pending;
+            }
+            match e.phase(id) {
+                SocketPhase::Failed(err) => Poll::Ready(Err(err)),
+                SocketPhase::Connected | SocketPhase::PeerClosed => Poll::Ready(Ok(())),
+                _ => Poll::Ready(Err(Error::Closed)),
             }
         })
         .await
@@ -138,9 +155,14 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Read
 impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Write
     for TcpConnection<'_, M, SOCK_RX, RX>
 {
-    /// Writes one chunk (up to 512 bytes) and returns once the module answered `SEND OK`.
+    /// Queues as much of `buf` as fits in the socket's send queue (512 bytes) and returns; the
+    /// runner hands queued bytes to the module in the background. Small writes (HTTP and MQTT
+    /// clients write headers piece by piece) thus share one `AT+QISENDEX`. Call
+    /// [`flush`](embedded_io_async::Write::flush) to wait until the module has accepted
+    /// everything; a `SEND FAIL` is reported there (or by the next write). Bytes queued before
+    /// the connection is dropped are still sent, then the socket is closed.
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Error> {
-        self.stack.write_socket(self.id, buf).await
+        self.stack.queue_socket(self.id, buf).await
     }
 
     async fn flush(&mut self) -> Result<(), Error> {

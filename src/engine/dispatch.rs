@@ -222,6 +222,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
         }
         let s = &mut self.sockets[id.index()];
+        if s.tx_inflight > 0 {
+            // A chunk of the send queue: success just frees it; failure breaks the stream.
+            s.tx_inflight = 0;
+            if let Err(e) = result {
+                s.tx.clear();
+                self.fail_socket(id, e, false);
+            }
+            self.event(Event::SendDone(id));
+            return;
+        }
         if core::mem::take(&mut s.discard_send) {
             log::debug!("bc20: send on {id} finished after its caller left: {result:?}");
         } else {

@@ -221,12 +221,36 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             let _ = self.begin(&Command::At, Job::Sync);
             return;
         }
-        if let Some(id) = crate::types::ConnectId::ALL
-            .into_iter()
-            .find(|id| self.sockets[id.index()].needs_close)
-        {
+        if let Some(id) = crate::types::ConnectId::ALL.into_iter().find(|id| {
+            let s = &self.sockets[id.index()];
+            s.needs_close && !(s.linger && (s.tx.len() > 0 || s.tx_inflight > 0))
+        }) {
             let _ = self.begin(&Command::QiClose(id), Job::Close(id));
             return;
+        }
+        if self.send_wait.is_none() {
+            let queued = crate::types::ConnectId::ALL.into_iter().find(|id| {
+                let s = &self.sockets[id.index()];
+                s.tx.len() > 0
+                    && s.tx_inflight == 0
+                    && (s.phase == SocketPhase::Connected
+                        || (s.phase == SocketPhase::Closing && s.linger))
+            });
+            if let Some(id) = queued {
+                let mut chunk = [0u8; super::socket::TX_QUEUE];
+                let s = &mut self.sockets[id.index()];
+                let n = s.tx.read(&mut chunk);
+                s.tx_inflight = n;
+                let cmd = Command::QiSendEx {
+                    id,
+                    data: &chunk[..n],
+                };
+                if let Err(e) = self.begin(&cmd, Job::Send { id, len: n }) {
+                    log::error!("bc20: queued send on {id} could not be encoded: {e}");
+                    self.sockets[id.index()].tx_inflight = 0;
+                }
+                return;
+            }
         }
         let read = crate::types::ConnectId::ALL.into_iter().find(|id| {
             let s = &self.sockets[id.index()];

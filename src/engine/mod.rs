@@ -491,6 +491,28 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         Ok(len)
     }
 
+    /// Queue `data` for sending on a connected socket; returns how many bytes fit (0 when the
+    /// queue is full: wait for [`Event::SendDone`]). The engine hands queued bytes to the module
+    /// on its own, one `AT+QISENDEX` at a time; [`Engine::unsent`] tells when all were taken.
+    /// A `SEND FAIL` breaks the stream: the socket turns `Failed`.
+    ///
+    /// This is the buffered alternative to [`Engine::send`] (which the blocking stack uses to
+    /// report each chunk's `SEND OK`); do not mix the two on one socket.
+    pub fn queue_send(&mut self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
+        let s = &mut self.st.sockets[id.index()];
+        match s.phase {
+            SocketPhase::Connected => Ok(s.tx.write(data)),
+            SocketPhase::Failed(e) => Err(e),
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// Queued bytes of `id` the module has not accepted yet (`SEND OK` outstanding included).
+    pub fn unsent(&self, id: ConnectId) -> usize {
+        let s = &self.st.sockets[id.index()];
+        s.tx.len() + s.tx_inflight
+    }
+
     /// The outcome of the last send on `id`, once known (taking it allows the next send).
     pub fn take_send_result(&mut self, id: ConnectId) -> Option<Result<usize, Error>> {
         self.st.sockets[id.index()].send_result.take()
@@ -554,6 +576,8 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             }
             _ => {}
         }
+        // Bytes the application queued before closing still go out, then the socket closes.
+        s.linger = s.phase == SocketPhase::Connected && (s.tx.len() > 0 || s.tx_inflight > 0);
         s.phase = SocketPhase::Closing;
         s.needs_close = true;
         s.rx.clear();

@@ -50,7 +50,17 @@ pub(crate) struct Socket<const N: usize> {
     pub send_result: Option<Result<usize, Error>>,
     /// The caller of the send in flight went away: drop its outcome when it comes.
     pub discard_send: bool,
+    /// Bytes queued by [`Engine::queue_send`](super::Engine::queue_send), not yet handed to
+    /// the module.
+    pub tx: Ring<TX_QUEUE>,
+    /// Queued bytes handed to the module, waiting for `SEND OK`.
+    pub tx_inflight: usize,
+    /// Closed by the application with queued bytes still to send: send them, then close.
+    pub linger: bool,
 }
+
+/// Size of each socket's send queue (one `AT+QISENDEX` worth).
+pub const TX_QUEUE: usize = crate::types::MAX_SEND_HEX;
 
 impl<const N: usize> Default for Socket<N> {
     fn default() -> Self {
@@ -65,6 +75,9 @@ impl<const N: usize> Default for Socket<N> {
             datagrams: Deque::new(),
             send_result: None,
             discard_send: false,
+            tx: Ring::default(),
+            tx_inflight: 0,
+            linger: false,
         }
     }
 }
