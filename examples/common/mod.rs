@@ -1,0 +1,208 @@
+//! What the host examples share: option parsing for the module (emulator or serial port), a
+//! stderr logger, starting the async stack under tokio, and the traffic account.
+//!
+//! Each example uses part of it.
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use quectel_bc20::asynch::{self, Stack, State};
+use quectel_bc20::engine::{Config, Traffic};
+use quectel_bc20::host::{self, StdDelay};
+use quectel_bc20::{StdClock, sim};
+
+/// The stack as the examples use it: state leaked for `'static`, one mutex for tokio's threads.
+pub type Net = Stack<'static, CriticalSectionRawMutex>;
+
+/// Where the module is.
+pub enum Modem {
+    /// The emulator on an in-process pipe.
+    Emulated,
+    /// A real BC20 on a serial port.
+    Serial { path: String, baud: u32 },
+}
+
+/// Options every example takes.
+pub struct Common {
+    pub modem: Modem,
+    pub log: log::LevelFilter,
+    pub timeout: Duration,
+}
+
+/// Help text for the options of [`Common`].
+pub const COMMON_HELP: &str = "\
+MODULE:
+    --port PATH      drive a real BC20 on this serial port (e.g. /dev/ttyUSB0) instead of
+                     the built-in emulator
+    --baud N         serial baud rate (default 115200; the BC20 autobauds on its first AT)
+    --timeout S      give up after S seconds (default: 30 emulated, 180 real)
+    --log LEVEL      log to stderr: off, error (default), warn, info, debug, trace
+                     (trace shows every AT command and response line)
+    -h, --help       print this help
+
+REAL HARDWARE:
+    Wire the BC20's main UART (TXD, RXD, GND) to a USB serial adapter. The module's UART runs
+    at 1.8 V: a 3.3 V adapter needs a level shifter (e.g. TXB0104) or the open-drain circuit
+    of the BC20 hardware design guide. Power the module from 3.1-4.2 V (VBAT) and pull PWRKEY
+    low for at least 500 ms to switch it on (the EVB's PWRKEY button does this); it prints
+    RDY when it is ready. 115200 baud is the usual rate. Insert an activated NB-IoT SIM.
+";
+
+impl Common {
+    /// Take the common options out of `args`, leaving the example's own ones.
+    pub fn parse(args: &mut Vec<String>) -> Result<Common, String> {
+        let mut port = None;
+        let mut baud = 115_200u32;
+        let mut log = log::LevelFilter::Error;
+        let mut timeout = None;
+        let mut rest = Vec::new();
+        let mut it = std::mem::take(args).into_iter();
+        while let Some(a) = it.next() {
+            let mut val = || it.next().ok_or(format!("{a} needs a value"));
+            match a.as_str() {
+                "--port" => port = Some(val()?),
+                "--baud" => baud = val()?.parse().map_err(|e| format!("--baud: {e}"))?,
+                "--timeout" => {
+                    let s: f64 = val()?.parse().map_err(|e| format!("--timeout: {e}"))?;
+                    timeout = Some(Duration::from_secs_f64(s.max(0.1)));
+                }
+                "--log" => log = val()?.parse().map_err(|e| format!("--log: {e}"))?,
+                _ => rest.push(a),
+            }
+        }
+        *args = rest;
+        let modem = match port {
+            Some(path) => Modem::Serial { path, baud },
+            None => Modem::Emulated,
+        };
+        let default = match modem {
+            Modem::Emulated => 30,
+            Modem::Serial { .. } => 180,
+        };
+        Ok(Common {
+            modem,
+            log,
+            timeout: timeout.unwrap_or(Duration::from_secs(default)),
+        })
+    }
+
+    pub fn is_emulated(&self) -> bool {
+        matches!(self.modem, Modem::Emulated)
+    }
+}
+
+/// `true` when `-h` or `--help` is among the arguments.
+pub fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-h" || a == "--help")
+}
+
+// ----- logging -----
+
+struct StderrLog {
+    start: Instant,
+}
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            let t = self.start.elapsed();
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{:>4}.{:03} {:<5} {}",
+                t.as_secs(),
+                t.subsec_millis(),
+                r.level(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Log to stderr with timestamps from program start.
+pub fn init_log(level: log::LevelFilter) {
+    let logger = Box::leak(Box::new(StderrLog {
+        start: Instant::now(),
+    }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+// ----- the stack -----
+
+/// Start the stack on the chosen module: spawn its runner on tokio, wait until the module is
+/// up and registered. `sim_config` sets up the emulator (ignored for a real module). Returns
+/// the stack and, for the emulator, its handle (keep it alive).
+pub async fn start(
+    common: &Common,
+    sim_config: sim::Config,
+    config: Config,
+) -> Result<(Net, Option<sim::Emulator>), String> {
+    let state: &'static State<CriticalSectionRawMutex> = Box::leak(Box::new(State::new(config)));
+    let (stack, emulator) = match &common.modem {
+        Modem::Emulated => {
+            let (port, emu) = sim::start(sim_config);
+            let (rx, tx) = port.split();
+            let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
+            tokio::spawn(async move { runner.run().await });
+            (stack, Some(emu))
+        }
+        Modem::Serial { path, baud } => {
+            let port = serialport::new(path, *baud)
+                .timeout(Duration::from_millis(20))
+                .open()
+                .map_err(|e| format!("{path}: {e}"))?;
+            let reader = port.try_clone().map_err(|e| format!("{path}: {e}"))?;
+            let (rx, tx) = host::split(reader, port);
+            let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
+            tokio::spawn(async move { runner.run().await });
+            (stack, None)
+        }
+    };
+    let wait = u32::try_from(common.timeout.as_millis()).unwrap_or(u32::MAX);
+    stack
+        .bring_up(&mut StdDelay, wait)
+        .await
+        .map_err(|e| format!("module bring-up: {e:?} (is it powered, wired and registered?)"))?;
+    Ok((stack, emulator))
+}
+
+// ----- reports -----
+
+/// A few lines about the UART traffic behind what the example did.
+pub fn traffic_report(t: &Traffic) -> String {
+    let uart = t.tx_bytes + t.rx_bytes;
+    let payload = t.payload_sent + t.payload_received;
+    let efficiency = if uart == 0 {
+        0.0
+    } else {
+        100.0 * payload as f64 / uart as f64
+    };
+    format!(
+        "UART: {} bytes to the module, {} bytes from it, {} AT commands\n\
+         payload: {} bytes sent, {} bytes received; efficiency {payload} / {uart} UART bytes = {efficiency:.1} %",
+        t.tx_bytes, t.rx_bytes, t.commands, t.payload_sent, t.payload_received,
+    )
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and `crc32` compute it), bit by bit: fast enough for a page.
+pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}

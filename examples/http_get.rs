@@ -1,0 +1,261 @@
+//! The main job: an HTTP GET through a BC20, with reqwless 0.14 on the async stack.
+//!
+//! `cargo run --example http_get` runs it all in one process: the emulated module on an
+//! in-process pipe, a small HTTP server on a free loopback port, and a GET of a 4 KiB page by a
+//! host name that the emulated module resolves (`AT+QIDNSGIP`, emulator `dns_overrides`). It
+//! prints the status, the body's size and CRC-32 (checked against the server's), and what it
+//! cost on the UART. `--port /dev/ttyUSB0 URL` does the same through a real module; `--help`
+//! says how to wire one. Exit status: 0 on success, 1 on failure or timeout, 2 on bad usage.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use embedded_io_async::Read as _;
+use embedded_nal_async::{AddrType, Dns};
+use quectel_bc20::engine::Config;
+use quectel_bc20::sim;
+
+use common::{COMMON_HELP, Common, crc32_update};
+
+const HELP_HEAD: &str = "\
+http_get: an HTTP GET through a Quectel BC20 (reqwless over the async embedded-nal stack)
+
+USAGE:
+    http_get                          emulated module, local server, a 4 KiB page
+    http_get --port PATH [--baud N] URL
+                                      a real module; the module resolves the URL's host
+
+    Only plain http:// URLs (no TLS). The output: the status, the body's size and CRC-32
+    (checked against the server's X-Body-CRC32 header when it sends one), and the UART
+    traffic: bytes each way, AT commands, payload bytes / UART bytes.
+
+";
+
+/// The name the emulated module resolves to the loopback server.
+const DEMO_HOST: &str = "bc20-demo.example";
+/// Size of the demo page.
+const PAGE_SIZE: usize = 4096;
+
+/// The demo page: numbered lines of text, exactly `PAGE_SIZE` bytes.
+fn page() -> Vec<u8> {
+    let mut body = Vec::with_capacity(PAGE_SIZE + 64);
+    let mut i = 0;
+    while body.len() < PAGE_SIZE {
+        let _ = writeln!(
+            body,
+            "line {i:03}: served over NB-IoT (emulated), framed by length"
+        );
+        i += 1;
+    }
+    body.truncate(PAGE_SIZE);
+    body
+}
+
+/// A one-page HTTP/1.1 server on a free loopback port; `GET /page` answers [`page`] with its
+/// CRC-32 in `X-Body-CRC32`, anything else 404.
+fn serve() -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        let body: &'static [u8] = page().leak();
+        for conn in listener.incoming() {
+            let Ok(c) = conn else { break };
+            std::thread::spawn(move || answer(c, body));
+        }
+    });
+    Ok(port)
+}
+
+/// Answer one request on `c`.
+fn answer(mut c: TcpStream, body: &[u8]) -> std::io::Result<()> {
+    let mut r = BufReader::new(c.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    // Skip the request headers.
+    let mut h = String::new();
+    while r.read_line(&mut h)? > 2 {
+        h.clear();
+    }
+    if line.split_whitespace().nth(1) == Some("/page") {
+        write!(
+            c,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+             X-Body-CRC32: {:08x}\r\nConnection: close\r\n\r\n",
+            body.len(),
+            crc32_update(0, body)
+        )?;
+        c.write_all(body)?;
+    } else {
+        c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    }
+    // Close after the client does (a lingering close): data still in flight to the server,
+    // such as a request's last bytes, then never meets a reset.
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    std::io::copy(&mut r, &mut std::io::sink())?;
+    Ok(())
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
+    let started = Instant::now();
+    let mut sim_config = sim::Config::default();
+    let url = match (common.is_emulated(), url) {
+        (true, url) => {
+            let port = serve().map_err(|e| format!("HTTP server: {e}"))?;
+            sim_config
+                .dns_overrides
+                .insert(DEMO_HOST.into(), vec![Ipv4Addr::LOCALHOST]);
+            sim_config.use_host_resolver = false;
+            println!("module: BC20 emulator on an in-process pipe");
+            println!("server: 127.0.0.1:{port}, name {DEMO_HOST} (resolved by the module)");
+            url.unwrap_or(format!("http://{DEMO_HOST}:{port}/page"))
+        }
+        (false, Some(url)) => url,
+        (false, None) => return Err("a real module needs a URL (try --help)".into()),
+    };
+
+    let (stack, _emulator) = common::start(common, sim_config, Config::default()).await?;
+    println!(
+        "module ready after {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Show the lookup the module does for us (reqwless resolves the name again).
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("");
+    let ip = stack
+        .get_host_by_name(host, AddrType::IPv4)
+        .await
+        .map_err(|e| format!("DNS lookup of {host}: {e:?}"))?;
+    println!("{host} is {ip} (AT+QIDNSGIP)");
+
+    println!("GET {url}");
+    let mut client = reqwless::client::HttpClient::new(&stack, &stack);
+    let mut header_buf = vec![0u8; 4096];
+    let mut req = client
+        .request(reqwless::request::Method::GET, &url)
+        .await
+        .map_err(|e| format!("connect: {e:?}"))?;
+    let resp = req
+        .send(&mut header_buf)
+        .await
+        .map_err(|e| format!("request: {e:?}"))?;
+    let status = resp.status.0;
+    println!("HTTP/1.1 {status} {}", reason(status));
+    let expected_crc = resp
+        .headers()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-body-crc32"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .and_then(|v| u32::from_str_radix(v.trim(), 16).ok());
+    let announced = resp.content_length;
+
+    let mut body = resp.body().reader();
+    let (mut size, mut crc) = (0usize, 0u32);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = body
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("body after {size} bytes: {e:?}"))?;
+        if n == 0 {
+            break;
+        }
+        size += n;
+        crc = crc32_update(crc, &chunk[..n]);
+    }
+    drop(req);
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let mut ok = (200..300).contains(&status);
+    print!("body: {size} bytes");
+    if let Some(n) = announced
+        && n != size
+    {
+        print!(" (Content-Length said {n})");
+        ok = false;
+    }
+    print!(", CRC-32 {crc:08x}");
+    match expected_crc {
+        Some(e) if e == crc => println!(" (matches the server's)"),
+        Some(e) => {
+            println!(" (MISMATCH: the server sent {e:08x})");
+            ok = false;
+        }
+        None => println!(),
+    }
+    println!("{}", common::traffic_report(&stack.traffic()));
+    println!("time: {elapsed:.2} s");
+    if ok {
+        Ok(())
+    } else {
+        Err("the page did not arrive intact".into())
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if common::wants_help(&args) {
+        print!("{HELP_HEAD}{COMMON_HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let common = match Common::parse(&mut args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("http_get: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.len() > 1 || args.first().is_some_and(|a| a.starts_with('-')) {
+        eprintln!("http_get: unexpected arguments {args:?} (try --help)");
+        return ExitCode::from(2);
+    }
+    common::init_log(common.log);
+    let url = args.pop();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("http_get: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        tokio::time::timeout(common.timeout, run(&common, url))
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {:?}", common.timeout)))
+    });
+    // The runner task and the emulator thread run forever: do not wait for them.
+    rt.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("http_get: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
