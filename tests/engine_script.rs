@@ -487,3 +487,17 @@ fn a_failed_queued_send_breaks_the_stream_loudly() {
     assert_eq!(r.e.unsent(id), 0);
     assert_eq!(r.e.queue_send(id, b"more"), Err(err));
 }
+
+#[test]
+fn a_reboot_frees_a_socket_that_was_closing() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.queue_send(id, b"bye").unwrap();
+    r.e.close(id).unwrap();
+    r.expect("AT+QISENDEX=0,3,627965");
+    r.rx("\r\nRDY\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Free, "nothing left to close");
+    r.advance(300);
+    r.bring_up();
+    r.idle();
+}

@@ -4,7 +4,7 @@
 //! [`Bc20`] implements [`embedded_nal::TcpClientStack`], [`embedded_nal::UdpClientStack`] and
 //! [`embedded_nal::Dns`] for all five sockets, so `minimq` and other `nb` clients run on it
 //! unchanged. Every trait method first pumps the UART (reads only what
-//! [`ReadReady`](embedded_io::ReadReady) says is there, writes what the engine has) and returns
+//! [`ReadReady`] says is there, writes what the engine has) and returns
 //! [`nb::Error::WouldBlock`] instead of spinning wherever the trait allows.
 //!
 //! # `nb` contract for `send`

@@ -504,10 +504,18 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.complete_send(id, len, Err(Error::Reset));
         }
         for id in ConnectId::ALL {
+            if self.sockets[id.index()].phase == SocketPhase::Closing {
+                // Its close is moot now: the module forgot the socket.
+                self.sockets[id.index()].reset();
+                self.event(Event::Closed(id));
+                continue;
+            }
             self.fail_socket(id, Error::Reset, false);
             let s = &mut self.sockets[id.index()];
             s.needs_close = false;
             s.read_pending = false;
+            s.tx.clear();
+            s.tx_inflight = 0;
         }
         self.ctx = ParseContext {
             access_modes: Default::default(),
