@@ -1,6 +1,73 @@
-//! Logging helpers: AT traffic in a readable form.
+//! Logging: one set of macros for `log` (the default) and `defmt` (feature `defmt`), and
+//! [`Printable`], AT traffic in a readable form.
+//!
+//! The crate logs through `trace!`, `debug!`, `info!`, `warn!` and `error!` (crate-private
+//! macros of this module).
+//! They take `format_args!`-style arguments that both back ends understand: plain `{}` and
+//! `{:?}` placeholders, with arguments that implement `Display`/`Debug` for `log` and
+//! `defmt::Format` for `defmt` (the crate's types derive it under the feature). Every log line
+//! starts with `bc20`, so a `log` filter such as `RUST_LOG=quectel_bc20=trace` or the target
+//! `quectel_bc20` selects them.
+//!
+//! What goes where:
+//!
+//! - `trace`: every command written (`bc20 > AT+QIOPEN=...`) and every frame received
+//!   (`bc20 < ...`), through [`Printable`] (text as is, other bytes escaped, payloads
+//!   abbreviated);
+//! - `debug`: events (`Opened`, `DataReady`, ...), lines nobody asked for;
+//! - `info`: the module is ready;
+//! - `warn`: timeouts, reboots, resynchronisation, a full receive buffer holding the UART;
+//! - `error`: what the driver cannot recover from on its own (a SIM that is not ready).
 
 use core::fmt;
+
+#[cfg(not(feature = "defmt"))]
+mod macros {
+    macro_rules! log_trace {
+        ($($t:tt)*) => { ::log::trace!($($t)*) };
+    }
+    macro_rules! log_debug {
+        ($($t:tt)*) => { ::log::debug!($($t)*) };
+    }
+    macro_rules! log_info {
+        ($($t:tt)*) => { ::log::info!($($t)*) };
+    }
+    macro_rules! log_warn {
+        ($($t:tt)*) => { ::log::warn!($($t)*) };
+    }
+    macro_rules! log_error {
+        ($($t:tt)*) => { ::log::error!($($t)*) };
+    }
+    pub(crate) use {
+        log_debug as debug, log_error as error, log_info as info, log_trace as trace,
+        log_warn as warn,
+    };
+}
+
+#[cfg(feature = "defmt")]
+mod macros {
+    macro_rules! log_trace {
+        ($($t:tt)*) => { ::defmt::trace!($($t)*) };
+    }
+    macro_rules! log_debug {
+        ($($t:tt)*) => { ::defmt::debug!($($t)*) };
+    }
+    macro_rules! log_info {
+        ($($t:tt)*) => { ::defmt::info!($($t)*) };
+    }
+    macro_rules! log_warn {
+        ($($t:tt)*) => { ::defmt::warn!($($t)*) };
+    }
+    macro_rules! log_error {
+        ($($t:tt)*) => { ::defmt::error!($($t)*) };
+    }
+    pub(crate) use {
+        log_debug as debug, log_error as error, log_info as info, log_trace as trace,
+        log_warn as warn,
+    };
+}
+
+pub(crate) use macros::{debug, error, info, trace, warn};
 
 /// Bytes shown as text: printable ASCII as is, `\r` `\n` `\t` `\\` escaped, other bytes as
 /// `\xNN`; long runs abbreviated in the middle.
@@ -23,6 +90,32 @@ impl fmt::Display for Printable<'_> {
             write_escaped(f, tail)?;
         }
         Ok(())
+    }
+}
+
+/// A value logged through its `Debug` implementation with either back end (with `defmt`, via
+/// `defmt::Debug2Format`, formatted on the device): for internal types that do not derive
+/// `defmt::Format`.
+pub(crate) struct Dbg<'a, T: fmt::Debug>(pub &'a T);
+
+impl<T: fmt::Debug> fmt::Debug for Dbg<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<T: fmt::Debug> defmt::Format for Dbg<'_, T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{:?}", defmt::Debug2Format(self.0))
+    }
+}
+
+/// With `defmt`, the same text as `Display` (formatted on the device: the escaping needs it).
+#[cfg(feature = "defmt")]
+impl defmt::Format for Printable<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", defmt::Display2Format(self))
     }
 }
 

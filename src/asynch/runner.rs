@@ -73,7 +73,10 @@ where
                     }
                     Ok(n) => n,
                     Err(e) => {
-                        log::warn!("bc20: UART read error: {:?}", embedded_io::Error::kind(&e));
+                        crate::fmt::warn!(
+                            "bc20: UART read error: {:?}",
+                            embedded_io::Error::kind(&e)
+                        );
                         embassy_futures::yield_now().await;
                         continue;
                     }
@@ -113,7 +116,10 @@ where
                     if let Err(e) = written.and(flushed) {
                         // The command is dropped; its answer will time out and the engine
                         // resynchronises. Yield so a dead UART cannot starve the executor.
-                        log::warn!("bc20: UART write error: {:?}", embedded_io::Error::kind(&e));
+                        crate::fmt::warn!(
+                            "bc20: UART write error: {:?}",
+                            embedded_io::Error::kind(&e)
+                        );
                         embassy_futures::yield_now().await;
                     }
                     let now = clock.now_ms();
@@ -127,7 +133,7 @@ where
                         if let Either::Second(()) =
                             select(state.kick.wait(), delay.delay_ms(wait)).await
                         {
-                            log::trace!("bc20: deadline");
+                            crate::fmt::trace!("bc20: deadline");
                         }
                     }
                     Some(_) => {}
@@ -158,8 +164,8 @@ where
 fn log_event(event: Event) {
     match event {
         Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
-            log::warn!("bc20: {event:?}")
+            crate::fmt::warn!("bc20: {:?}", event)
         }
-        _ => log::debug!("bc20: {event:?}"),
+        _ => crate::fmt::debug!("bc20: {:?}", event),
     }
 }

@@ -151,7 +151,7 @@ where
         match self.request(Request::SimStatus)? {
             Reply::Sim(code) if code.as_str() == "READY" => {}
             Reply::Sim(code) => {
-                log::error!("bc20: SIM not ready: {}", code.as_str());
+                crate::fmt::error!("bc20: SIM not ready: {}", code.as_str());
                 return Err(Error::Unexpected);
             }
             _ => return Err(Error::Unexpected),
@@ -385,8 +385,8 @@ fn transport<E: embedded_io::Error>(e: E) -> Error {
 fn log_event(event: Event) {
     match event {
         Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
-            log::warn!("bc20: {event:?}")
+            crate::fmt::warn!("bc20: {:?}", event)
         }
-        _ => log::debug!("bc20: {event:?}"),
+        _ => crate::fmt::debug!("bc20: {:?}", event),
     }
 }

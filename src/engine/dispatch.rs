@@ -19,7 +19,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             let s = &self.sockets[id.index()];
             if s.in_use() && s.phase != SocketPhase::Closing && s.rx.free() < data.len() {
                 if self.stalled != Some(*id) {
-                    log::warn!("bc20: receive buffer of socket {id} full; holding the UART");
+                    crate::fmt::warn!(
+                        "bc20: receive buffer of socket {} full; holding the UART",
+                        id
+                    );
                     self.stalled = Some(*id);
                     self.event(Event::Stalled(*id));
                 }
@@ -60,13 +63,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     s.read_pending = true;
                     self.event(Event::DataReady(id));
                 } else {
-                    log::warn!("bc20: data announced for socket {id}, which is not open");
+                    crate::fmt::warn!("bc20: data announced for socket {}, which is not open", id);
                 }
             }
             Frame::RecvData { id, data } => self.on_pushed(id, data),
             Frame::QiRd { data, .. } => self.on_read(data),
             Frame::PdpDeact(_) => {
-                log::warn!("bc20: PDP context deactivated");
+                crate::fmt::warn!("bc20: PDP context deactivated");
                 for id in ConnectId::ALL {
                     self.fail_socket(id, Error::PdpDeactivated, true);
                 }
@@ -165,15 +168,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
             }
             Frame::Unknown(line) => {
-                log::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
+                crate::fmt::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
             }
             Frame::Malformed { line, why } => {
-                log::warn!(
-                    "bc20: malformed line ({why:?}): {}",
+                crate::fmt::warn!(
+                    "bc20: malformed line ({:?}): {}",
+                    why,
                     crate::fmt::Printable(line)
                 );
             }
-            Frame::Overlong => log::warn!("bc20: overlong line skipped"),
+            Frame::Overlong => crate::fmt::warn!("bc20: overlong line skipped"),
         }
         self.settle();
     }
@@ -189,7 +193,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if let Some(f) = self.user_job(UserKind::Info) {
             f.reply = Some(reply);
         } else {
-            log::debug!("bc20: unsolicited information {reply:?}");
+            crate::fmt::debug!("bc20: unsolicited information {:?}", reply);
         }
     }
 
@@ -198,7 +202,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Some(f) if f.result.is_none() => f.result = Some(result),
             // A second OK (the manual's ping example prints two): nothing to do.
             Some(_) => {}
-            None => log::debug!("bc20: final result with no command in flight"),
+            None => crate::fmt::debug!("bc20: final result with no command in flight"),
         }
     }
 
@@ -213,7 +217,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         }
         match self.send_wait.take() {
             Some((id, len, _)) => self.complete_send(id, len, result),
-            None => log::debug!("bc20: send result with no send pending"),
+            None => crate::fmt::debug!("bc20: send result with no send pending"),
         }
     }
 
@@ -233,7 +237,11 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             return;
         }
         if core::mem::take(&mut s.discard_send) {
-            log::debug!("bc20: send on {id} finished after its caller left: {result:?}");
+            crate::fmt::debug!(
+                "bc20: send on {} finished after its caller left: {:?}",
+                id,
+                result
+            );
         } else {
             s.send_result = Some(result.map(|()| len));
         }
@@ -243,7 +251,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     fn on_opened(&mut self, id: ConnectId, result: ResultCode) {
         let s = &mut self.sockets[id.index()];
         if s.phase != SocketPhase::Opening {
-            log::warn!("bc20: +QIOPEN for socket {id}, which is not opening");
+            crate::fmt::warn!("bc20: +QIOPEN for socket {}, which is not opening", id);
             return;
         }
         s.open_deadline = None;
@@ -258,14 +266,18 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     fn on_pushed(&mut self, id: ConnectId, data: Payload<'_>) {
         let s = &mut self.sockets[id.index()];
         if !s.in_use() || s.phase == SocketPhase::Closing {
-            log::warn!(
-                "bc20: {} bytes pushed for socket {id}, which is not open",
-                data.len()
+            crate::fmt::warn!(
+                "bc20: {} bytes pushed for socket {}, which is not open",
+                data.len(),
+                id
             );
             return;
         }
         if s.mode != AccessMode::DirectPush {
-            log::warn!("bc20: data pushed for socket {id} in buffer mode; keeping it");
+            crate::fmt::warn!(
+                "bc20: data pushed for socket {} in buffer mode; keeping it",
+                id
+            );
         }
         let n = store(s, data);
         self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
@@ -274,11 +286,11 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     fn on_read(&mut self, data: Payload<'_>) {
         let Some(f) = &mut self.inflight else {
-            log::warn!("bc20: +QIRD with no read in flight");
+            crate::fmt::warn!("bc20: +QIRD with no read in flight");
             return;
         };
         let Job::Read { id, asked } = f.job else {
-            log::warn!("bc20: +QIRD with no read in flight");
+            crate::fmt::warn!("bc20: +QIRD with no read in flight");
             return;
         };
         let s = &mut self.sockets[id.index()];
@@ -287,9 +299,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             return;
         }
         if data.len() > asked {
-            log::error!(
-                "bc20: module returned {} bytes for a read of {asked}",
-                data.len()
+            crate::fmt::error!(
+                "bc20: module returned {} bytes for a read of {}",
+                data.len(),
+                asked
             );
             self.fail_socket(id, Error::Malformed, true);
             return;
@@ -301,7 +314,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     fn on_ping(&mut self, line: PingLine) {
         let Some(f) = self.user_job(UserKind::Ping) else {
-            log::debug!("bc20: ping line with no ping in flight");
+            crate::fmt::debug!("bc20: ping line with no ping in flight");
             return;
         };
         let Some(Reply::Ping(out)) = &mut f.reply else {

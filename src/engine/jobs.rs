@@ -84,7 +84,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     /// Encode `cmd` for transmission as the command in flight.
     pub(super) fn begin(&mut self, cmd: &Command<'_>, job: Job) -> Result<(), Error> {
         let n = cmd.encode(&mut self.tx)?;
-        log::trace!("bc20 > {}", crate::fmt::Printable(&self.tx[..n]));
+        crate::fmt::trace!("bc20 > {}", crate::fmt::Printable(&self.tx[..n]));
         self.tx_len = n;
         self.tx_pos = 0;
         self.traffic.commands = self.traffic.commands.saturating_add(1);
@@ -246,7 +246,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     data: &chunk[..n],
                 };
                 if let Err(e) = self.begin(&cmd, Job::Send { id, len: n }) {
-                    log::error!("bc20: queued send on {id} could not be encoded: {e}");
+                    crate::fmt::error!("bc20: queued send on {} could not be encoded: {}", id, e);
                     self.sockets[id.index()].tx_inflight = 0;
                 }
                 return;
@@ -323,12 +323,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Job::Init(step) => match result {
                 Ok(()) if step + 1 >= INIT_STEPS => {
                     self.init = None;
-                    log::info!("bc20: module ready");
+                    crate::fmt::info!("bc20: module ready");
                     self.event(Event::Ready);
                 }
                 Ok(()) => self.init = Some(step + 1),
                 Err(e) => {
-                    log::warn!("bc20: start-up step {step} failed: {e}; starting over");
+                    crate::fmt::warn!("bc20: start-up step {} failed: {}; starting over", step, e);
                     self.init = Some(0);
                     self.retry_at = now + 500;
                 }
@@ -353,13 +353,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             },
             Job::Read { id, .. } => {
                 if let Err(e) = result {
-                    log::warn!("bc20: AT+QIRD on {id} failed: {e}");
+                    crate::fmt::warn!("bc20: AT+QIRD on {} failed: {}", id, e);
                     self.sockets[id.index()].read_pending = false;
                 }
             }
             Job::Close(id) => {
                 if let Err(e) = result {
-                    log::warn!("bc20: AT+QICLOSE on {id}: {e}; treating it as closed");
+                    crate::fmt::warn!("bc20: AT+QICLOSE on {}: {}; treating it as closed", id, e);
                 }
                 let s = &mut self.sockets[id.index()];
                 if s.phase == SocketPhase::Closing {
@@ -446,7 +446,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 } else {
                     self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
                     let job = self.inflight.as_ref().map(|f| f.job);
-                    log::warn!("bc20: timeout waiting for the module ({job:?})");
+                    crate::fmt::warn!(
+                        "bc20: timeout waiting for the module ({:?})",
+                        crate::fmt::Dbg(&job)
+                    );
                     match job {
                         Some(Job::Init(0)) => {
                             self.finish(Err(Error::Timeout));
@@ -495,7 +498,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             // Already starting over (boot-ROM lines come in a burst).
             return;
         }
-        log::warn!("bc20: the module rebooted; every socket is gone");
+        crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
         self.traffic.reboots = self.traffic.reboots.saturating_add(1);
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));

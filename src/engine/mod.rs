@@ -315,10 +315,19 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             let input = self.link.buf.get(pos..self.link.len).unwrap_or_default();
             match self.link.parser.parse(input) {
                 crate::wire::Parse::NeedMore => break,
-                crate::wire::Parse::Skipped { consumed } => pos += consumed,
+                crate::wire::Parse::Skipped { consumed } => {
+                    crate::fmt::trace!(
+                        "bc20 < (skipped) {}",
+                        crate::fmt::Printable(&input[..consumed])
+                    );
+                    pos += consumed
+                }
                 crate::wire::Parse::Frame { frame, consumed } => {
                     if !self.st.accepts(&frame) {
                         break;
+                    }
+                    if input[..consumed] != b"\r\n"[..] {
+                        crate::fmt::trace!("bc20 < {}", crate::fmt::Printable(&input[..consumed]));
                     }
                     self.st.on_frame(frame);
                     pos += consumed;
@@ -616,7 +625,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     fn desync(&mut self, dropped: usize) {
         if dropped > 0 {
-            log::warn!("bc20: dropped {dropped} unframed bytes to resynchronise");
+            crate::fmt::warn!("bc20: dropped {} unframed bytes to resynchronise", dropped);
             self.event(Event::Desync { dropped });
         }
     }
