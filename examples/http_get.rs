@@ -92,10 +92,6 @@ fn answer(mut c: TcpStream, body: &[u8]) -> std::io::Result<()> {
     } else {
         c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
     }
-    // Close after the client does (a lingering close): data still in flight to the server,
-    // such as a request's last bytes, then never meets a reset.
-    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    std::io::copy(&mut r, &mut std::io::sink())?;
     Ok(())
 }
 
@@ -233,29 +229,5 @@ fn main() -> ExitCode {
     }
     common::init_log(common.log);
     let url = args.pop();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("http_get: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        tokio::time::timeout(common.timeout, run(&common, url))
-            .await
-            .unwrap_or_else(|_| Err(format!("timed out after {:?}", common.timeout)))
-    });
-    // The runner task and the emulator thread run forever: do not wait for them.
-    rt.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http_get: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::block_on_with_timeout("http_get", common.timeout, run(&common, url))
 }

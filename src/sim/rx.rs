@@ -180,12 +180,17 @@ impl Sim {
     }
 
     fn peer_closed(&mut self, now: Instant, id: usize) {
+        // Bytes of the pending send still in `tx` never left; if every byte was written, the
+        // send succeeded before the peer closed (a server that answers and hangs up at once),
+        // and its SEND OK stays due.
+        let mut unsent = false;
         if let Some(s) = self.sockets[id].as_mut() {
             s.state = SocketState::Closing;
             s.conn = None;
+            unsent = !s.tx.is_empty();
             s.tx.clear();
         }
-        if self.send_pending.is_some_and(|(i, _)| i == id) {
+        if unsent && self.send_pending.is_some_and(|(i, _)| i == id) {
             self.send_pending = None;
             self.urc(now, "SEND FAIL");
         }
