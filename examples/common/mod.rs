@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write as _;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -171,6 +172,40 @@ pub async fn start(
         .await
         .map_err(|e| format!("module bring-up: {e:?} (is it powered, wired and registered?)"))?;
     Ok((stack, emulator))
+}
+
+/// Run `job` on a two-thread tokio runtime, bounded by `timeout`; report its error on stderr
+/// as `name: error`. Exit status 0 on success, 1 on failure or timeout.
+pub fn block_on_with_timeout(
+    name: &str,
+    timeout: Duration,
+    job: impl Future<Output = Result<(), String>>,
+) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        tokio::time::timeout(timeout, job)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")))
+    });
+    // The runner task and the emulator thread run forever: do not wait for them.
+    rt.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 // ----- reports -----
