@@ -1,0 +1,197 @@
+//! The module's own network tools: `AT+QPING` and `AT+QNTP` through the async stack.
+//!
+//! `cargo run --example ping_ntp` pings 127.0.0.1 through the emulated module and synchronises
+//! its clock from a small SNTP responder it starts on a loopback UDP port, printing each echo's
+//! round trip and the time the module took. `--port /dev/ttyUSB0` does the same through a real
+//! module (default targets 8.8.8.8 and pool.ntp.org); `--help` lists the options.
+
+mod common;
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use quectel_bc20::engine::Config;
+use quectel_bc20::sim;
+
+use common::{COMMON_HELP, Common};
+
+const HELP_HEAD: &str = "\
+ping_ntp: ping and NTP time synchronisation by a Quectel BC20 (AT+QPING, AT+QNTP)
+
+USAGE:
+    ping_ntp [--ping HOST] [--count N] [--size BYTES] [--ntp SERVER[:PORT]] [MODULE OPTIONS]
+
+    Pings HOST N times (default 4; 127.0.0.1 emulated, 8.8.8.8 on a real module) with
+    BYTES-byte echoes (default 32) and prints each round trip and the summary; then has the
+    module synchronise its clock from SERVER (emulated: an SNTP responder this program starts
+    on loopback; real: pool.ntp.org:123) and prints the time it got. The emulated module
+    measures a ping as a TCP connect probe (ICMP needs privileges); a refused port is a reply.
+
+";
+
+/// Seconds from 1900 (NTP's era 0) to 1970.
+const NTP_TO_UNIX: u64 = 2_208_988_800;
+
+struct Options {
+    ping: Option<String>,
+    count: u8,
+    size: u8,
+    ntp: Option<(String, u16)>,
+}
+
+fn parse(args: Vec<String>) -> Result<Options, String> {
+    let mut o = Options {
+        ping: None,
+        count: 4,
+        size: 32,
+        ntp: None,
+    };
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--ping" => o.ping = Some(val()?),
+            "--count" => o.count = val()?.parse().map_err(|e| format!("--count: {e}"))?,
+            "--size" => o.size = val()?.parse().map_err(|e| format!("--size: {e}"))?,
+            "--ntp" => {
+                let v = val()?;
+                o.ntp = Some(match v.rsplit_once(':') {
+                    Some((h, p)) => (h.into(), p.parse().map_err(|e| format!("--ntp: {e}"))?),
+                    None => (v, 123),
+                });
+            }
+            _ => return Err(format!("unknown option {a} (try --help)")),
+        }
+    }
+    if o.count == 0 {
+        return Err("--count must be at least 1".into());
+    }
+    Ok(o)
+}
+
+/// An SNTP server (RFC 4330, server mode 4) on a free loopback UDP port, answering with the
+/// host's clock. Returns its port.
+fn sntp_responder() -> std::io::Result<u16> {
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let port = sock.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut req = [0u8; 68];
+        while let Ok((n, from)) = sock.recv_from(&mut req) {
+            if n < 48 {
+                continue;
+            }
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
+            let mut stamp = [0u8; 8];
+            stamp[..4].copy_from_slice(&((now.as_secs() + NTP_TO_UNIX) as u32).to_be_bytes());
+            let frac = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
+            stamp[4..].copy_from_slice(&(frac as u32).to_be_bytes());
+            let mut reply = [0u8; 48];
+            let version = (req[0] >> 3) & 7;
+            reply[0] = (version.max(3) << 3) | 4; // no leap warning, server mode
+            reply[1] = 1; // stratum 1: a primary reference
+            reply[2] = req[2]; // poll interval, echoed
+            reply[3] = 0xEC; // precision: about 60 ns
+            reply[12..16].copy_from_slice(b"LOCL"); // reference id
+            reply[16..24].copy_from_slice(&stamp); // reference time
+            reply[24..32].copy_from_slice(&req[40..48]); // originate = the client's transmit
+            reply[32..40].copy_from_slice(&stamp); // receive time
+            reply[40..48].copy_from_slice(&stamp); // transmit time
+            let _ = sock.send_to(&reply, from);
+        }
+    });
+    Ok(port)
+}
+
+async fn run(common: &Common, o: &Options) -> Result<(), String> {
+    let emulated = common.is_emulated();
+    let ntp = match (&o.ntp, emulated) {
+        (Some(s), _) => s.clone(),
+        (None, true) => {
+            let port = sntp_responder().map_err(|e| format!("SNTP responder: {e}"))?;
+            println!("SNTP responder on 127.0.0.1:{port} (UDP)");
+            ("127.0.0.1".into(), port)
+        }
+        (None, false) => ("pool.ntp.org".into(), 123),
+    };
+    let target = match (&o.ping, emulated) {
+        (Some(h), _) => h.clone(),
+        (None, true) => "127.0.0.1".into(),
+        (None, false) => "8.8.8.8".into(),
+    };
+    if emulated {
+        println!("module: BC20 emulator on an in-process pipe");
+    }
+    let (stack, _emulator) =
+        common::start(common, sim::Config::default(), Config::default()).await?;
+
+    println!("PING {target}: {} echoes of {} bytes", o.count, o.size);
+    let p = stack
+        .ping(&target, 4, o.count, o.size)
+        .await
+        .map_err(|e| format!("ping {target}: {e:?}"))?;
+    for (i, r) in p.replies.iter().enumerate() {
+        println!(
+            "  echo {}: reply from {}: bytes={} time={} ms ttl={}",
+            i + 1,
+            r.ip,
+            r.bytes,
+            r.time_ms,
+            r.ttl
+        );
+    }
+    if p.failures > 0 {
+        println!("  {} echoes failed", p.failures);
+    }
+    match p.summary {
+        Some(s) => println!(
+            "  {} sent, {} received, {} lost; round trip min/avg/max = {}/{}/{} ms",
+            s.sent, s.received, s.lost, s.min_ms, s.avg_ms, s.max_ms
+        ),
+        None => println!("  (no summary)"),
+    }
+    let pinged = !p.replies.is_empty();
+
+    println!("NTP {}:{}", ntp.0, ntp.1);
+    let t = stack
+        .ntp(&ntp.0, ntp.1)
+        .await
+        .map_err(|e| format!("NTP sync with {}:{}: {e:?}", ntp.0, ntp.1))?;
+    println!("  module clock synchronised: {t}");
+    if emulated {
+        let host = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        println!(
+            "  host clock, in the module's format: {}",
+            sim::sntp::format_time(host, 0)
+        );
+    }
+    println!("{}", common::traffic_report(&stack.traffic()));
+    if pinged {
+        Ok(())
+    } else {
+        Err(format!("no echo reply from {target}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if common::wants_help(&args) {
+        print!("{HELP_HEAD}{COMMON_HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
+    let (common, options) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ping_ntp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    common::init_log(common.log);
+    common::block_on_with_timeout("ping_ntp", common.timeout, run(&common, &options))
+}
