@@ -1,0 +1,81 @@
+//! A BC20 on an STM32F411CE's USART1 (PA9 TX, PA10 RX, 115200 baud, through a 1.8 V level
+//! shifter): the embassy executor runs the driver's runner as one task and an HTTP GET as
+//! another. The log goes out over RTT with defmt (`probe-rs run`).
+#![no_std]
+#![no_main]
+
+mod net;
+
+use embassy_executor::Spawner;
+use embassy_stm32::usart::{self, BufferedUart, BufferedUartRx, BufferedUartTx};
+use embassy_stm32::{bind_interrupts, peripherals};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_time::Timer;
+use quectel_bc20::asynch::State;
+use quectel_bc20::engine::Config;
+use static_cell::StaticCell;
+use {defmt_rtt as _, panic_probe as _};
+
+bind_interrupts!(struct Irqs {
+    USART1 => usart::BufferedInterruptHandler<peripherals::USART1>;
+});
+
+/// The concrete UART: all the chip-specific types are these two.
+type Rx = BufferedUartRx<'static>;
+type Tx = BufferedUartTx<'static>;
+
+/// One executor, so the driver's state needs no critical sections.
+type Mutex = NoopRawMutex;
+
+#[embassy_executor::task]
+async fn modem(mut runner: net::ModemRunner<'static, Mutex, Rx, Tx>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    let p = embassy_stm32::init(Default::default());
+
+    static TX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
+    static RX_BUF: StaticCell<[u8; 1024]> = StaticCell::new();
+    let mut uart_config = usart::Config::default();
+    uart_config.baudrate = 115_200;
+    let uart = match BufferedUart::new(
+        p.USART1,
+        p.PA10,
+        p.PA9,
+        TX_BUF.init([0; 256]),
+        RX_BUF.init([0; 1024]),
+        Irqs,
+        uart_config,
+    ) {
+        Ok(u) => u,
+        Err(e) => defmt::panic!("UART config: {}", e),
+    };
+    let (tx, rx) = uart.split();
+
+    static STATE: StaticCell<State<Mutex>> = StaticCell::new();
+    let state = STATE.init(State::new(Config::default()));
+    let (stack, runner) = net::start(state, rx, tx);
+    spawner.spawn(modem(runner).expect("one modem task"));
+
+    loop {
+        match net::http_get(stack, "example.com", "/").await {
+            Ok(f) => defmt::info!(
+                "GET http://example.com/ ({}): status {}, {} bytes",
+                f.remote,
+                f.status,
+                f.bytes
+            ),
+            Err(e) => defmt::warn!("GET failed: {}", e),
+        }
+        let t = stack.traffic();
+        defmt::info!(
+            "UART: {} bytes out, {} in, {} commands",
+            t.tx_bytes,
+            t.rx_bytes,
+            t.commands
+        );
+        Timer::after_secs(600).await;
+    }
+}

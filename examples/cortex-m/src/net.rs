@@ -1,0 +1,91 @@
+//! The firmware's network code, generic over the UART halves (`embedded_io_async::Read` and
+//! `Write`) and the mutex: nothing here knows the chip, so it moves to another board or HAL
+//! unchanged.
+
+use core::net::SocketAddr;
+
+use embassy_sync::blocking_mutex::raw::RawMutex;
+use embassy_time::{Delay, Instant};
+use embedded_io_async::{Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use quectel_bc20::asynch::{self, Runner, Stack, State};
+use quectel_bc20::{Clock, Error};
+
+/// The driver's clock: embassy-time's monotonic instant, in milliseconds.
+pub struct EmbassyClock;
+
+impl Clock for EmbassyClock {
+    fn now_ms(&self) -> u64 {
+        Instant::now().as_millis()
+    }
+}
+
+/// The runner for UART halves `R`/`W`, with embassy-time for the clock and delays.
+pub type ModemRunner<'a, M, R, W> = Runner<'a, M, R, W, EmbassyClock, Delay, 1536, 3200>;
+
+/// Split the state into the stack and its runner over any UART.
+pub fn start<M: RawMutex, R: Read, W: Write>(
+    state: &State<M>,
+    rx: R,
+    tx: W,
+) -> (Stack<'_, M>, ModemRunner<'_, M, R, W>) {
+    asynch::new(state, rx, tx, EmbassyClock, Delay)
+}
+
+/// What [`http_get`] found.
+pub struct Fetched {
+    /// The server's address, as the module resolved it.
+    pub remote: SocketAddr,
+    /// The status code of the response.
+    pub status: u16,
+    /// Bytes received in all, headers included.
+    pub bytes: usize,
+}
+
+/// Wait for the network, resolve `host` through the module, connect to port 80, send a GET
+/// for `path` and read the response to its end.
+pub async fn http_get<M: RawMutex>(
+    stack: Stack<'_, M>,
+    host: &str,
+    path: &str,
+) -> Result<Fetched, Error> {
+    stack.bring_up(&mut Delay, 120_000).await?;
+    let ip = stack.get_host_by_name(host, AddrType::IPv4).await?;
+    let remote = SocketAddr::new(ip, 80);
+    let mut conn = stack.connect(remote).await?;
+    for part in [
+        "GET ",
+        path,
+        " HTTP/1.1\r\nHost: ",
+        host,
+        "\r\nConnection: close\r\n\r\n",
+    ] {
+        conn.write_all(part.as_bytes()).await?;
+    }
+    conn.flush().await?;
+
+    // The status line is in the first bytes: "HTTP/1.1 200 ...".
+    let mut buf = [0u8; 512];
+    let mut head = [0u8; 12];
+    let mut bytes = 0;
+    loop {
+        let n = conn.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        if bytes < head.len() {
+            let k = (head.len() - bytes).min(n);
+            head[bytes..bytes + k].copy_from_slice(&buf[..k]);
+        }
+        bytes += n;
+    }
+    let status = core::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(Fetched {
+        remote,
+        status,
+        bytes,
+    })
+}
