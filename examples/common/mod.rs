@@ -46,9 +46,10 @@ MODULE:
 REAL HARDWARE:
     Wire the BC20's main UART (TXD, RXD, GND) to a USB serial adapter. The module's UART runs
     at 1.8 V: a 3.3 V adapter needs a level shifter (e.g. TXB0104) or the open-drain circuit
-    of the BC20 hardware design guide. Power the module from 3.1-4.2 V (VBAT) and pull PWRKEY
-    low for at least 500 ms to switch it on (the EVB's PWRKEY button does this); it prints
-    RDY when it is ready. 115200 baud is the usual rate. Insert an activated NB-IoT SIM.
+    of the BC20 hardware design guide. Supply VBAT as that guide specifies (a source that
+    handles the transmit bursts), then pull PWRKEY low for at least 500 ms to switch the
+    module on (the EVB's PWRKEY button does this); it prints RDY when it is ready. 115200
+    baud is the usual rate. Insert an activated NB-IoT SIM.
 ";
 
 impl Common {
