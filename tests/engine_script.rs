@@ -435,6 +435,8 @@ fn an_answer_that_crosses_a_reboot_does_not_shift_later_answers() {
     r.idle();
     r.advance(300);
     r.bring_up();
+    assert_eq!(r.e.traffic().reboots, 0, "RDY at power-up is no reboot");
+    assert!(!r.events().contains(&Event::Rebooted));
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
     r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");

@@ -328,7 +328,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
                 Ok(()) => self.init = Some(step + 1),
                 Err(e) => {
-                    crate::fmt::warn!("bc20: start-up step {} failed: {}; starting over", step, e);
+                    if step == 0 || e == Error::Reset {
+                        // A sleeping or booting module: retrying `AT` is the normal way in.
+                        crate::fmt::debug!("bc20: start-up step {} failed: {}; again", step, e);
+                    } else {
+                        crate::fmt::warn!(
+                            "bc20: start-up step {} failed: {}; starting over",
+                            step,
+                            e
+                        );
+                    }
                     self.init = Some(0);
                     self.retry_at = now + 500;
                 }
@@ -498,8 +507,15 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             // Already starting over (boot-ROM lines come in a burst).
             return;
         }
-        crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
-        self.traffic.reboots = self.traffic.reboots.saturating_add(1);
+        // `RDY` while the engine is still starting up and no socket was ever opened is the
+        // module's normal power-up, not news.
+        let power_up = self.init.is_some() && self.sockets.iter().all(|s| !s.in_use());
+        if power_up {
+            crate::fmt::debug!("bc20: the module started");
+        } else {
+            crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
+            self.traffic.reboots = self.traffic.reboots.saturating_add(1);
+        }
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }
@@ -528,7 +544,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         self.needs_sync = false;
         self.retry_at = self.now + u64::from(self.config.quiet_ms);
         self.stalled = None;
-        self.event(Event::Rebooted);
+        if !power_up {
+            self.event(Event::Rebooted);
+        }
     }
 }
 
