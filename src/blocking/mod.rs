@@ -288,11 +288,11 @@ where
                 }
             }
             SocketPhase::Opening => Err(nb::Error::WouldBlock),
-            SocketPhase::Connected => Ok(()),
+            // The connection was made; a peer that already closed shows in `receive` (its
+            // data first, then `Closed`), as on any stack.
+            SocketPhase::Connected | SocketPhase::PeerClosed => Ok(()),
             SocketPhase::Failed(e) => Err(nb::Error::Other(e)),
-            SocketPhase::Free | SocketPhase::PeerClosed | SocketPhase::Closing => {
-                Err(nb::Error::Other(Error::Closed))
-            }
+            SocketPhase::Free | SocketPhase::Closing => Err(nb::Error::Other(Error::Closed)),
         }
     }
 
