@@ -424,6 +424,10 @@ fn a_module_that_never_answers() {
         TcpClientStack::connect(d, &mut s, remote())
     });
     assert_eq!(got, Some(Err(Error::Timeout)), "connect to a dead module");
+    let got = r.nb(WAIT_LIMIT + 10, |d| {
+        embedded_nal::Dns::get_host_by_name(d, "dead.test", embedded_nal::AddrType::IPv4)
+    });
+    assert_eq!(got, Some(Err(Error::Timeout)), "DNS with a dead module");
     let mut u = UdpClientStack::socket(&mut r.d).unwrap();
     assert_eq!(
         r.timed(|d| UdpClientStack::connect(d, &mut u, remote())),
