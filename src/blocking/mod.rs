@@ -14,6 +14,10 @@
 //! the module has answered `SEND OK` for those `n` bytes, or the error (`SEND FAIL` is an error,
 //! never a silent loss).
 //!
+//! An `nb` call that keeps finding the engine busy (its one command slot taken, or a module
+//! that does not answer the resynchronising `AT`) returns [`Error::Timeout`] once that has
+//! lasted [`Bc20::set_wait_limit`], so `nb::block!` cannot hang on a dead module.
+//!
 //! Methods that the traits define as blocking (`close`, UDP `connect`) and the extra methods
 //! (ping, NTP…) wait in a loop that calls [`Clock::idle`]; each wait is bounded by the engine's
 //! deadlines plus [`Bc20::set_wait_limit`]'s safety net.
@@ -42,7 +46,12 @@ pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200> {
     remotes: [Option<SocketAddr>; crate::types::SOCKET_COUNT],
     dns: Option<(Ticket, heapless::String<255>)>,
     wait_limit_ms: u64,
+    /// Since when an `nb` call has found the command slot taken: one per socket, then DNS.
+    busy_since: [Option<u64>; crate::types::SOCKET_COUNT + 1],
 }
+
+/// The `busy_since` slot of DNS lookups.
+const DNS_SLOT: usize = crate::types::SOCKET_COUNT;
 
 impl<U, C, const SOCK_RX: usize, const RX: usize> Bc20<U, C, SOCK_RX, RX>
 where
@@ -58,6 +67,7 @@ where
             remotes: [None; crate::types::SOCKET_COUNT],
             dns: None,
             wait_limit_ms: 180_000,
+            busy_since: [None; crate::types::SOCKET_COUNT + 1],
         }
     }
 
@@ -125,6 +135,20 @@ where
                 return Err(Error::Timeout);
             }
             self.clock.idle();
+        }
+    }
+
+    /// The engine's command slot is taken (by another command, or by resynchronising with a
+    /// module that does not answer): `WouldBlock`, until it has stayed taken for the wait
+    /// limit, then [`Error::Timeout`], so that an `nb` caller cannot wait forever.
+    fn busy(&mut self, slot: usize) -> nb::Error<Error> {
+        let now = self.clock.now_ms();
+        let since = *self.busy_since[slot].get_or_insert(now);
+        if now.saturating_sub(since) > self.wait_limit_ms {
+            self.busy_since[slot] = None;
+            nb::Error::Other(Error::Timeout)
+        } else {
+            nb::Error::WouldBlock
         }
     }
 
@@ -277,22 +301,26 @@ where
                 };
                 let mut ip: heapless::String<16> = heapless::String::new();
                 let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
-                match self.engine.open(id, &ip, v4.port()) {
+                let r = self.engine.open(id, &ip, v4.port());
+                if r != Err(Error::Busy) {
+                    self.busy_since[id.index()] = None;
+                }
+                match r {
                     Ok(()) => {
                         self.remotes[id.index()] = Some(remote);
                         self.poll()?;
                         Err(nb::Error::WouldBlock)
                     }
-                    Err(Error::Busy) => Err(nb::Error::WouldBlock),
+                    Err(Error::Busy) => Err(self.busy(id.index())),
                     Err(e) => Err(nb::Error::Other(e)),
                 }
             }
             SocketPhase::Opening => Err(nb::Error::WouldBlock),
-            SocketPhase::Connected => Ok(()),
+            // The connection was made; a peer that already closed shows in `receive` (its
+            // data first, then `Closed`), as on any stack.
+            SocketPhase::Connected | SocketPhase::PeerClosed => Ok(()),
             SocketPhase::Failed(e) => Err(nb::Error::Other(e)),
-            SocketPhase::Free | SocketPhase::PeerClosed | SocketPhase::Closing => {
-                Err(nb::Error::Other(Error::Closed))
-            }
+            SocketPhase::Free | SocketPhase::Closing => Err(nb::Error::Other(Error::Closed)),
         }
     }
 
@@ -305,13 +333,17 @@ where
         if self.engine.send_pending(id) {
             return Err(nb::Error::WouldBlock);
         }
-        match self.engine.send(id, data) {
+        let r = self.engine.send(id, data);
+        if r != Err(Error::Busy) {
+            self.busy_since[id.index()] = None;
+        }
+        match r {
             Ok(0) => Ok(0),
             Ok(_) => {
                 self.poll()?;
                 Err(nb::Error::WouldBlock)
             }
-            Err(Error::Busy) => Err(nb::Error::WouldBlock),
+            Err(Error::Busy) => Err(self.busy(id.index())),
             Err(e) => Err(nb::Error::Other(e)),
         }
     }
@@ -331,6 +363,7 @@ where
 
     fn close_blocking(&mut self, id: ConnectId) -> Result<(), Error> {
         self.remotes[id.index()] = None;
+        self.busy_since[id.index()] = None;
         self.engine.close(id)?;
         self.wait(|d| match d.engine.phase(id) {
             SocketPhase::Free => Ok(()),
@@ -350,16 +383,22 @@ where
             self.dns = None;
         }
         match &self.dns {
-            None => match self.engine.start(Request::Dns(host)) {
-                Ok(t) => {
-                    let name = heapless::String::try_from(host).unwrap_or_default();
-                    self.dns = Some((t, name));
-                    self.poll()?;
-                    Err(nb::Error::WouldBlock)
+            None => {
+                let r = self.engine.start(Request::Dns(host));
+                if r != Err(Error::Busy) {
+                    self.busy_since[DNS_SLOT] = None;
                 }
-                Err(Error::Busy) => Err(nb::Error::WouldBlock),
-                Err(e) => Err(nb::Error::Other(e)),
-            },
+                match r {
+                    Ok(t) => {
+                        let name = heapless::String::try_from(host).unwrap_or_default();
+                        self.dns = Some((t, name));
+                        self.poll()?;
+                        Err(nb::Error::WouldBlock)
+                    }
+                    Err(Error::Busy) => Err(self.busy(DNS_SLOT)),
+                    Err(e) => Err(nb::Error::Other(e)),
+                }
+            }
             Some((t, _)) => match self.engine.take_reply(*t) {
                 None => Err(nb::Error::WouldBlock),
                 Some(r) => {

@@ -174,6 +174,8 @@ struct Link<const RX: usize> {
     buf: [u8; RX],
     len: usize,
     parser: Parser,
+    /// When the last byte came in.
+    last_rx: Millis,
 }
 
 /// Everything but the receive staging, so frames borrowed from [`Link`] can update it.
@@ -229,6 +231,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 buf: [0; RX],
                 len: 0,
                 parser: Parser::new(ctx),
+                last_rx: 0,
             },
             st: State {
                 config,
@@ -287,6 +290,22 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     pub fn rx_commit(&mut self, n: usize, now: Millis) {
         let room = RX - self.link.len;
         let n = n.min(room);
+        self.st.now = self.st.now.max(now);
+        if n > 0 {
+            let old = self.link.len;
+            let quiet = u64::from(self.st.config.quiet_ms);
+            if old > 0 && self.st.stalled.is_none() && self.st.now >= self.link.last_rx + quiet {
+                // Unless output is held back, staged bytes are the start of a frame. The
+                // module finishes what it starts; one left unfinished through a quiet line is
+                // noise, and must not join what comes next (a stray "OK" would become the
+                // answer to the next command).
+                self.st.desync(old);
+                self.link.buf.copy_within(old..old + n, 0);
+                self.link.len = 0;
+                self.link.parser.reset();
+            }
+            self.link.last_rx = self.st.now;
+        }
         self.link.len += n;
         self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
         self.st.now = self.st.now.max(now);
