@@ -15,7 +15,27 @@ use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use quectel_bc20::asynch::TcpConnection;
 use quectel_bc20::{AccessMode, Error, sim};
 
-type Conn = TcpConnection<'static, async_support::Mx, 1536, 3200>;
+/// Socket buffer of these tests. In direct push the echo is pushed whether or not the test
+/// reads, and a `flush` waits for a `SEND OK` that comes after it; the tests read between
+/// writes, but a dropped read may leave a few kilobytes of echo unread for a while.
+const SOCK_RX: usize = 16 * 1024;
+type H = Harness<SOCK_RX, 3200>;
+type Conn = TcpConnection<'static, async_support::Mx, SOCK_RX, 3200>;
+type Stack = quectel_bc20::asynch::Stack<'static, async_support::Mx, SOCK_RX, 3200>;
+
+/// One `#[tokio::test]` per access mode for `$body(mode)`.
+macro_rules! both_modes {
+    ($body:ident: $buffer:ident, $push:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $buffer() {
+            $body(AccessMode::Buffer).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $push() {
+            $body(AccessMode::DirectPush).await;
+        }
+    };
+}
 
 /// Cut points in microseconds, from a seeded generator: 0 (dropped at the first await) up to
 /// `max_us`.
@@ -43,7 +63,7 @@ async fn echo_ok(conn: &mut Conn, data: &[u8], what: &str) {
 
 /// Connect, retrying while every socket is still busy closing (a close is queued for the
 /// runner, so a socket is free only once the module confirmed it). Bounded by `STEP`.
-async fn connect_when_free(h: &Harness, port: u16) -> Conn {
+async fn connect_when_free(h: &H, port: u16) -> Conn {
     within(
         STEP,
         "connect when a socket is free",
@@ -52,7 +72,7 @@ async fn connect_when_free(h: &Harness, port: u16) -> Conn {
     .await
 }
 
-async fn retry_connect(stack: &'static async_support::Stack, port: u16) -> Conn {
+async fn retry_connect(stack: &'static Stack, port: u16) -> Conn {
     loop {
         match stack.connect(loopback(port)).await {
             Ok(c) => break c,
@@ -63,7 +83,7 @@ async fn retry_connect(stack: &'static async_support::Stack, port: u16) -> Conn 
 }
 
 /// All five sockets can be connected (so nothing leaked), and each echoes.
-async fn all_five_work(h: &Harness, port: u16) {
+async fn all_five_work(h: &H, port: u16) {
     let mut conns = Vec::new();
     for i in 0..5 {
         let mut c = connect_when_free(h, port).await;
@@ -86,18 +106,15 @@ fn sim_config() -> sim::Config {
     c
 }
 
-async fn harness() -> Harness {
-    async_support::start(
-        sim_config(),
-        async_support::engine_config(AccessMode::Buffer),
-    )
-    .await
+async fn harness(mode: AccessMode) -> H {
+    async_support::start(sim_config(), async_support::engine_config(mode)).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_connect_releases_its_socket() {
+both_modes!(a_dropped_connect_releases_its_socket: a_dropped_connect_releases_its_socket_buffer_mode, a_dropped_connect_releases_its_socket_direct_push);
+
+async fn a_dropped_connect_releases_its_socket(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut witness = connect_when_free(&h, port).await;
     // A connect that cannot complete, dropped while the module is opening.
     for _ in 0..3 {
@@ -122,10 +139,11 @@ async fn a_dropped_connect_releases_its_socket() {
     all_five_work(&h, port).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_read_loses_nothing() {
+both_modes!(a_dropped_read_loses_nothing: a_dropped_read_loses_nothing_buffer_mode, a_dropped_read_loses_nothing_direct_push);
+
+async fn a_dropped_read_loses_nothing(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut conn = connect_when_free(&h, port).await;
     let mut witness = connect_when_free(&h, port).await;
     let data = pattern(6000, 9);
@@ -159,10 +177,11 @@ async fn a_dropped_read_loses_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_writes_and_flushes_lose_and_duplicate_nothing() {
+both_modes!(dropped_writes_and_flushes_lose_and_duplicate_nothing: dropped_writes_and_flushes_lose_and_duplicate_nothing_buffer_mode, dropped_writes_and_flushes_lose_and_duplicate_nothing_direct_push);
+
+async fn dropped_writes_and_flushes_lose_and_duplicate_nothing(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut conn = connect_when_free(&h, port).await;
     let mut witness = connect_when_free(&h, port).await;
     let data = pattern(20_000, 5);
@@ -206,10 +225,11 @@ async fn dropped_writes_and_flushes_lose_and_duplicate_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_dns_request_gives_up_its_reply() {
+both_modes!(a_dropped_dns_request_gives_up_its_reply: a_dropped_dns_request_gives_up_its_reply_buffer_mode, a_dropped_dns_request_gives_up_its_reply_direct_push);
+
+async fn a_dropped_dns_request_gives_up_its_reply(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut witness = connect_when_free(&h, port).await;
     for cut in cut_points(20, 10_000, 7) {
         let _ = tokio::time::timeout(
@@ -231,10 +251,11 @@ async fn a_dropped_dns_request_gives_up_its_reply() {
     echo_ok(&mut c, &pattern(1000, 9), "new connection").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_connection_still_delivers_what_it_queued_then_closes() {
+both_modes!(a_dropped_connection_still_delivers_what_it_queued_then_closes: a_dropped_connection_still_delivers_what_it_queued_then_closes_buffer_mode, a_dropped_connection_still_delivers_what_it_queued_then_closes_direct_push);
+
+async fn a_dropped_connection_still_delivers_what_it_queued_then_closes(mode: AccessMode) {
     let (port, mut seen) = tcp_echo_reporting().await;
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut witness = connect_when_free(&h, port).await;
     for (i, len) in [1usize, 100, 511, 512].into_iter().enumerate() {
         let mut c = connect_when_free(&h, port).await;
@@ -252,10 +273,11 @@ async fn a_dropped_connection_still_delivers_what_it_queued_then_closes() {
     echo_ok(&mut c, &pattern(2000, 11), "new connection").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whole_connections_dropped_from_a_select_loop() {
+both_modes!(whole_connections_dropped_from_a_select_loop: whole_connections_dropped_from_a_select_loop_buffer_mode, whole_connections_dropped_from_a_select_loop_direct_push);
+
+async fn whole_connections_dropped_from_a_select_loop(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = harness().await;
+    let h = harness(mode).await;
     let mut witness = connect_when_free(&h, port).await;
     for (i, cut) in cut_points(20, 60_000, 12).into_iter().enumerate() {
         let stack = h.stack;
@@ -278,19 +300,24 @@ async fn whole_connections_dropped_from_a_select_loop() {
     all_five_work(&h, port).await;
 }
 
-/// A connect dropped while the module is still opening: the module's late `+QIOPEN` failure
-/// for that id (when its own connect gives up) must not touch the connection that reuses the
-/// id meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id() {
+// A connect dropped while the module is still opening: the module's late `+QIOPEN` failure
+// for that id (when its own connect gives up) must not touch the connection that reuses the
+// id meanwhile.
+both_modes!(
+    a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id:
+        a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id_buffer_mode,
+        a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id_direct_push
+);
+
+async fn a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id(mode: AccessMode) {
     let port = sim_support::tcp_echo();
     let give_up = Duration::from_millis(300);
-    let h: Harness = async_support::start(
+    let h: H = async_support::start(
         sim::Config {
             connect_timeout: give_up,
             ..sim_config()
         },
-        async_support::engine_config(AccessMode::Buffer),
+        async_support::engine_config(mode),
     )
     .await;
     for round in 0..3u64 {
@@ -319,5 +346,61 @@ async fn a_late_open_failure_does_not_hit_the_socket_that_reuses_the_id() {
         // Past the moment the module gives up on the dropped connect.
         tokio::time::sleep(give_up * 2).await;
         echo_ok(&mut c, &pattern(100, 10 + round), "after the late failure").await;
+    }
+}
+
+/// A TCP server on 127.0.0.1 that sends `len` bytes to every client, then waits for EOF.
+async fn source_server(len: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(&pattern(len, 99)).await;
+                let mut b = [0u8; 64];
+                while matches!(s.read(&mut b).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+both_modes!(
+    a_connection_dropped_with_unread_data_does_not_stall_the_driver:
+        a_connection_dropped_with_unread_data_does_not_stall_the_driver_buffer_mode,
+        a_connection_dropped_with_unread_data_does_not_stall_the_driver_direct_push
+);
+
+/// A connection whose peer keeps sending more than the socket buffer holds (the default
+/// 1536 bytes), dropped without reading: the driver must throw its data away rather than
+/// hold the module's output back for a reader that is gone.
+async fn a_connection_dropped_with_unread_data_does_not_stall_the_driver(mode: AccessMode) {
+    let echo_port = sim_support::tcp_echo();
+    let flood_port = source_server(64 * 1024).await;
+    let h: Harness = async_support::start(sim_config(), async_support::engine_config(mode)).await;
+    let mut witness = within(STEP, "connect", h.stack.connect(loopback(echo_port)))
+        .await
+        .unwrap();
+    for round in 0..3u64 {
+        let flood = within(STEP, "connect", h.stack.connect(loopback(flood_port)))
+            .await
+            .unwrap();
+        within(STEP, "data arrives", async {
+            while flood.available() == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        drop(flood);
+        within(STEP, "witness echo", async {
+            let d = pattern(1000, round);
+            witness.write_all(&d).await.unwrap();
+            witness.flush().await.unwrap();
+            let mut got = vec![0u8; d.len()];
+            witness.read_exact(&mut got).await.unwrap();
+            assert_same(&got, &d, "witness");
+        })
+        .await;
     }
 }
