@@ -8,10 +8,12 @@ mod sim_support;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use async_support::{STEP, assert_same, loopback, pattern, start_default, within};
+use async_support::{
+    Harness, STEP, assert_same, engine_config, loopback, pattern, start_default, within,
+};
 use embedded_io_async::{Read, Write};
 use embedded_nal_async::{AddrType, ConnectedUdp, Dns, TcpConnect, UdpStack};
-use quectel_bc20::Error;
+use quectel_bc20::{AccessMode, Error, sim};
 
 /// Write `data` and read the echo back, reading while writing (the echo must not pile up).
 async fn echo<C: Read + Write>(conn: &mut C, data: &[u8]) -> Vec<u8>
@@ -38,10 +40,10 @@ where
     got
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_tasks_echo_different_data_at_once() {
+async fn five_tasks<const S: usize>(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h = start_default().await;
+    let h: Harness<S, 3200> =
+        async_support::start(sim::Config::default(), engine_config(mode)).await;
     let stack = h.stack;
     let tasks: Vec<_> = (0..5u64)
         .map(|i| {
@@ -61,6 +63,18 @@ async fn five_tasks_echo_different_data_at_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5, "five distinct sockets were in use");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_tasks_echo_different_data_at_once_buffer_mode() {
+    five_tasks::<1536>(AccessMode::Buffer).await;
+}
+
+/// In direct push one socket's full buffer holds the UART for all five, and each task writes
+/// its 8 KiB (awaiting `SEND OK`s) before it reads: every socket buffer holds a whole echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_tasks_echo_different_data_at_once_direct_push() {
+    five_tasks::<{ 8 * 1024 }>(AccessMode::DirectPush).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
