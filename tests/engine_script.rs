@@ -204,6 +204,73 @@ fn direct_push_holds_the_uart_when_the_buffer_is_full() {
 }
 
 #[test]
+fn closing_a_stalled_socket_lets_the_held_output_flow() {
+    let mut r = Rig::new(Config {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let chunk = [0x5au8; 1000];
+    let mut pushes = Vec::new();
+    for _ in 0..2 {
+        pushes.extend(b"\r\n+QIURC: \"recv\",0,1000\r\n");
+        pushes.extend(&chunk);
+    }
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    // While held back, the command in flight has no deadline: its answer cannot come.
+    r.e.close(id).unwrap();
+    // The application went away without reading: the hold is lifted and its data dropped.
+    r.expect("AT+QICLOSE=0");
+    assert_eq!(r.e.poll_timeout(), Some(r.now + 2_000));
+    let rest = [&pushes[taken..], b"\r\nOK\r\n\r\nCLOSE OK\r\n"].concat();
+    r.rx_bytes(&rest);
+    assert_eq!(r.e.phase(id), SocketPhase::Free);
+    r.idle();
+}
+
+#[test]
+fn no_command_deadline_is_reported_while_the_uart_is_held_back() {
+    let mut r = Rig::new(Config {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    assert_eq!(r.e.poll_timeout(), Some(r.now + 2_000));
+    let chunk = [0xa5u8; 1000];
+    let mut pushes = Vec::new();
+    for _ in 0..2 {
+        pushes.extend(b"\r\n+QIURC: \"recv\",0,1000\r\n");
+        pushes.extend(&chunk);
+    }
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    // The answer to AT+CEREG? is behind the held-back data; expire() waits, and so must the
+    // deadline a caller sleeps until (a deadline in the past would have it spin).
+    assert_eq!(r.e.poll_timeout(), None);
+    r.advance(10_000);
+    assert_eq!(r.e.take_reply(t), None);
+    let mut buf = [0u8; 1000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1000));
+    let rest = [&pushes[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat();
+    r.rx_bytes(&rest);
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+}
+
+#[test]
 fn open_failure_closes_the_socket_as_the_manual_requires() {
     let mut r = Rig::ready();
     let id = r.e.allocate(ServiceType::Udp).unwrap();

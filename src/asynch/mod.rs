@@ -155,6 +155,8 @@ impl<M: RawMutex, const S: usize, const R: usize> Drop for SocketGuard<'_, M, S,
                 let _ = e.close(id);
             });
             self.state.kick.signal(());
+            // Closing drops the socket's unread data: held-back output may flow again.
+            self.state.space.signal(());
         }
     }
 }

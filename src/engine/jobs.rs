@@ -414,7 +414,11 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     pub(super) fn next_deadline(&self) -> Option<Millis> {
         let mut next: Option<Millis> = None;
         let mut take = |d: Millis| next = Some(next.map_or(d, |n| n.min(d)));
-        if let Some(d) = self.inflight.as_ref().and_then(|f| f.deadline) {
+        // While output is held back the answer cannot arrive, and `expire` leaves the command
+        // alone: reporting its deadline would have the caller spin on a deadline that passed.
+        if self.stalled.is_none()
+            && let Some(d) = self.inflight.as_ref().and_then(|f| f.deadline)
+        {
             take(d);
         }
         if let Some((_, _, d)) = self.send_wait {

@@ -610,6 +610,12 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         s.needs_close = true;
         s.rx.clear();
         s.datagrams.clear();
+        if self.st.stalled == Some(id) {
+            // Output held back for this socket's reader, who is gone: its data is now dropped
+            // as it comes, so the rest of the module's output (the close's answer) can flow.
+            self.st.stalled = None;
+            self.process();
+        }
         Ok(())
     }
 
