@@ -27,6 +27,17 @@
 //! outcome of the chunk it had handed to the module (which the module may still deliver), and
 //! a dropped connection is closed by the runner (`Drop` cannot await; the close is queued).
 //!
+//! # Direct push and `flush`
+//!
+//! In direct push mode the module writes received data into the UART as it arrives, and the
+//! runner takes it only while the socket's receive buffer has room. A task that writes, awaits
+//! [`flush`](embedded_io_async::Write::flush) (the module's `SEND OK`) and only then reads
+//! (as HTTP clients do) can wait for a `SEND OK` that sits in the UART behind pushed data
+//! nobody reads, until the send timeout. Buffer access mode (the default) has no such
+//! coupling: the module keeps the data until the engine asks for it. Use direct push only with
+//! a receive buffer (`SOCK_RX`) larger than any response you await a flush before reading, or
+//! read concurrently.
+//!
 //! # What the runner needs of the UART
 //!
 //! The receive half's `read` is never cancelled by the runner, so any `embedded_io_async::Read`
