@@ -107,7 +107,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         let t = self.config.command_timeout_ms;
         let now = self.now;
         if let Some(f) = &mut self.inflight {
-            f.deadline = Some(now + u64::from(t));
+            f.deadline = Some(now.saturating_add(u64::from(t)));
         }
     }
 
@@ -294,13 +294,15 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                         } => self.config.ntp_timeout_ms,
                         _ => self.config.ping_extra_ms.saturating_add(self.ping_budget),
                     };
-                    f.deadline = Some(self.now + u64::from(t));
+                    f.deadline = Some(self.now.saturating_add(u64::from(t)));
                 }
                 None
             }
             (None, true) => {
                 // The late part came first (no OK yet): give the OK a command time to come.
-                let grace = self.now + u64::from(self.config.command_timeout_ms);
+                let grace = self
+                    .now
+                    .saturating_add(u64::from(self.config.command_timeout_ms));
                 f.deadline = Some(f.deadline.map_or(grace, |d| d.min(grace)));
                 None
             }
@@ -339,7 +341,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                         );
                     }
                     self.init = Some(0);
-                    self.retry_at = now + 500;
+                    self.retry_at = now.saturating_add(500);
                 }
             },
             Job::Sync => self.needs_sync = result.is_err(),
@@ -347,7 +349,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 let s = &mut self.sockets[id.index()];
                 match result {
                     Ok(()) if s.phase == SocketPhase::Opening => {
-                        s.open_deadline = Some(now + u64::from(self.config.open_timeout_ms));
+                        s.open_deadline =
+                            Some(now.saturating_add(u64::from(self.config.open_timeout_ms)));
                     }
                     Ok(()) => {}
                     Err(e) => self.fail_socket(id, e, true),
@@ -356,7 +359,11 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Job::Send { id, len } => match result {
                 Ok(()) if f.late_done => {}
                 Ok(()) => {
-                    self.send_wait = Some((id, len, now + u64::from(self.config.send_timeout_ms)))
+                    self.send_wait = Some((
+                        id,
+                        len,
+                        now.saturating_add(u64::from(self.config.send_timeout_ms)),
+                    ))
                 }
                 Err(e) => self.complete_send(id, len, Err(e)),
             },
@@ -483,7 +490,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                         }
                     }
                     if self.needs_sync {
-                        self.retry_at = now + u64::from(self.config.quiet_ms);
+                        self.retry_at = now.saturating_add(u64::from(self.config.quiet_ms));
                     }
                 }
             }
@@ -546,7 +553,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         };
         self.init = Some(0);
         self.needs_sync = false;
-        self.retry_at = self.now + u64::from(self.config.quiet_ms);
+        self.retry_at = self.now.saturating_add(u64::from(self.config.quiet_ms));
         self.stalled = None;
         if !power_up {
             self.event(Event::Rebooted);

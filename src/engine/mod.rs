@@ -310,10 +310,11 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
         self.st.now = self.st.now.max(now);
         if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
-            self.st.retry_at = self
-                .st
-                .retry_at
-                .max(self.st.now + u64::from(self.st.config.quiet_ms));
+            self.st.retry_at = self.st.retry_at.max(
+                self.st
+                    .now
+                    .saturating_add(u64::from(self.st.config.quiet_ms)),
+            );
         }
         self.process();
     }
