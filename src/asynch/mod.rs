@@ -351,18 +351,16 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
         remote: SocketAddr,
         local_port: u16,
     ) -> Result<ConnectId, Error> {
-        let SocketAddr::V4(v4) = remote else {
+        if !remote.is_ipv4() {
             return Err(Error::Unsupported);
-        };
-        let mut ip: heapless::String<16> = heapless::String::new();
-        let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
+        }
         let id = self.state.with(|e| e.allocate(service))?;
         let mut guard = SocketGuard {
             state: self.state,
             id: Some(id),
         };
         self.wait(|e| match e.phase(id) {
-            SocketPhase::Reserved => match e.open_from(id, &ip, v4.port(), local_port) {
+            SocketPhase::Reserved => match e.open_addr(id, remote, local_port) {
                 Ok(()) | Err(Error::Busy) => Poll::Pending,
                 Err(err) => Poll::Ready(Err(err)),
             },

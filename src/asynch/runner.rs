@@ -8,7 +8,6 @@ use embedded_io_async::{Read, Write};
 
 use super::State;
 use crate::clock::Clock;
-use crate::engine::Event;
 use crate::wire::MAX_COMMAND_LEN;
 
 /// How many bytes the runner reads from the UART at a time.
@@ -146,7 +145,7 @@ where
                     let mut any = false;
                     while let Some(ev) = e.poll_event() {
                         any = true;
-                        log_event(ev);
+                        ev.log();
                     }
                     due || any
                 });
@@ -158,14 +157,5 @@ where
         let _ = join(receive, transmit).await;
         // Both loops run forever; this only satisfies the type.
         match core::future::pending::<core::convert::Infallible>().await {}
-    }
-}
-
-fn log_event(event: Event) {
-    match event {
-        Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
-            crate::fmt::warn!("bc20: {:?}", event)
-        }
-        _ => crate::fmt::debug!("bc20: {:?}", event),
     }
 }

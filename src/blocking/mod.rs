@@ -31,9 +31,7 @@ use core::net::SocketAddr;
 use embedded_io::{Read, ReadReady, Write};
 
 use crate::clock::Clock;
-use crate::engine::{
-    Config, Engine, Event, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket,
-};
+use crate::engine::{Config, Engine, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket};
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus};
 
@@ -113,7 +111,7 @@ where
             self.engine.transmitted(n, now);
         }
         while let Some(event) = self.engine.poll_event() {
-            log_event(event);
+            event.log();
         }
         Ok(())
     }
@@ -296,12 +294,7 @@ where
         self.poll()?;
         match self.engine.phase(id) {
             SocketPhase::Reserved => {
-                let SocketAddr::V4(v4) = remote else {
-                    return Err(nb::Error::Other(Error::Unsupported));
-                };
-                let mut ip: heapless::String<16> = heapless::String::new();
-                let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
-                let r = self.engine.open(id, &ip, v4.port());
+                let r = self.engine.open_addr(id, remote, 0);
                 if r != Err(Error::Busy) {
                     self.busy_since[id.index()] = None;
                 }
@@ -419,13 +412,4 @@ where
 
 fn transport<E: embedded_io::Error>(e: E) -> Error {
     Error::Transport(e.kind())
-}
-
-fn log_event(event: Event) {
-    match event {
-        Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
-            crate::fmt::warn!("bc20: {:?}", event)
-        }
-        _ => crate::fmt::debug!("bc20: {:?}", event),
-    }
 }

@@ -476,6 +476,23 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         Ok(())
     }
 
+    /// [`Engine::open_from`] to a socket address, as the network traits give it: IPv4 only
+    /// (the BC20 has no IPv6), [`Error::Unsupported`] otherwise.
+    pub fn open_addr(
+        &mut self,
+        id: ConnectId,
+        remote: core::net::SocketAddr,
+        local_port: u16,
+    ) -> Result<(), Error> {
+        let core::net::SocketAddr::V4(v4) = remote else {
+            return Err(Error::Unsupported);
+        };
+        let mut ip: heapless::String<16> = heapless::String::new();
+        // "255.255.255.255" is 15 bytes: the write cannot fail.
+        let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
+        self.open_from(id, &ip, v4.port(), local_port)
+    }
+
     /// Start sending the first chunk of `data` on a connected socket: up to 512 bytes with
     /// `AT+QISENDEX` (or 1024 printable bytes with `AT+QISEND` when configured). Returns the
     /// chunk's length; [`Engine::take_send_result`] tells when the module took it.
@@ -638,6 +655,20 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// Give up on `ticket` (its caller went away): its reply will be dropped.
     pub fn abandon(&mut self, ticket: Ticket) {
         self.st.abandon(ticket);
+    }
+}
+
+impl Event {
+    /// Log the event: warn for what a user should know about (reboots, a lost PDP context,
+    /// resynchronisation, a held-back UART), debug for the rest. The shells call this for
+    /// every event they drain.
+    pub fn log(&self) {
+        match self {
+            Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
+                crate::fmt::warn!("bc20: {:?}", self)
+            }
+            _ => crate::fmt::debug!("bc20: {:?}", self),
+        }
     }
 }
 
