@@ -27,8 +27,10 @@
 //! It does so again after a reboot, which it notices from `RDY` or boot-ROM lines: every socket
 //! then reports [`Error::Reset`], never stale data.
 
+mod api;
 mod dispatch;
 mod jobs;
+mod recovery;
 mod reply;
 mod ring;
 mod socket;
@@ -41,13 +43,10 @@ pub use socket::SocketPhase;
 use heapless::Deque;
 
 use crate::error::Error;
-use crate::types::{
-    AccessMode, ConnectId, DataFormat, MAX_SEND_HEX, RegistrationStatus, SOCKET_COUNT, ServiceType,
-    ViewMode,
-};
-use crate::wire::{Command, MAX_COMMAND_LEN, ParseContext, Parser};
+use crate::types::{AccessMode, ConnectId, DataFormat, RegistrationStatus, SOCKET_COUNT, ViewMode};
+use crate::wire::{MAX_COMMAND_LEN, ParseContext, Parser};
 
-use jobs::{InFlight, Job};
+use jobs::InFlight;
 use socket::Socket;
 
 /// Milliseconds on the caller's clock.
@@ -414,247 +413,6 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// The next event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.st.events.pop_front()
-    }
-
-    // ----- sockets -----
-
-    /// Reserve a free socket for `service`.
-    pub fn allocate(&mut self, service: ServiceType) -> Result<ConnectId, Error> {
-        let id = ConnectId::ALL
-            .into_iter()
-            .find(|id| self.st.sockets[id.index()].phase == SocketPhase::Free)
-            .ok_or(Error::NoSocket)?;
-        let s = &mut self.st.sockets[id.index()];
-        s.reset();
-        s.phase = SocketPhase::Reserved;
-        s.service = service;
-        Ok(id)
-    }
-
-    /// The phase of socket `id`.
-    pub fn phase(&self, id: ConnectId) -> SocketPhase {
-        self.st.sockets[id.index()].phase
-    }
-
-    /// Start connecting a reserved socket to `remote:port` (`AT+QIOPEN`). Watch
-    /// [`Engine::phase`] for `Connected` or `Failed`.
-    pub fn open(&mut self, id: ConnectId, remote: &str, port: u16) -> Result<(), Error> {
-        self.open_from(id, remote, port, 0)
-    }
-
-    /// [`Engine::open`] from a chosen local port (0: the module picks one).
-    pub fn open_from(
-        &mut self,
-        id: ConnectId,
-        remote: &str,
-        port: u16,
-        local_port: u16,
-    ) -> Result<(), Error> {
-        let s = &self.st.sockets[id.index()];
-        if s.phase != SocketPhase::Reserved {
-            return Err(Error::Unexpected);
-        }
-        let cmd = Command::QiOpen {
-            context: crate::types::ContextId::DEFAULT,
-            id,
-            service: s.service,
-            remote,
-            remote_port: port,
-            local_port,
-            access_mode: self.st.config.access_mode,
-        };
-        cmd.validate()?;
-        self.st.user_slot_free()?;
-        self.st.begin(&cmd, Job::Open(id))?;
-        let mode = self.st.config.access_mode;
-        let s = &mut self.st.sockets[id.index()];
-        s.phase = SocketPhase::Opening;
-        s.mode = mode;
-        s.open_deadline = None;
-        self.st.ctx.set_access_mode(id, mode);
-        self.link.parser.ctx = self.st.ctx;
-        Ok(())
-    }
-
-    /// [`Engine::open_from`] to a socket address, as the network traits give it: IPv4 only
-    /// (the BC20 has no IPv6), [`Error::Unsupported`] otherwise.
-    pub fn open_addr(
-        &mut self,
-        id: ConnectId,
-        remote: core::net::SocketAddr,
-        local_port: u16,
-    ) -> Result<(), Error> {
-        let core::net::SocketAddr::V4(v4) = remote else {
-            return Err(Error::Unsupported);
-        };
-        let mut ip: heapless::String<16> = heapless::String::new();
-        // "255.255.255.255" is 15 bytes: the write cannot fail.
-        let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
-        self.open_from(id, &ip, v4.port(), local_port)
-    }
-
-    /// Start sending the first chunk of `data` on a connected socket: up to 512 bytes with
-    /// `AT+QISENDEX` (or 1024 printable bytes with `AT+QISEND` when configured). Returns the
-    /// chunk's length; [`Engine::take_send_result`] tells when the module took it.
-    pub fn send(&mut self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
-        let s = &self.st.sockets[id.index()];
-        match s.phase {
-            SocketPhase::Connected => {}
-            SocketPhase::Failed(e) => return Err(e),
-            SocketPhase::Opening => return Err(Error::Busy),
-            _ => return Err(Error::Closed),
-        }
-        if s.send_result.is_some() || self.st.send_wait.is_some() {
-            return Err(Error::Busy);
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        self.st.user_slot_free()?;
-        let text = self.st.config.send_text_when_possible
-            && data
-                .iter()
-                .take(crate::types::MAX_SEND_TEXT)
-                .all(|&b| crate::wire::encode::is_text_byte(b));
-        let cmd = if text {
-            let n = data.len().min(crate::types::MAX_SEND_TEXT);
-            Command::QiSend {
-                id,
-                data: &data[..n],
-            }
-        } else {
-            let n = data.len().min(MAX_SEND_HEX);
-            Command::QiSendEx {
-                id,
-                data: &data[..n],
-            }
-        };
-        let len = match cmd {
-            Command::QiSend { data, .. } | Command::QiSendEx { data, .. } => data.len(),
-            _ => 0,
-        };
-        self.st.begin(&cmd, Job::Send { id, len })?;
-        Ok(len)
-    }
-
-    /// Queue `data` for sending on a connected socket; returns how many bytes fit (0 when the
-    /// queue is full: wait for [`Event::SendDone`]). The engine hands queued bytes to the module
-    /// on its own, one `AT+QISENDEX` at a time; [`Engine::unsent`] tells when all were taken.
-    /// A `SEND FAIL` breaks the stream: the socket turns `Failed`.
-    ///
-    /// This is the buffered alternative to [`Engine::send`] (which the blocking stack uses to
-    /// report each chunk's `SEND OK`); do not mix the two on one socket.
-    pub fn queue_send(&mut self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
-        let s = &mut self.st.sockets[id.index()];
-        match s.phase {
-            SocketPhase::Connected => Ok(s.tx.write(data)),
-            SocketPhase::Failed(e) => Err(e),
-            _ => Err(Error::Closed),
-        }
-    }
-
-    /// Queued bytes of `id` the module has not accepted yet (`SEND OK` outstanding included).
-    pub fn unsent(&self, id: ConnectId) -> usize {
-        let s = &self.st.sockets[id.index()];
-        s.tx.len() + s.tx_inflight
-    }
-
-    /// The outcome of the last send on `id`, once known (taking it allows the next send).
-    pub fn take_send_result(&mut self, id: ConnectId) -> Option<Result<usize, Error>> {
-        self.st.sockets[id.index()].send_result.take()
-    }
-
-    /// The caller of the last send on `id` went away: drop its outcome, now or when it comes
-    /// (a failure still marks nothing else; the next send starts clean).
-    pub fn forget_send(&mut self, id: ConnectId) {
-        let s = &mut self.st.sockets[id.index()];
-        if s.send_result.take().is_none() && self.send_pending(id) {
-            self.st.sockets[id.index()].discard_send = true;
-        }
-    }
-
-    /// True while a send on `id` waits for the module.
-    pub fn send_pending(&self, id: ConnectId) -> bool {
-        self.st.send_wait.is_some_and(|(s, _, _)| s == id)
-            || matches!(self.st.inflight, Some(InFlight { job: Job::Send { id: s, .. }, .. }) if s == id)
-    }
-
-    /// Read received data of `id` into `out`. `Ok(0)` means nothing yet (when `out` is not
-    /// empty); after the peer closed and every byte was read, `Err(Error::Closed)`.
-    pub fn recv(&mut self, id: ConnectId, out: &mut [u8]) -> Result<usize, Error> {
-        let s = &mut self.st.sockets[id.index()];
-        let n = s.read_data(out);
-        if n > 0 {
-            if self.st.stalled == Some(id) {
-                self.st.stalled = None;
-                self.process();
-            }
-            return Ok(n);
-        }
-        match s.phase {
-            SocketPhase::Connected | SocketPhase::Opening => Ok(0),
-            SocketPhase::PeerClosed if s.read_pending => Ok(0),
-            SocketPhase::Failed(e) => Err(e),
-            _ => Err(Error::Closed),
-        }
-    }
-
-    /// Bytes of `id` received and not read yet.
-    pub fn available(&self, id: ConnectId) -> usize {
-        self.st.sockets[id.index()].rx.len()
-    }
-
-    /// Start closing `id` (`AT+QICLOSE`, then `CLOSE OK`); `phase` becomes `Free` when done.
-    /// A socket the module never opened is freed at once.
-    pub fn close(&mut self, id: ConnectId) -> Result<(), Error> {
-        let s = &mut self.st.sockets[id.index()];
-        match s.phase {
-            SocketPhase::Free => return Ok(()),
-            SocketPhase::Reserved => {
-                s.reset();
-                return Ok(());
-            }
-            SocketPhase::Closing => return Ok(()),
-            SocketPhase::Failed(Error::Reset | Error::PdpDeactivated) if !s.needs_close => {
-                s.reset();
-                self.st.event(Event::Closed(id));
-                return Ok(());
-            }
-            _ => {}
-        }
-        // Bytes the application queued before closing still go out, then the socket closes.
-        s.linger = s.phase == SocketPhase::Connected && (s.tx.len() > 0 || s.tx_inflight > 0);
-        s.phase = SocketPhase::Closing;
-        s.needs_close = true;
-        s.rx.clear();
-        s.datagrams.clear();
-        if self.st.stalled == Some(id) {
-            // Output held back for this socket's reader, who is gone: its data is now dropped
-            // as it comes, so the rest of the module's output (the close's answer) can flow.
-            self.st.stalled = None;
-            self.process();
-        }
-        Ok(())
-    }
-
-    // ----- other requests -----
-
-    /// Start a request; its reply comes back through [`Engine::take_reply`].
-    pub fn start(&mut self, request: Request<'_>) -> Result<Ticket, Error> {
-        self.st.start(request)
-    }
-
-    /// The reply for `ticket`, once there is one.
-    pub fn take_reply(&mut self, ticket: Ticket) -> Option<Result<Reply, Error>> {
-        match &self.st.reply {
-            Some((t, _)) if *t == ticket => self.st.reply.take().map(|(_, r)| r),
-            _ => None,
-        }
-    }
-
-    /// Give up on `ticket` (its caller went away): its reply will be dropped.
-    pub fn abandon(&mut self, ticket: Ticket) {
-        self.st.abandon(ticket);
     }
 }
 
