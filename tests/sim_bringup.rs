@@ -252,12 +252,7 @@ fn registration_changes_and_pdp_loss_on_demand() {
     m.emu.set_registration(RegistrationStatus::Roaming);
     m.expect(b"\r\n+CEREG: 5\r\n");
     // PDP loss takes every socket with it.
-    m.send(&format!(
-        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let mut s = peer.open(&mut m, 0, 0);
     m.emu.pdp_deactivate();
     m.expect(b"\r\n+QIURC: \"pdpdeact\",1\r\n");
     m.send("AT+QISTATE?");

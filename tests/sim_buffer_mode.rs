@@ -139,12 +139,7 @@ fn chapter_4_1_tcp_client_in_buffer_access_mode() {
 fn no_new_recv_urc_until_the_host_read_until_zero() {
     let peer = Peer::new();
     let mut m = Modem::new(quiet());
-    m.send(&format!(
-        "AT+QIOPEN=1,2,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 2,0\r\n");
+    let mut s = peer.open(&mut m, 2, 0);
     s.write_all(b"abc").unwrap();
     m.expect(b"\r\n+QIURC: \"recv\",2\r\n");
     s.write_all(b"def").unwrap();
@@ -182,12 +177,7 @@ fn peer_close_keeps_buffered_data_readable_until_qiclose() {
     let mut m = Modem::new(quiet());
     m.send("AT+CMEE=1");
     m.expect(b"\r\nOK\r\n");
-    m.send(&format!(
-        "AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 1,0\r\n");
+    let mut s = peer.open(&mut m, 1, 0);
     s.write_all(b"bye").unwrap();
     drop(s);
     m.expect(b"\r\n+QIURC: \"recv\",1\r\n\r\n+QIURC: \"closed\",1\r\n");

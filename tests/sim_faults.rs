@@ -154,12 +154,7 @@ fn pdpdeact_noise_takes_the_sockets_with_it() {
         noise_lines: vec!["+QIURC: \"pdpdeact\",1".into()],
         ..Faults::default()
     }));
-    m.send(&format!(
-        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let mut s = peer.open(&mut m, 0, 0);
     m.send("AT");
     m.expect(b"\r\n+QIURC: \"pdpdeact\",1\r\n\r\nOK\r\n");
     m.send("AT+QISTATE?");
@@ -199,12 +194,7 @@ fn send_fail_sends_nothing() {
         send_fail: Rate::Nth(1),
         ..Faults::default()
     }));
-    m.send(&format!(
-        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let mut s = peer.open(&mut m, 0, 0);
     m.send("AT+QISEND=0,4,lost");
     m.expect(b"\r\nOK\r\n\r\nSEND FAIL\r\n");
     m.send("AT+QISEND=0,4,kept");
@@ -243,12 +233,7 @@ fn peer_close_mid_transfer() {
         peer_close: Rate::Always,
         ..Faults::default()
     }));
-    m.send(&format!(
-        "AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",{},0,1",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 1,0\r\n");
+    let mut s = peer.open(&mut m, 1, 1);
     s.write_all(b"part").unwrap();
     m.expect(b"\r\n+QIURC: \"recv\",1,4\r\npart\r\n+QIURC: \"closed\",1\r\n");
     let mut rest = Vec::new();
@@ -264,12 +249,7 @@ fn buff_full_until_the_host_reads() {
         buff_full: Rate::Nth(1),
         ..Faults::default()
     }));
-    m.send(&format!(
-        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let mut s = peer.open(&mut m, 0, 0);
     s.write_all(b"one").unwrap();
     m.expect(b"\r\n+QIURC: \"recv\",0\r\n\r\n+QIURC: \"recv\",0,\"buff full\"\r\n");
     std::thread::sleep(Duration::from_millis(20));
@@ -298,12 +278,7 @@ fn reboot_mid_session_forgets_sockets_keeps_nvram() {
     m.until(b"Leaving the BROM\r\n");
     m.send("AT+QICFG=\"showlength\",1");
     m.expect(b"\r\nOK\r\n");
-    m.send(&format!(
-        "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",{},0,0",
-        peer.port
-    ));
-    let mut s = peer.accept();
-    m.expect(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let mut s = peer.open(&mut m, 0, 0);
     m.send("AT+QISTATE?");
     m.until(b"\r\n\r\nOK\r\n");
     // The 4th command: boot lines instead of an answer.

@@ -352,6 +352,18 @@ impl Peer {
         Peer { listener, port }
     }
 
+    /// Open TCP socket `id` to this peer in access `mode`, check the module's answer byte for
+    /// byte (`OK`, then `+QIOPEN: <id>,0`), and return the peer's end of the connection.
+    pub fn open(&self, m: &mut Modem, id: u8, mode: u8) -> TcpStream {
+        m.send(&format!(
+            "AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",{},0,{mode}",
+            self.port
+        ));
+        let s = self.accept();
+        m.expect(format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n").as_bytes());
+        s
+    }
+
     pub fn accept(&self) -> TcpStream {
         let (s, _) = self.listener.accept().unwrap();
         s.set_read_timeout(Some(T)).unwrap();
