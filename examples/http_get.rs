@@ -19,7 +19,7 @@ use embedded_nal_async::{AddrType, Dns};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
-use common::{COMMON_HELP, Common, crc32_update};
+use common::{Common, crc32_update};
 
 const HELP_HEAD: &str = "\
 http_get: an HTTP GET through a Quectel BC20 (reqwless over the async embedded-nal stack)
@@ -210,24 +210,19 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
     }
 }
 
-fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if common::wants_help(&args) {
-        print!("{HELP_HEAD}{COMMON_HELP}");
-        return ExitCode::SUCCESS;
-    }
-    let common = match Common::parse(&mut args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("http_get: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// The one optional positional argument: the URL (a real module only).
+fn parse(mut args: Vec<String>) -> Result<Option<String>, String> {
     if args.len() > 1 || args.first().is_some_and(|a| a.starts_with('-')) {
-        eprintln!("http_get: unexpected arguments {args:?} (try --help)");
-        return ExitCode::from(2);
+        return Err(format!("unexpected arguments {args:?} (try --help)"));
     }
-    common::init_log(common.log);
-    let url = args.pop();
-    common::block_on_with_timeout("http_get", common.timeout, run(&common, url))
+    Ok(args.pop())
+}
+
+fn main() -> ExitCode {
+    match common::begin("http_get", HELP_HEAD, parse) {
+        Ok((common, url)) => {
+            common::block_on_with_timeout("http_get", common.timeout, run(&common, url))
+        }
+        Err(code) => code,
+    }
 }

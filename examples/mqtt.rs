@@ -25,7 +25,7 @@ use minimq::{
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
-use common::{COMMON_HELP, Common};
+use common::Common;
 
 const HELP_HEAD: &str = "\
 mqtt: publish and subscribe through a Quectel BC20 (minimq 0.13 over the async stack)
@@ -159,19 +159,10 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if common::wants_help(&args) {
-        print!("{HELP_HEAD}{COMMON_HELP}");
-        return ExitCode::SUCCESS;
-    }
-    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
-    let (common, options) = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("mqtt: {e}");
-            return ExitCode::from(2);
+    match common::begin("mqtt", HELP_HEAD, parse) {
+        Ok((common, options)) => {
+            common::block_on_with_timeout("mqtt", common.timeout, run(&common, &options))
         }
-    };
-    common::init_log(common.log);
-    common::block_on_with_timeout("mqtt", common.timeout, run(&common, &options))
+        Err(code) => code,
+    }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
-use common::{COMMON_HELP, Common};
+use common::Common;
 
 const HELP_HEAD: &str = "\
 ping_ntp: ping and NTP time synchronisation by a Quectel BC20 (AT+QPING, AT+QNTP)
@@ -179,19 +179,10 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if common::wants_help(&args) {
-        print!("{HELP_HEAD}{COMMON_HELP}");
-        return ExitCode::SUCCESS;
-    }
-    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
-    let (common, options) = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("ping_ntp: {e}");
-            return ExitCode::from(2);
+    match common::begin("ping_ntp", HELP_HEAD, parse) {
+        Ok((common, options)) => {
+            common::block_on_with_timeout("ping_ntp", common.timeout, run(&common, &options))
         }
-    };
-    common::init_log(common.log);
-    common::block_on_with_timeout("ping_ntp", common.timeout, run(&common, &options))
+        Err(code) => code,
+    }
 }

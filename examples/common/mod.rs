@@ -96,8 +96,34 @@ impl Common {
 }
 
 /// `true` when `-h` or `--help` is among the arguments.
-pub fn wants_help(args: &[String]) -> bool {
+fn wants_help(args: &[String]) -> bool {
     args.iter().any(|a| a == "-h" || a == "--help")
+}
+
+/// The beginning of an example's `main`: `--help` (print `help_head` and the shared options,
+/// exit 0), the shared options, the example's own (`parse`), then logging. `Err` carries the
+/// exit code to return at once (0 after help, 2 on a usage error).
+pub fn begin<O>(
+    name: &str,
+    help_head: &str,
+    parse: impl FnOnce(Vec<String>) -> Result<O, String>,
+) -> Result<(Common, O), ExitCode> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if wants_help(&args) {
+        print!("{help_head}{COMMON_HELP}");
+        return Err(ExitCode::SUCCESS);
+    }
+    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
+    match parsed {
+        Ok((common, options)) => {
+            init_log(common.log);
+            Ok((common, options))
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 // ----- logging -----
@@ -127,7 +153,7 @@ impl log::Log for StderrLog {
 }
 
 /// Log to stderr with timestamps from program start.
-pub fn init_log(level: log::LevelFilter) {
+fn init_log(level: log::LevelFilter) {
     let logger = Box::leak(Box::new(StderrLog {
         start: Instant::now(),
     }));
