@@ -69,9 +69,15 @@ pub enum Error {
     Unsupported,
     /// The driver is busy with another command; try again (shells turn this into waiting).
     Busy,
-    /// The socket's receive buffer is full and the module's output is held back until the
-    /// application reads (direct push mode).
-    BufferFull,
+    /// The connection ended (the peer closed it) before every byte written to it could go
+    /// out: `unsent` queued bytes were dropped, after `sent` bytes of the connection had been
+    /// accepted by the module (`SEND OK`).
+    Unsent {
+        /// Bytes of the connection the module accepted, from its start.
+        sent: u64,
+        /// Bytes written by the application that never went out.
+        unsent: usize,
+    },
 }
 
 impl From<EncodeError> for Error {
@@ -101,7 +107,10 @@ impl fmt::Display for Error {
             Error::PdpDeactivated => f.write_str("PDP context deactivated"),
             Error::Unsupported => f.write_str("not supported by the BC20"),
             Error::Busy => f.write_str("driver busy"),
-            Error::BufferFull => f.write_str("receive buffer full"),
+            Error::Unsent { sent, unsent } => write!(
+                f,
+                "connection closed with {unsent} bytes unsent ({sent} bytes went out)"
+            ),
         }
     }
 }
@@ -121,11 +130,10 @@ impl embedded_io::Error for Error {
             Error::Modem(_) => K::Other,
             Error::InvalidArgument(_) => K::InvalidInput,
             Error::NoSocket => K::OutOfMemory,
-            Error::Closed => K::BrokenPipe,
+            Error::Closed | Error::Unsent { .. } => K::BrokenPipe,
             Error::Reset | Error::PdpDeactivated => K::ConnectionReset,
             Error::Unsupported => K::Unsupported,
             Error::Busy => K::Other,
-            Error::BufferFull => K::OutOfMemory,
         }
     }
 }
@@ -133,7 +141,7 @@ impl embedded_io::Error for Error {
 impl embedded_nal::TcpError for Error {
     fn kind(&self) -> embedded_nal::TcpErrorKind {
         match self {
-            Error::Closed | Error::Reset | Error::PdpDeactivated => {
+            Error::Closed | Error::Unsent { .. } | Error::Reset | Error::PdpDeactivated => {
                 embedded_nal::TcpErrorKind::PipeClosed
             }
             _ => embedded_nal::TcpErrorKind::Other,

@@ -169,6 +169,7 @@ pub mod fmt;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod types;
+pub mod wake;
 pub mod wire;
 
 #[cfg(feature = "sim")]
@@ -180,3 +181,4 @@ pub use clock::Clock;
 pub use clock::StdClock;
 pub use error::{Error, ModemError};
 pub use types::*;
+pub use wake::{NoWake, Wake};

@@ -182,9 +182,10 @@ impl Clock for VClock {
 
 // ----- the rig -----
 
-/// One quiet line: how long the engine waits for silence before it resynchronises.
+/// One quiet line: how long the engine waits for silence before it resynchronises (the
+/// line must be seen quiet for `quiet_ms`, confirmed by a second look).
 fn quiet() -> u64 {
-    u64::from(config().quiet_ms) + 1
+    u64::from(config().quiet_ms) + 2 * engine::LOOK_GRACE_MS + 1
 }
 
 const WAIT_LIMIT: u64 = 5_000;

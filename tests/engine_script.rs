@@ -1,109 +1,22 @@
 //! The engine against a scripted module: each test reads as a short exchange, with explicit
 //! time. Expect these bytes, answer those, inject this URC.
 
-use quectel_bc20::engine::{Config, Engine, Event, Reply, Request, SocketPhase};
-use quectel_bc20::{ConnectId, Error, ModemError, QiError, ResultCode, ServiceType};
+mod engine_support;
 
-struct Rig {
-    e: Engine<1536, 3200>,
-    now: u64,
-}
-
-impl Rig {
-    fn new(config: Config) -> Self {
-        Rig {
-            e: Engine::new(config),
-            now: 0,
-        }
-    }
-
-    /// A rig whose module has answered the start-up sequence.
-    fn ready() -> Self {
-        let mut r = Rig::new(Config::default());
-        r.bring_up();
-        r
-    }
-
-    fn bring_up(&mut self) {
-        for cmd in [
-            "AT",
-            "ATE0",
-            "AT+CMEE=1",
-            "AT+QICFG=\"dataformat\",0,0",
-            "AT+QICFG=\"viewmode\",0",
-            "AT+QICFG=\"showlength\",1",
-        ] {
-            self.expect(cmd);
-            self.rx("\r\nOK\r\n");
-        }
-        assert!(self.e.is_ready());
-    }
-
-    /// The engine must now write exactly `cmd` + CR.
-    fn expect(&mut self, cmd: &str) {
-        let want = format!("{cmd}\r");
-        let got = self
-            .e
-            .poll_transmit(self.now)
-            .map(|b| String::from_utf8_lossy(b).into_owned());
-        assert_eq!(got.as_deref(), Some(want.as_str()));
-        self.e.transmitted(want.len(), self.now);
-    }
-
-    fn idle(&mut self) {
-        let got = self.e.poll_transmit(self.now).map(|b| b.to_vec());
-        assert_eq!(got, None, "nothing to send");
-    }
-
-    fn rx(&mut self, s: &str) {
-        self.rx_bytes(s.as_bytes());
-    }
-
-    fn rx_bytes(&mut self, b: &[u8]) {
-        let n = self.e.handle_rx(b, self.now);
-        assert_eq!(n, b.len(), "all bytes accepted");
-    }
-
-    fn advance(&mut self, ms: u64) {
-        self.now += ms;
-        self.e.handle_timeout(self.now);
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.e.poll_event()).collect()
-    }
-
-    /// Open a TCP socket and answer success.
-    fn open(&mut self) -> ConnectId {
-        let id = self.e.allocate(ServiceType::Tcp).unwrap();
-        self.e.open(id, "127.0.0.1", 8062).unwrap();
-        self.expect(&format!("AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,0"));
-        self.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
-        assert_eq!(self.e.phase(id), SocketPhase::Connected);
-        id
-    }
-
-    fn recv_all(&mut self, id: ConnectId) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 300];
-        while let Ok(n) = self.e.recv(id, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
-    }
-}
+use engine_support::{LATE, Rig};
+use quectel_bc20::engine::{Config, Event, Reply, Request, SocketPhase};
+use quectel_bc20::{Error, ModemError, QiError, ResultCode, ServiceType};
 
 #[test]
 fn start_up_retries_at_until_the_module_wakes() {
     let mut r = Rig::new(Config::default());
     r.expect("AT");
     r.rx("\r\n"); // spec 6.3: the first command after sleep gets a bare line end
-    r.advance(2_000);
+    r.advance(300);
     r.idle();
-    r.advance(500);
+    // Nothing but that, through a quiet line: the module slept; `AT` again at once, not after
+    // the command timeout.
+    r.advance(LATE);
     r.expect("AT");
     r.rx("AT\r\r\nOK\r\n"); // echo still on
     r.expect("ATE0");
@@ -311,7 +224,7 @@ fn send_fail_is_an_error_and_send_ok_without_ok_is_accepted() {
     r.rx("\r\nSEND OK\r\n");
     assert_eq!(r.e.take_send_result(id), Some(Ok(2)));
     assert_eq!(r.e.send(id, b"e"), Err(Error::Busy), "OK may still come");
-    r.advance(2_000);
+    r.advance(2_000 + LATE);
     r.e.send(id, b"e").unwrap();
     r.expect("AT+QISENDEX=0,1,65");
 }
@@ -322,7 +235,7 @@ fn timeout_resynchronises_and_the_next_command_works() {
     let t = r.e.start(Request::LastError).unwrap();
     r.expect("AT+QIGETERROR");
     r.rx("\r\n+QIGETERR"); // and then nothing
-    r.advance(2_000);
+    r.advance(2_000 + LATE);
     assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
     assert!(
         r.events()
@@ -333,7 +246,7 @@ fn timeout_resynchronises_and_the_next_command_works() {
     r.rx("OR: 552,invalid parameters\r\n\r\nOK\r\n");
     r.advance(200);
     r.idle();
-    r.advance(300);
+    r.advance(300 + LATE);
     r.expect("AT");
     r.rx("\r\nOK\r\n");
     let t = r.e.start(Request::LastError).unwrap();
@@ -433,7 +346,7 @@ fn dns_ping_and_ntp() {
     r.expect("AT+QNTP=1,\"127.0.0.1\",123");
     r.rx("\r\n+QNTP: 0,\"18/04/20,11:08:20:35+32\"\r\n");
     assert_eq!(r.e.take_reply(t), None, "waits a command time for an OK");
-    r.advance(2_000);
+    r.advance(2_000 + LATE);
     match r.e.take_reply(t) {
         Some(Ok(Reply::Ntp(time))) => assert_eq!(time.year, 2018),
         other => panic!("{other:?}"),

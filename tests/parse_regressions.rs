@@ -60,10 +60,12 @@ fn overlong_line_ending_in_cr_at_eof_is_skipped() {
 /// depended on where reads ended.
 #[test]
 fn partial_payload_header_prefix_waits_for_more() {
+    // `+QIRD: 3,2,xyz`: three bytes read, two remaining (showlength 1), data on the line.
     let bytes = b"\r\nOK\r\n+QIRD: 3,2,xyz\r\n\r\nOK\r\n\r\n+QIURC: \"recv\",1,2\r\nab\r\n";
     for max_line in [0, 2, 5, 14] {
         let mut ctx = ParseContext {
             max_line,
+            show_length: true,
             ..Default::default()
         };
         ctx.set_access_mode(

@@ -75,7 +75,7 @@ fn echo_over_async_stack(config: Config, mode: AccessMode, len: usize) {
     let (stack, mut runner) = asynch::new(&state, rx, tx, StdClock::default(), PollDelay);
     let data: Vec<u8> = (0..len).map(|i| (i * 29 + 1) as u8).collect();
     let app = async {
-        stack.wait_ready().await;
+        stack.wait_ready().await.expect("module ready");
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
         let mut conn = stack.connect(addr).await.unwrap();
         let mut got = Vec::new();

@@ -84,6 +84,11 @@ pub struct State<M: RawMutex, const SOCK_RX: usize = 1536, const RX: usize = 320
     kick: Signal<M, ()>,
     /// Wakes the runner's receive side: a socket was read, there may be room again.
     space: Signal<M, ()>,
+    /// The receive side backs off after a UART error until this instant (ms); the transmit
+    /// side, which owns the delay, wakes it with `rx_resume`.
+    rx_hold: Mutex<M, core::cell::Cell<Option<u64>>>,
+    /// Ends the receive side's back-off.
+    rx_resume: Signal<M, ()>,
 }
 
 impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
@@ -96,6 +101,8 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
             })),
             kick: Signal::new(),
             space: Signal::new(),
+            rx_hold: Mutex::new(core::cell::Cell::new(None)),
+            rx_resume: Signal::new(),
         }
     }
 
@@ -108,7 +115,8 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
     }
 }
 
-/// Split `state` into the stack handle and the runner that owns the UART halves.
+/// Split `state` into the stack handle and the runner that owns the UART halves. The runner
+/// wakes a sleeping module with `AT` alone; [`Runner::with_wake`] adds a wake pin.
 pub fn new<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize>(
     state: &'a State<M, SOCK_RX, RX>,
     rx: R,
@@ -122,7 +130,10 @@ pub fn new<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize>(
 where
     M: RawMutex,
 {
-    (Stack { state }, Runner::new(state, rx, tx, clock, delay))
+    (
+        Stack { state },
+        Runner::new(state, rx, tx, clock, delay, crate::wake::NoWake),
+    )
 }
 
 /// The handle the application uses: cheap to copy, every method takes `&self`.
@@ -193,12 +204,15 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
         .await
     }
 
-    /// Wait until the module answered `AT` and took the start-up settings. Bounded only by
-    /// the module: wrap it in a timeout if the module may be absent.
-    pub async fn wait_ready(&self) {
+    /// Wait until the module answered `AT` and took the start-up settings, or
+    /// [`Error::Timeout`] once it has not answered for
+    /// [`Config::unresponsive_ms`](crate::engine::Config::unresponsive_ms).
+    pub async fn wait_ready(&self) -> Result<(), Error> {
         self.wait(|e| {
             if e.is_ready() {
-                Poll::Ready(())
+                Poll::Ready(Ok(()))
+            } else if e.is_unresponsive() {
+                Poll::Ready(Err(Error::Timeout))
             } else {
                 Poll::Pending
             }
@@ -244,8 +258,11 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
             if waited >= registration_timeout_ms {
                 return Err(Error::Timeout);
             }
+            if self.state.with(|e| e.is_unresponsive()) {
+                return Err(Error::Timeout);
+            }
             delay.delay_ms(50).await;
-            waited += 50;
+            waited = waited.saturating_add(50);
         }
         match self.request(Request::SimStatus).await? {
             Reply::Sim(code) if code.as_str() == "READY" => {}

@@ -8,46 +8,76 @@ use embedded_io_async::{Read, Write};
 
 use super::State;
 use crate::clock::Clock;
+use crate::wake::{NoWake, Wake};
 use crate::wire::MAX_COMMAND_LEN;
 
 /// How many bytes the runner reads from the UART at a time.
 const READ_CHUNK: usize = 256;
 
-/// The UART side of the async driver: run [`Runner::run`] for the stack to work.
-pub struct Runner<'a, M: RawMutex, R, W, C, D, const SOCK_RX: usize, const RX: usize> {
+/// First back-off after a UART read error or end of stream, ms; it doubles with each error in
+/// a row up to [`MAX_BACKOFF_MS`].
+const FIRST_BACKOFF_MS: u64 = 10;
+/// Longest back-off between two reads of a failing UART, ms.
+const MAX_BACKOFF_MS: u64 = 1_000;
+
+/// The UART side of the async driver: run [`Runner::run`] for the stack to work. `P` pulses
+/// the module's wake pin, if it has one (see [`crate::wake`]).
+pub struct Runner<'a, M: RawMutex, R, W, C, D, const SOCK_RX: usize, const RX: usize, P = NoWake> {
     state: &'a State<M, SOCK_RX, RX>,
     rx: R,
     tx: W,
     clock: C,
     delay: D,
+    wake: P,
 }
 
-impl<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize>
-    Runner<'a, M, R, W, C, D, SOCK_RX, RX>
+impl<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize, P>
+    Runner<'a, M, R, W, C, D, SOCK_RX, RX, P>
 where
     M: RawMutex,
 {
-    pub(super) fn new(state: &'a State<M, SOCK_RX, RX>, rx: R, tx: W, clock: C, delay: D) -> Self {
+    pub(super) fn new(
+        state: &'a State<M, SOCK_RX, RX>,
+        rx: R,
+        tx: W,
+        clock: C,
+        delay: D,
+        wake: P,
+    ) -> Self {
         Runner {
             state,
             rx,
             tx,
             clock,
             delay,
+            wake,
         }
+    }
+
+    /// The same runner with a wake pin: `wake` is called before the driver wakes the module
+    /// from sleep (see [`crate::wake`]).
+    pub fn with_wake<P2: Wake>(self, wake: P2) -> Runner<'a, M, R, W, C, D, SOCK_RX, RX, P2> {
+        Runner::new(self.state, self.rx, self.tx, self.clock, self.delay, wake)
     }
 }
 
-impl<M, R, W, C, D, const SOCK_RX: usize, const RX: usize> Runner<'_, M, R, W, C, D, SOCK_RX, RX>
+impl<M, R, W, C, D, const SOCK_RX: usize, const RX: usize, P>
+    Runner<'_, M, R, W, C, D, SOCK_RX, RX, P>
 where
     M: RawMutex,
     R: Read,
     W: Write,
     C: Clock,
     D: DelayNs,
+    P: Wake,
 {
-    /// Drive the UART forever. UART errors are logged and the loop goes on (a UART that keeps
-    /// failing makes every request time out, which the stack reports).
+    /// Drive the UART forever.
+    ///
+    /// UART errors and an end of stream are counted
+    /// ([`Traffic::uart_errors`](crate::engine::Traffic::uart_errors)) and logged (the first,
+    /// then at every power of two), and the receive side backs off (10 ms, doubling up to 1 s)
+    /// instead of spinning; requests meanwhile time out and the engine resynchronises once
+    /// the UART works again.
     ///
     /// Dropping this future stops the driver: requests then wait until it runs again (start
     /// it again with the same state and UART to resume; the engine's deadlines apply from
@@ -59,24 +89,41 @@ where
             tx,
             clock,
             delay,
+            wake,
         } = self;
         let clock = &*clock;
         let receive = async {
             let mut buf = [0u8; READ_CHUNK];
+            let mut failures: u32 = 0;
             loop {
                 let n = match rx.read(&mut buf).await {
-                    // End of stream (a closed pipe on the host): nothing will come; do not spin.
-                    Ok(0) => {
-                        embassy_futures::yield_now().await;
-                        continue;
+                    Ok(n) if n > 0 => {
+                        failures = 0;
+                        n
                     }
-                    Ok(n) => n,
-                    Err(e) => {
-                        crate::fmt::warn!(
-                            "bc20: UART read error: {:?}",
-                            embedded_io::Error::kind(&e)
-                        );
-                        embassy_futures::yield_now().await;
+                    other => {
+                        failures = failures.saturating_add(1);
+                        if failures.is_power_of_two() {
+                            match other {
+                                Err(e) => crate::fmt::warn!(
+                                    "bc20: UART read error ({} in a row): {:?}",
+                                    failures,
+                                    embedded_io::Error::kind(&e)
+                                ),
+                                Ok(_) => crate::fmt::warn!(
+                                    "bc20: UART end of stream ({} in a row)",
+                                    failures
+                                ),
+                            }
+                        }
+                        let backoff = FIRST_BACKOFF_MS
+                            .saturating_mul(1 << failures.min(7).saturating_sub(1))
+                            .min(MAX_BACKOFF_MS);
+                        let until = clock.now_ms().saturating_add(backoff);
+                        state.with(|e| e.note_uart_error());
+                        state.rx_hold.lock(|h| h.set(Some(until)));
+                        state.kick.signal(());
+                        state.rx_resume.wait().await;
                         continue;
                     }
                 };
@@ -99,14 +146,23 @@ where
             loop {
                 loop {
                     let now = clock.now_ms();
-                    let n = state.with(|e| match e.poll_transmit(now) {
-                        Some(bytes) => {
-                            let n = bytes.len().min(out.len());
-                            out[..n].copy_from_slice(&bytes[..n]);
-                            n
+                    let (n, pulse) = state.with(|e| {
+                        if e.poll_transmit(now).is_none() {
+                            return (0, false);
                         }
-                        None => 0,
+                        let pulse = e.take_wake_request();
+                        match e.poll_transmit(now) {
+                            Some(bytes) => {
+                                let n = bytes.len().min(out.len());
+                                out[..n].copy_from_slice(&bytes[..n]);
+                                (n, pulse)
+                            }
+                            None => (0, pulse),
+                        }
                     });
+                    if pulse {
+                        wake.wake();
+                    }
                     if n == 0 {
                         break;
                     }
@@ -119,13 +175,23 @@ where
                             "bc20: UART write error: {:?}",
                             embedded_io::Error::kind(&e)
                         );
+                        state.with(|e| e.note_uart_error());
                         embassy_futures::yield_now().await;
                     }
                     let now = clock.now_ms();
                     state.with(|e| e.transmitted(n, now));
                 }
-                let deadline = state.with(|e| e.poll_timeout());
                 let now = clock.now_ms();
+                let hold = state.rx_hold.lock(|h| h.get());
+                if hold.is_some_and(|t| now >= t) {
+                    state.rx_hold.lock(|h| h.set(None));
+                    state.rx_resume.signal(());
+                }
+                let hold = state.rx_hold.lock(|h| h.get());
+                let deadline = match (state.with(|e| e.poll_timeout()), hold) {
+                    (Some(d), Some(h)) => Some(d.min(h)),
+                    (d, h) => d.or(h),
+                };
                 match deadline {
                     Some(d) if d > now => {
                         let wait = u32::try_from(d - now).unwrap_or(u32::MAX);

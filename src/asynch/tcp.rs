@@ -6,7 +6,6 @@ use core::task::Poll;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
 use super::{SocketGuard, Stack};
-use crate::engine::SocketPhase;
 use crate::error::Error;
 use crate::types::{ConnectId, ServiceType};
 
@@ -26,6 +25,11 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> TcpConnection<'_, M, SO
     /// Bytes received and not read yet.
     pub fn available(&self) -> usize {
         self.stack.state.with(|e| e.available(self.id))
+    }
+
+    /// Bytes written to this connection that the module has accepted (`SEND OK`) so far.
+    pub fn sent(&self) -> u64 {
+        self.stack.state.with(|e| e.sent_total(self.id))
     }
 }
 
@@ -122,17 +126,12 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
         .await
     }
 
-    /// Wait until the module has accepted (`SEND OK`) every queued byte of `id`.
+    /// Wait until the module has accepted (`SEND OK`) every queued byte of `id`, or the
+    /// connection ended without them ([`Error::Unsent`] says how many went out).
     pub(super) async fn flush_socket(&self, id: ConnectId) -> Result<(), Error> {
-        self.wait(|e| {
-            if e.unsent(id) > 0 || e.send_pending(id) {
-                return Poll::Pending;
-            }
-            match e.phase(id) {
-                SocketPhase::Failed(err) => Poll::Ready(Err(err)),
-                SocketPhase::Connected | SocketPhase::PeerClosed => Poll::Ready(Ok(())),
-                _ => Poll::Ready(Err(Error::Closed)),
-            }
+        self.wait(|e| match e.poll_flush(id) {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
         })
         .await
     }
@@ -165,6 +164,9 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Writ
         self.stack.queue_socket(self.id, buf).await
     }
 
+    /// Waits until the module has accepted every byte written so far (`SEND OK`). Fails
+    /// with [`Error::Unsent`] when the peer closed before they could all go out (it says how
+    /// many did), or with the connection's error.
     async fn flush(&mut self) -> Result<(), Error> {
         self.stack.flush_socket(self.id).await
     }

@@ -34,12 +34,14 @@ use crate::clock::Clock;
 use crate::engine::{Config, Engine, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket};
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus};
+use crate::wake::{NoWake, Wake};
 
 /// The BC20 as a blocking network stack. `SOCK_RX` and `RX` size the engine's buffers (see
-/// [`Engine`]).
-pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200> {
+/// [`Engine`]); `P` pulses the module's wake pin, if it has one (see [`crate::wake`]).
+pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200, P = NoWake> {
     uart: U,
     clock: C,
+    wake: P,
     engine: Engine<SOCK_RX, RX>,
     remotes: [Option<SocketAddr>; crate::types::SOCKET_COUNT],
     dns: Option<(Ticket, heapless::String<255>)>,
@@ -61,6 +63,7 @@ where
         Bc20 {
             uart,
             clock,
+            wake: NoWake,
             engine: Engine::new(config),
             remotes: [None; crate::types::SOCKET_COUNT],
             dns: None,
@@ -69,6 +72,28 @@ where
         }
     }
 
+    /// The same driver with a wake pin: `wake` is called before the driver wakes the module
+    /// from sleep (see [`crate::wake`]).
+    pub fn with_wake<P: Wake>(self, wake: P) -> Bc20<U, C, SOCK_RX, RX, P> {
+        Bc20 {
+            uart: self.uart,
+            clock: self.clock,
+            wake,
+            engine: self.engine,
+            remotes: self.remotes,
+            dns: self.dns,
+            wait_limit_ms: self.wait_limit_ms,
+            busy_since: self.busy_since,
+        }
+    }
+}
+
+impl<U, C, const SOCK_RX: usize, const RX: usize, P> Bc20<U, C, SOCK_RX, RX, P>
+where
+    U: Read + Write + ReadReady,
+    C: Clock,
+    P: Wake,
+{
     /// The engine, for counters and state queries.
     pub fn engine(&self) -> &Engine<SOCK_RX, RX> {
         &self.engine
@@ -86,7 +111,22 @@ where
     }
 
     /// Move bytes both ways and apply deadlines, without waiting.
+    ///
+    /// Everything the UART has ready is read before any deadline is judged, so an answer that
+    /// arrived while the caller was busy elsewhere is never declared late: the driver works
+    /// at any poll period, every millisecond or every minute.
     pub fn poll(&mut self) -> Result<(), Error> {
+        let r = self.pump();
+        if r.is_err() {
+            self.engine.note_uart_error();
+        }
+        while let Some(event) = self.engine.poll_event() {
+            event.log();
+        }
+        r
+    }
+
+    fn pump(&mut self) -> Result<(), Error> {
         let now = self.clock.now_ms();
         loop {
             if !self.uart.read_ready().map_err(transport)? {
@@ -103,15 +143,27 @@ where
             }
         }
         self.engine.handle_timeout(now);
-        while let Some(bytes) = self.engine.poll_transmit(now) {
+        let mut wrote = false;
+        loop {
+            if self.engine.poll_transmit(now).is_none() {
+                break;
+            }
+            if self.engine.take_wake_request() {
+                self.wake.wake();
+            }
+            let Some(bytes) = self.engine.poll_transmit(now) else {
+                break;
+            };
             let n = self.uart.write(bytes).map_err(transport)?;
             if n == 0 {
                 break;
             }
+            wrote = true;
             self.engine.transmitted(n, now);
         }
-        while let Some(event) = self.engine.poll_event() {
-            event.log();
+        if wrote {
+            // A buffered UART must not keep the command until some later call.
+            self.uart.flush().map_err(transport)?;
         }
         Ok(())
     }

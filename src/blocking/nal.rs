@@ -9,6 +9,7 @@ use super::Bc20;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::types::{ConnectId, MAX_SEND_HEX, ServiceType};
+use crate::wake::Wake;
 use crate::wire::{EncodeError, encode::Field};
 
 /// A TCP socket of [`Bc20`]: one of the module's five connectIDs.
@@ -39,10 +40,11 @@ impl UdpSocket {
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize> TcpClientStack for Bc20<U, C, SOCK_RX, RX>
+impl<U, C, const SOCK_RX: usize, const RX: usize, P> TcpClientStack for Bc20<U, C, SOCK_RX, RX, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
+    P: Wake,
 {
     type TcpSocket = TcpSocket;
     type Error = Error;
@@ -70,10 +72,11 @@ where
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize> UdpClientStack for Bc20<U, C, SOCK_RX, RX>
+impl<U, C, const SOCK_RX: usize, const RX: usize, P> UdpClientStack for Bc20<U, C, SOCK_RX, RX, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
+    P: Wake,
 {
     type UdpSocket = UdpSocket;
     type Error = Error;
@@ -120,10 +123,11 @@ where
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize> Dns for Bc20<U, C, SOCK_RX, RX>
+impl<U, C, const SOCK_RX: usize, const RX: usize, P> Dns for Bc20<U, C, SOCK_RX, RX, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
+    P: Wake,
 {
     type Error = Error;
 

@@ -5,7 +5,7 @@ use super::reply::{Reply, Request};
 use super::socket::SocketPhase;
 use super::{Engine, Event, Ticket};
 use crate::error::Error;
-use crate::types::{ConnectId, MAX_SEND_HEX, ServiceType};
+use crate::types::{ConnectId, ServiceType};
 use crate::wire::Command;
 
 impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
@@ -104,24 +104,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             return Ok(0);
         }
         self.st.user_slot_free()?;
-        let text = self.st.config.send_text_when_possible
-            && data
-                .iter()
-                .take(crate::types::MAX_SEND_TEXT)
-                .all(|&b| crate::wire::encode::is_text_byte(b));
-        let cmd = if text {
-            let n = data.len().min(crate::types::MAX_SEND_TEXT);
-            Command::QiSend {
-                id,
-                data: &data[..n],
-            }
-        } else {
-            let n = data.len().min(MAX_SEND_HEX);
-            Command::QiSendEx {
-                id,
-                data: &data[..n],
-            }
-        };
+        let cmd = super::jobs::send_command(&self.st.config, id, data);
         let len = match cmd {
             Command::QiSend { data, .. } | Command::QiSendEx { data, .. } => data.len(),
             _ => 0,
@@ -150,6 +133,36 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     pub fn unsent(&self, id: ConnectId) -> usize {
         let s = &self.st.sockets[id.index()];
         s.tx.len() + s.tx_inflight
+    }
+
+    /// Whether every byte queued on `id` ([`Engine::queue_send`]) went out: `None` while some
+    /// are still on their way (bounded by the send deadline and [`Config::unresponsive_ms`]),
+    /// `Ok` once the module accepted them all, or why not: [`Error::Unsent`] when the peer
+    /// closed with bytes still queued (it says how many went out), the socket's error when it
+    /// failed.
+    ///
+    /// [`Config::unresponsive_ms`]: super::Config::unresponsive_ms
+    pub fn poll_flush(&self, id: ConnectId) -> Option<Result<(), Error>> {
+        let s = &self.st.sockets[id.index()];
+        if s.tx_inflight > 0 || self.send_pending(id) {
+            return None;
+        }
+        match s.phase {
+            SocketPhase::Connected if s.tx.len() > 0 => None,
+            SocketPhase::Connected => Some(Ok(())),
+            SocketPhase::Failed(e) => Some(Err(e)),
+            _ if s.tx_dropped > 0 => Some(Err(Error::Unsent {
+                sent: s.sent_total,
+                unsent: s.tx_dropped,
+            })),
+            SocketPhase::PeerClosed => Some(Ok(())),
+            _ => Some(Err(Error::Closed)),
+        }
+    }
+
+    /// Payload bytes of the connection on `id` the module accepted (`SEND OK`) so far.
+    pub fn sent_total(&self, id: ConnectId) -> u64 {
+        self.st.sockets[id.index()].sent_total
     }
 
     /// The outcome of the last send on `id`, once known (taking it allows the next send).

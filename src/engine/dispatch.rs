@@ -4,10 +4,10 @@ use core::net::Ipv4Addr;
 
 use crate::error::{Error, ModemError};
 use crate::types::{AccessMode, ConnectId, ResultCode};
-use crate::wire::{CeReg, Frame, Payload, PingLine};
+use crate::wire::{CeReg, Frame, Malformed, Payload, PingLine};
 
 use super::jobs::{Job, UserKind};
-use super::reply::{Reply, SocketInfo, bounded};
+use super::reply::{PingEcho, Reply, SocketInfo, bounded};
 use super::socket::SocketPhase;
 use super::{Event, State};
 
@@ -33,6 +33,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     }
 
     pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
+        if let Some(f) = &mut self.inflight
+            && f.bare_only
+        {
+            // A module that slept answers the first command with a bare line end only.
+            if frame == Frame::Blank {
+                f.blank_seen = true;
+            } else {
+                f.bare_only = false;
+            }
+        }
         match frame {
             Frame::Echo(_) | Frame::Blank | Frame::Test { .. } => {}
             Frame::Ok => self.on_final(Ok(())),
@@ -54,6 +64,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 if matches!(s.phase, SocketPhase::Connected | SocketPhase::Opening) {
                     s.phase = SocketPhase::PeerClosed;
                     s.open_deadline = None;
+                    // Bytes still queued cannot go out any more: a flush reports them.
+                    s.drop_queued();
                     self.event(Event::PeerClosed(id));
                 }
             }
@@ -67,7 +79,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
             }
             Frame::RecvData { id, data } => self.on_pushed(id, data),
-            Frame::QiRd { data, .. } => self.on_read(data),
+            Frame::QiRd { data, remaining } => self.on_read(data, remaining),
+            Frame::BadPayload { id, line, why } => self.on_bad_payload(id, line, why),
             Frame::PdpDeact(_) => {
                 crate::fmt::warn!("bc20: PDP context deactivated");
                 for id in ConnectId::ALL {
@@ -198,6 +211,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     }
 
     fn on_final(&mut self, result: Result<(), Error>) {
+        self.answered();
+        if self.waking.is_some_and(|w| w.deadline.is_some()) {
+            // The answer to the wake-up `AT`: the command has not been written yet.
+            self.woken();
+            return;
+        }
         match &mut self.inflight {
             Some(f) if f.result.is_none() => f.result = Some(result),
             // A second OK (the manual's ping example prints two): nothing to do.
@@ -226,6 +245,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
         }
         let s = &mut self.sockets[id.index()];
+        if result.is_ok() {
+            s.sent_total = s.sent_total.saturating_add(len as u64);
+        }
         if s.tx_inflight > 0 {
             // A chunk of the send queue: success just frees it; failure breaks the stream.
             s.tx_inflight = 0;
@@ -279,12 +301,61 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 id
             );
         }
-        let n = store(s, data);
-        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
-        self.event(Event::DataReady(id));
+        let (n, dropped) = store(s, data, true);
+        self.count_received(id, n, dropped);
     }
 
-    fn on_read(&mut self, data: Payload<'_>) {
+    fn count_received(&mut self, id: ConnectId, n: usize, dropped: u32) {
+        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
+        if dropped > 0 {
+            self.traffic.datagrams_dropped = self
+                .traffic
+                .datagrams_dropped
+                .saturating_add(u64::from(dropped));
+            self.event(Event::DatagramsDropped(id));
+        }
+        if n > 0 {
+            self.event(Event::DataReady(id));
+        }
+    }
+
+    /// A payload header that did not decode, or a payload not followed by what its layout
+    /// requires: no byte of it was taken as data.
+    fn on_bad_payload(&mut self, id: Option<ConnectId>, line: &[u8], why: Malformed) {
+        crate::fmt::warn!(
+            "bc20: received data could not be framed ({:?}): {}",
+            why,
+            crate::fmt::Printable(line)
+        );
+        self.event(Event::BadPayload(id));
+        match id {
+            // A recv URC: in buffer access the data waits in the module, so read it; pushed
+            // data is lost, and the socket must say so.
+            Some(id) => {
+                let s = &mut self.sockets[id.index()];
+                if !s.in_use() {
+                    return;
+                }
+                if s.mode == AccessMode::Buffer {
+                    s.read_pending = true;
+                } else {
+                    self.fail_socket(id, Error::Malformed, true);
+                }
+            }
+            // A `+QIRD` answer: the bytes the module handed out are lost to the stream.
+            None => match self.inflight.as_mut() {
+                Some(f) if matches!(f.job, Job::Read { .. }) => {
+                    f.late_error = Some(Error::Malformed);
+                    if let Job::Read { id, .. } = f.job {
+                        self.fail_socket(id, Error::Malformed, true);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn on_read(&mut self, data: Payload<'_>, remaining: Option<u16>) {
         let Some(f) = &mut self.inflight else {
             crate::fmt::warn!("bc20: +QIRD with no read in flight");
             return;
@@ -296,6 +367,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         let s = &mut self.sockets[id.index()];
         if data.is_empty() {
             s.read_pending = false;
+            if s.partial > 0 {
+                // The module said more of a datagram remained, then had none: end it here.
+                let _ = s.push_data(&[], true);
+            }
             return;
         }
         if data.len() > asked {
@@ -307,54 +382,101 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.fail_socket(id, Error::Malformed, true);
             return;
         }
-        let n = store(s, data);
-        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
-        self.event(Event::DataReady(id));
+        // UDP: a datagram larger than the read continues in the next one.
+        let (n, dropped) = store(s, data, remaining.is_none_or(|r| r == 0));
+        self.count_received(id, n, dropped);
     }
 
     fn on_ping(&mut self, line: PingLine) {
+        let now = self.now;
+        let settle_ms = u64::from(self.config.command_timeout_ms);
         let Some(f) = self.user_job(UserKind::Ping) else {
             crate::fmt::debug!("bc20: ping line with no ping in flight");
             return;
         };
-        let Some(Reply::Ping(out)) = &mut f.reply else {
+        let (Some(Reply::Ping(out)), Some(plan)) = (&mut f.reply, &mut f.ping) else {
             return;
         };
+        // Whatever follows a lone `+QPING: <err>` shows it was one echo's, not the ping's.
+        plan.decide_at = None;
         match line {
             PingLine::Echo(r) => {
                 let _ = out.replies.push(r);
+                let _ = out.echoes.push(PingEcho::Reply(r));
             }
             PingLine::Summary(s) => {
                 out.summary = Some(s);
                 f.late_done = true;
             }
-            PingLine::Result(code) if out.replies.is_empty() && out.failures == 0 => {
-                // A lone error: the whole ping failed (spec 6.6).
-                f.late_error = Some(ModemError::Result(code).into());
-                f.late_done = true;
+            PingLine::Result(code) => {
+                out.failures = out.failures.saturating_add(1);
+                let _ = out.echoes.push(PingEcho::Failed(code));
+                if out.echoes.len() >= usize::from(plan.count) && out.replies.is_empty() {
+                    // Every echo failed: nothing can follow that changes the outcome.
+                    f.late_error = Some(ModemError::Result(code).into());
+                    f.late_done = true;
+                } else if out.echoes.len() >= usize::from(plan.count) {
+                    // A summary may still come; wait briefly for it.
+                    plan.decide_at = Some(now.saturating_add(settle_ms));
+                } else {
+                    // The next echo's line comes within its timeout and the interval; if
+                    // nothing does, this was the whole ping failing (spec 6.6).
+                    let window = u64::from(plan.timeout_s) * 1000 + PING_LINE_GAP_MS;
+                    plan.decide_at = Some(now.saturating_add(window));
+                }
             }
-            PingLine::Result(_) => out.failures = out.failures.saturating_add(1),
         }
+    }
+
+    /// A lone `+QPING: <err>` with nothing after it by its decision time: decide the ping.
+    pub(super) fn decide_ping(&mut self) {
+        let certified = self.look_certified;
+        let Some(f) = self.user_job(UserKind::Ping) else {
+            return;
+        };
+        let (Some(Reply::Ping(out)), Some(plan)) = (&f.reply, &mut f.ping) else {
+            return;
+        };
+        if plan.decide_at.is_none_or(|d| d > certified) {
+            return;
+        }
+        plan.decide_at = None;
+        if out.replies.is_empty() {
+            let code = out.echoes.iter().find_map(|e| match e {
+                PingEcho::Failed(c) => Some(*c),
+                PingEcho::Reply(_) => None,
+            });
+            f.late_error = code.map(|c| ModemError::Result(c).into());
+        }
+        f.late_done = true;
+        self.settle();
     }
 }
 
-/// Decode a payload into the socket's buffer (the caller checked the room).
-fn store<const N: usize>(s: &mut super::socket::Socket<N>, data: Payload<'_>) -> usize {
-    let datagram = true;
+/// Longest gap between two lines of a ping beyond one echo's timeout (the module waits about
+/// a second between echoes), ms.
+const PING_LINE_GAP_MS: u64 = 3_000;
+
+/// Decode a payload into the socket's buffer (the caller checked the room). `end`: the bytes
+/// end a UDP datagram. Returns the bytes kept and the datagrams dropped whole.
+fn store<const N: usize>(
+    s: &mut super::socket::Socket<N>,
+    data: Payload<'_>,
+    end: bool,
+) -> (usize, u32) {
     if let Some(raw) = data.as_raw() {
-        return s.push_data(raw, datagram);
+        return s.push_data(raw, end);
     }
-    // Hex: decode in pieces; one datagram for UDP.
-    let mut total = 0;
+    // Hex: decode in pieces; only the last piece may end a datagram.
+    let (mut total, mut dropped) = (0, 0);
     let mut chunk = [0u8; 64];
-    for piece in data.wire_bytes().chunks(128) {
+    let mut pieces = data.wire_bytes().chunks(128).peekable();
+    while let Some(piece) = pieces.next() {
         let n = crate::wire::hex::decode_into(piece, &mut chunk).unwrap_or(0);
-        total += s.rx.write(&chunk[..n]);
+        let last = pieces.peek().is_none();
+        let (k, d) = s.push_data(&chunk[..n], end && last);
+        total += k;
+        dropped += d;
     }
-    if total > 0 && s.service == crate::types::ServiceType::Udp {
-        let _ = s
-            .datagrams
-            .push_back(u16::try_from(total).unwrap_or(u16::MAX));
-    }
-    total
+    (total, dropped)
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, ContextId, QiCfg};
-use crate::wire::{Command, ParseContext};
+use crate::wire::Command;
 
 use super::reply::{PingOutcome, Reply, Request};
 use super::socket::SocketPhase;
@@ -65,11 +65,45 @@ pub(super) struct InFlight {
     /// DNS addresses still expected.
     pub expect: u8,
     pub abandoned: bool,
+    /// Since the command was written, nothing but blank lines came: a module that slept
+    /// answers so, and forgets the command (spec 6.3).
+    pub bare_only: bool,
+    /// A blank line came while `bare_only`.
+    pub blank_seen: bool,
+    /// Times the command was sent again after a bare answer.
+    pub resent: u8,
+    /// A ping's plan: how long its echoes may take, and how to tell a lone error apart.
+    pub ping: Option<PingPlan>,
 }
+
+/// What the engine knows of a ping in flight.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PingPlan {
+    /// Echo requests asked for.
+    pub count: u8,
+    /// Seconds each echo may take.
+    pub timeout_s: u8,
+    /// A `+QPING: <err>` came before any reply: if nothing follows by `decide_at`, it was the
+    /// whole ping's failure (spec 6.6), else the first echo's.
+    pub decide_at: Option<Millis>,
+}
+
+/// The most times a command lost to a sleeping module is sent again.
+pub(super) const MAX_RESENDS: u8 = 2;
+
+/// Failed `AT+QIRD` attempts on a socket before it fails (the module re-announces data only
+/// after a read that returns 0, so a read is retried rather than given up).
+const MAX_READ_FAILURES: u8 = 3;
+
+/// Wait before the n-th retry of a failed `AT+QIRD`, ms (times n).
+const READ_RETRY_MS: Millis = 200;
 
 impl<const SOCK_RX: usize> State<SOCK_RX> {
     /// `Err(Busy)` unless a user command may start now.
     pub(super) fn user_slot_free(&self) -> Result<(), Error> {
+        if self.unresponsive {
+            return Err(Error::Timeout);
+        }
         if self.inflight.is_some()
             || self.init.is_some()
             || self.needs_sync
@@ -98,6 +132,10 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             extended: false,
             expect: 0,
             abandoned: false,
+            bare_only: false,
+            blank_seen: false,
+            resent: 0,
+            ping: None,
         });
         Ok(())
     }
@@ -108,7 +146,92 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         let now = self.now;
         if let Some(f) = &mut self.inflight {
             f.deadline = Some(now.saturating_add(u64::from(t)));
+            f.bare_only = true;
+            f.blank_seen = false;
         }
+    }
+
+    /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
+    pub(super) fn maybe_wake(&mut self) {
+        let Some(idle) = self.config.wake_after_idle_ms else {
+            return;
+        };
+        let is_at = matches!(
+            self.inflight.as_ref().map(|f| f.job),
+            Some(Job::Init(0) | Job::Sync)
+        );
+        if self.waking.is_some() || is_at || self.now < self.last_tx.saturating_add(u64::from(idle))
+        {
+            return;
+        }
+        self.start_wake();
+    }
+
+    /// Send `AT` until the module answers, then the command waiting in the transmit buffer.
+    pub(super) fn start_wake(&mut self) {
+        crate::fmt::debug!("bc20: waking the module");
+        self.waking = Some(super::Waking {
+            attempt: 1,
+            pos: 0,
+            deadline: None,
+            settle_until: None,
+        });
+        self.wake_request = true;
+        self.traffic.wakes = self.traffic.wakes.saturating_add(1);
+    }
+
+    /// A wake-up `AT` was answered (`OK`, `ERROR`, or anything final: the module is awake).
+    pub(super) fn woken(&mut self) {
+        let Some(w) = self.waking else {
+            return;
+        };
+        if w.attempt > 1 {
+            // An earlier `AT` may still be answered late: let the line go quiet first, so
+            // that answer is not taken for the command's.
+            let until = self
+                .last_rx
+                .max(self.now)
+                .saturating_add(u64::from(self.config.quiet_ms));
+            self.waking = Some(super::Waking {
+                deadline: None,
+                settle_until: Some(until),
+                ..w
+            });
+        } else {
+            self.waking = None;
+        }
+        self.event(Event::Woken);
+    }
+
+    /// Wake-up deadlines: the next `AT`, or the end of the settling time.
+    pub(super) fn expire_wake(&mut self) {
+        let Some(w) = self.waking else {
+            return;
+        };
+        if let Some(until) = w.settle_until {
+            if self.passed(until.max(self.last_rx.saturating_add(u64::from(self.config.quiet_ms))))
+            {
+                self.waking = None;
+            }
+            return;
+        }
+        let Some(d) = w.deadline else {
+            return;
+        };
+        if !self.passed(d) {
+            return;
+        }
+        if w.attempt >= super::WAKE_ATTEMPTS {
+            crate::fmt::warn!("bc20: the module did not wake; sending the command anyway");
+            self.waking = None;
+            return;
+        }
+        self.waking = Some(super::Waking {
+            attempt: w.attempt + 1,
+            pos: 0,
+            deadline: None,
+            settle_until: None,
+        });
     }
 
     pub(super) fn start(&mut self, request: Request<'_>) -> Result<Ticket, Error> {
@@ -122,15 +245,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 count,
                 size,
             } => (
-                {
-                    self.ping_budget = u32::from(timeout_s) * u32::from(count) * 1000;
-                    Command::QPing {
-                        context: ctx,
-                        host,
-                        timeout_s: Some(timeout_s),
-                        count: Some(count),
-                        size: Some(size),
-                    }
+                Command::QPing {
+                    context: ctx,
+                    host,
+                    timeout_s: Some(timeout_s),
+                    count: Some(count),
+                    size: Some(size),
                 },
                 UserKind::Ping,
             ),
@@ -167,13 +287,19 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         self.next_ticket = self.next_ticket.wrapping_add(1);
         self.begin(&cmd, Job::User { ticket, kind })?;
         if let Some(f) = &mut self.inflight {
+            if let Request::Ping {
+                timeout_s, count, ..
+            } = request
+            {
+                f.ping = Some(PingPlan {
+                    count,
+                    timeout_s,
+                    decide_at: None,
+                });
+            }
             f.reply = match kind {
                 UserKind::Dns => Some(Reply::Dns(heapless::Vec::new())),
-                UserKind::Ping => Some(Reply::Ping(PingOutcome {
-                    replies: heapless::Vec::new(),
-                    failures: 0,
-                    summary: None,
-                })),
+                UserKind::Ping => Some(Reply::Ping(PingOutcome::default())),
                 _ => None,
             };
         }
@@ -241,10 +367,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 let s = &mut self.sockets[id.index()];
                 let n = s.tx.read(&mut chunk);
                 s.tx_inflight = n;
-                let cmd = Command::QiSendEx {
-                    id,
-                    data: &chunk[..n],
-                };
+                let cmd = send_command(&self.config, id, &chunk[..n]);
                 if let Err(e) = self.begin(&cmd, Job::Send { id, len: n }) {
                     crate::fmt::error!("bc20: queued send on {} could not be encoded: {}", id, e);
                     self.sockets[id.index()].tx_inflight = 0;
@@ -252,19 +375,54 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 return;
             }
         }
-        let read = crate::types::ConnectId::ALL.into_iter().find(|id| {
-            let s = &self.sockets[id.index()];
-            s.read_pending
-                && s.mode == AccessMode::Buffer
-                && s.in_use()
-                && s.phase != SocketPhase::Closing
-                && s.rx.free() >= SOCK_RX.min(64)
-        });
+        let now = self.now;
+        let read = crate::types::ConnectId::ALL
+            .into_iter()
+            .find(|id| self.sockets[id.index()].wants_read(now));
         if let Some(id) = read {
-            let free = self.sockets[id.index()].rx.free();
-            let asked = free.min(crate::types::MAX_READ);
+            let asked = self.sockets[id.index()].read_size();
             let len = u16::try_from(asked).unwrap_or(512);
             let _ = self.begin(&Command::QiRd { id, len }, Job::Read { id, asked });
+        }
+    }
+
+    /// An `AT+QIRD` on `id` failed (an error answer, a timeout, or an answer that could not
+    /// be framed). The data is still in the module, which announces more only after a read
+    /// that returns nothing: try again a little later, and fail the socket after
+    /// [`MAX_READ_FAILURES`] attempts in a row, so a socket never stalls in silence.
+    pub(super) fn read_failed(&mut self, id: ConnectId, e: Error) {
+        let now = self.now;
+        let s = &mut self.sockets[id.index()];
+        s.read_failures = s.read_failures.saturating_add(1);
+        if s.read_failures >= MAX_READ_FAILURES {
+            crate::fmt::error!(
+                "bc20: AT+QIRD on {} failed {} times ({}); the socket fails",
+                id,
+                s.read_failures,
+                e
+            );
+            self.fail_socket(id, e, true);
+            return;
+        }
+        crate::fmt::warn!("bc20: AT+QIRD on {} failed: {}; trying again", id, e);
+        s.read_retry_at = now.saturating_add(READ_RETRY_MS * Millis::from(s.read_failures));
+    }
+
+    /// The module answered a command: it is awake and alive.
+    pub(super) fn answered(&mut self) {
+        self.unanswered_since = None;
+        if self.unresponsive {
+            crate::fmt::info!("bc20: the module answers again");
+            self.unresponsive = false;
+            self.event(Event::Responsive);
+        }
+    }
+
+    /// An `AT` went unanswered: after [`Config::unresponsive_ms`](super::Config) of that, give
+    /// up on the module (see [`State::expire_unresponsive`]).
+    pub(super) fn unanswered(&mut self) {
+        if self.unanswered_since.is_none() {
+            self.unanswered_since = Some(self.now);
         }
     }
 
@@ -292,7 +450,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                             kind: UserKind::Ntp,
                             ..
                         } => self.config.ntp_timeout_ms,
-                        _ => self.config.ping_extra_ms.saturating_add(self.ping_budget),
+                        _ => {
+                            let budget = f
+                                .ping
+                                .map_or(0, |p| u32::from(p.timeout_s) * u32::from(p.count) * 1000);
+                            self.config.ping_extra_ms.saturating_add(budget)
+                        }
                     };
                     f.deadline = Some(self.now.saturating_add(u64::from(t)));
                 }
@@ -330,6 +493,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
                 Ok(()) => self.init = Some(step + 1),
                 Err(e) => {
+                    if step == 0 && e == Error::Timeout {
+                        self.unanswered();
+                    }
                     if step == 0 || e == Error::Reset {
                         // A sleeping or booting module: retrying `AT` is the normal way in.
                         crate::fmt::debug!("bc20: start-up step {} failed: {}; again", step, e);
@@ -344,7 +510,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     self.retry_at = now.saturating_add(500);
                 }
             },
-            Job::Sync => self.needs_sync = result.is_err(),
+            Job::Sync => {
+                self.needs_sync = result.is_err();
+                if result == Err(Error::Timeout) {
+                    self.unanswered();
+                }
+            }
             Job::Open(id) => {
                 let s = &mut self.sockets[id.index()];
                 match result {
@@ -367,12 +538,14 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
                 Err(e) => self.complete_send(id, len, Err(e)),
             },
-            Job::Read { id, .. } => {
-                if let Err(e) = result {
-                    crate::fmt::warn!("bc20: AT+QIRD on {} failed: {}", id, e);
-                    self.sockets[id.index()].read_pending = false;
+            Job::Read { id, .. } => match result {
+                Err(e) => self.read_failed(id, e),
+                Ok(()) if f.late_error.is_some() => {
+                    // The answer could not be framed (see `on_bad_payload`).
+                    self.read_failed(id, f.late_error.unwrap_or(Error::Malformed));
                 }
-            }
+                Ok(()) => self.sockets[id.index()].read_failures = 0,
+            },
             Job::Close(id) => {
                 if let Err(e) = result {
                     crate::fmt::warn!("bc20: AT+QICLOSE on {}: {}; treating it as closed", id, e);
@@ -394,7 +567,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                             self.sockets[id.index()].mode = mode;
                             self.ctx.set_access_mode(id, mode);
                         }
-                        UserKind::SetCfg(c) => apply_cfg(&mut self.ctx, c),
+                        UserKind::SetCfg(c) => {
+                            // One source of truth: start-up after a reboot applies this too.
+                            apply_cfg(&mut self.config, c);
+                            self.ctx.view_mode = self.config.view_mode;
+                            self.ctx.show_length = self.config.show_length;
+                            self.ctx.recv_format = self.config.recv_format;
+                        }
                         _ => {}
                     }
                     f.reply.unwrap_or(Reply::Done)
@@ -413,16 +592,43 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if s.in_use() && s.phase != SocketPhase::Closing {
             s.phase = SocketPhase::Failed(e);
             s.open_deadline = None;
+            s.drop_queued();
             s.needs_close |= close;
             self.event(Event::Failed(id, e));
         }
     }
 }
 
-fn apply_cfg(ctx: &mut ParseContext, c: QiCfg) {
+fn apply_cfg(config: &mut super::Config, c: QiCfg) {
     match c {
-        QiCfg::DataFormat { recv, .. } => ctx.recv_format = recv,
-        QiCfg::ViewMode(v) => ctx.view_mode = v,
-        QiCfg::ShowLength(s) => ctx.show_length = s,
+        QiCfg::DataFormat { recv, .. } => config.recv_format = recv,
+        QiCfg::ViewMode(v) => config.view_mode = v,
+        QiCfg::ShowLength(s) => config.show_length = s,
+    }
+}
+
+/// The command that sends `data` on `id`: `AT+QISEND` with up to 1024 bytes when they are
+/// all printable and [`Config::send_text_when_possible`](super::Config) is set, else
+/// `AT+QISENDEX` with up to 512.
+pub(super) fn send_command<'d>(
+    config: &super::Config,
+    id: ConnectId,
+    data: &'d [u8],
+) -> Command<'d> {
+    let text_len = data.len().min(crate::types::MAX_SEND_TEXT);
+    if config.send_text_when_possible
+        && data[..text_len]
+            .iter()
+            .all(|&b| crate::wire::encode::is_text_byte(b))
+    {
+        Command::QiSend {
+            id,
+            data: &data[..text_len],
+        }
+    } else {
+        Command::QiSendEx {
+            id,
+            data: &data[..data.len().min(crate::types::MAX_SEND_HEX)],
+        }
     }
 }

@@ -36,9 +36,9 @@ mod ring;
 mod socket;
 
 pub use reply::{
-    Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingOutcome, Reply, Request, SocketInfo,
+    Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingEcho, PingOutcome, Reply, Request, SocketInfo,
 };
-pub use socket::SocketPhase;
+pub use socket::{MAX_DATAGRAMS, SocketPhase};
 
 use heapless::Deque;
 
@@ -83,9 +83,33 @@ pub struct Config {
     /// `showlength` applied at start-up.
     pub show_length: bool,
     /// Send printable data with `AT+QISEND` (1024 bytes a command, no hex doubling) instead of
-    /// `AT+QISENDEX` (512 bytes, hex). Binary data always goes through `AT+QISENDEX`.
+    /// `AT+QISENDEX` (512 bytes, hex). Binary data always goes through `AT+QISENDEX`. Applies
+    /// to direct sends and to queued (async) writes alike.
     pub send_text_when_possible: bool,
+    /// How long the module may go without answering (`AT` unanswered while resynchronising or
+    /// starting up) before the engine gives up on it: every open socket then fails with
+    /// [`Error::Timeout`], requests are refused with it, and [`Event::Unresponsive`] is
+    /// reported. The engine keeps trying `AT`; once the module answers, new requests work.
+    pub unresponsive_ms: u32,
+    /// Wake the module before a command when the host has sent nothing for this long: the
+    /// BC20 sleeps when idle and answers the first command after waking with a bare line end
+    /// only (spec section 6.3), which would lose that command. The engine sends `AT` until it
+    /// answers (at most [`WAKE_ATTEMPTS`] times, [`Config::wake_answer_ms`] each) and only then
+    /// the command. `None` never wakes ahead; a command answered by a bare line end and then
+    /// silence is still sent again after a wake.
+    pub wake_after_idle_ms: Option<u32>,
+    /// How long each wake-up `AT` waits for its answer.
+    pub wake_answer_ms: u32,
 }
+
+/// Most `AT` commands one wake-up sends before it gives up and sends the command anyway.
+pub const WAKE_ATTEMPTS: u8 = 10;
+
+/// A deadline counts as passed only once the engine has looked at the line (drained the UART
+/// and called [`Engine::handle_timeout`]) after it, and then again at least this much later.
+/// So an answer that reached the UART while the caller was away (a superloop that polls every
+/// few seconds) is always read before its command is declared late, whatever the poll period.
+pub const LOOK_GRACE_MS: Millis = 50;
 
 impl Default for Config {
     fn default() -> Self {
@@ -103,6 +127,9 @@ impl Default for Config {
             view_mode: ViewMode::HeaderCrLfData,
             show_length: true,
             send_text_when_possible: false,
+            unresponsive_ms: 30_000,
+            wake_after_idle_ms: Some(1_000),
+            wake_answer_ms: 300,
         }
     }
 }
@@ -140,6 +167,20 @@ pub enum Event {
         /// How many bytes.
         dropped: usize,
     },
+    /// Received data for a socket could not be framed (a payload header that did not decode,
+    /// or a payload not followed by what its layout requires): its bytes were dropped and the
+    /// socket failed with [`Error::Malformed`] (or, in buffer access mode, is read again).
+    BadPayload(Option<ConnectId>),
+    /// The module stopped answering for [`Config::unresponsive_ms`]: open sockets failed with
+    /// [`Error::Timeout`].
+    Unresponsive,
+    /// The module answers again after [`Event::Unresponsive`].
+    Responsive,
+    /// The module was woken from sleep before a command (see [`Config::wake_after_idle_ms`]).
+    Woken,
+    /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
+    /// push; buffer mode stops fetching instead).
+    DatagramsDropped(ConnectId),
 }
 
 /// Counters for diagnostics and benchmarks (saturating).
@@ -160,6 +201,14 @@ pub struct Traffic {
     pub timeouts: u64,
     /// Reboots seen.
     pub reboots: u64,
+    /// Wake-ups of a sleeping module (the `AT` sent before a command after idle).
+    pub wakes: u64,
+    /// Commands sent again because a sleeping module lost them (answered a bare line end).
+    pub resent: u64,
+    /// UART read or write errors the shells reported (see [`Engine::note_uart_error`]).
+    pub uart_errors: u64,
+    /// Whole UDP datagrams dropped for want of room for their boundary (direct push).
+    pub datagrams_dropped: u64,
 }
 
 /// A handle on a [`Request`] in progress.
@@ -173,9 +222,23 @@ struct Link<const RX: usize> {
     buf: [u8; RX],
     len: usize,
     parser: Parser,
-    /// When the last byte came in.
-    last_rx: Millis,
 }
+
+/// The wake-up of a sleeping module in progress: `AT` until it answers.
+#[derive(Debug, Clone, Copy)]
+struct Waking {
+    /// `AT` commands sent so far (the one being written included).
+    attempt: u8,
+    /// Bytes of `AT\r` written.
+    pos: usize,
+    /// When the answer to the current `AT` is late (`None` while it is being written).
+    deadline: Option<Millis>,
+    /// After a late answer, the line must go quiet until then before the command goes out.
+    settle_until: Option<Millis>,
+}
+
+/// The wake-up command.
+const WAKE_AT: &[u8] = b"AT\r";
 
 /// Everything but the receive staging, so frames borrowed from [`Link`] can update it.
 #[derive(Debug)]
@@ -192,8 +255,6 @@ struct State<const SOCK_RX: usize> {
     needs_sync: bool,
     /// Earliest time of the next start-up attempt (after a failed `AT`).
     retry_at: Millis,
-    /// How long the ping in flight may take (timeout × count), ms.
-    ping_budget: u32,
     reply: Option<(Ticket, Result<Reply, Error>)>,
     next_ticket: u32,
     stalled: Option<ConnectId>,
@@ -204,6 +265,24 @@ struct State<const SOCK_RX: usize> {
     tx: [u8; MAX_COMMAND_LEN],
     tx_len: usize,
     tx_pos: usize,
+    /// When the last byte came in.
+    last_rx: Millis,
+    /// When the host last wrote to the module (for sleep).
+    last_tx: Millis,
+    /// The latest look at the line ([`Engine::handle_timeout`]) that is at least
+    /// [`LOOK_GRACE_MS`] older than the one before it.
+    look_anchor: Millis,
+    /// Deadlines up to this instant count as passed: the line was looked at after them, and
+    /// again at least [`LOOK_GRACE_MS`] later.
+    look_certified: Millis,
+    /// Since when the module has not answered `AT` (start-up or resynchronisation).
+    unanswered_since: Option<Millis>,
+    /// The module has not answered for [`Config::unresponsive_ms`].
+    unresponsive: bool,
+    /// A wake-up in progress.
+    waking: Option<Waking>,
+    /// The shell should pulse the wake pin (see [`Engine::take_wake_request`]).
+    wake_request: bool,
 }
 
 /// The protocol engine. `SOCK_RX` is each socket's receive buffer (at least the largest push
@@ -230,7 +309,6 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 buf: [0; RX],
                 len: 0,
                 parser: Parser::new(ctx),
-                last_rx: 0,
             },
             st: State {
                 config,
@@ -241,7 +319,6 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 init: Some(0),
                 needs_sync: false,
                 retry_at: 0,
-                ping_budget: 0,
                 reply: None,
                 next_ticket: 1,
                 stalled: None,
@@ -251,11 +328,19 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 tx: [0; MAX_COMMAND_LEN],
                 tx_len: 0,
                 tx_pos: 0,
+                last_rx: 0,
+                last_tx: 0,
+                look_anchor: 0,
+                look_certified: 0,
+                unanswered_since: None,
+                unresponsive: false,
+                waking: None,
+                wake_request: false,
             },
         }
     }
 
-    /// The configuration.
+    /// The configuration (with the settings changed by [`Request::SetCfg`] since).
     pub fn config(&self) -> &Config {
         &self.st.config
     }
@@ -263,6 +348,11 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// True once the start-up settings are applied.
     pub fn is_ready(&self) -> bool {
         self.st.init.is_none()
+    }
+
+    /// True while the module does not answer (see [`Config::unresponsive_ms`]).
+    pub fn is_unresponsive(&self) -> bool {
+        self.st.unresponsive
     }
 
     /// Traffic counters.
@@ -273,6 +363,12 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// Parser counters (unknown lines, skipped bytes…).
     pub fn parse_stats(&self) -> crate::wire::ParseStats {
         self.link.parser.stats()
+    }
+
+    /// The shell could not read or write the UART: counted in [`Traffic::uart_errors`]. The
+    /// commands concerned time out and the engine resynchronises on its own.
+    pub fn note_uart_error(&mut self) {
+        self.st.traffic.uart_errors = self.st.traffic.uart_errors.saturating_add(1);
     }
 
     // ----- input -----
@@ -286,28 +382,19 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     }
 
     /// `n` bytes were written into [`Engine::rx_space`]: frame and apply them.
+    ///
+    /// Bytes are never judged by when they are read: a caller that polls seldom reads in one
+    /// go what arrived over seconds. Staged bytes that never became a frame are dropped by
+    /// [`Engine::handle_timeout`], once the line has been seen quiet for [`Config::quiet_ms`].
     pub fn rx_commit(&mut self, n: usize, now: Millis) {
         let room = RX - self.link.len;
         let n = n.min(room);
         self.st.now = self.st.now.max(now);
         if n > 0 {
-            let old = self.link.len;
-            let quiet = u64::from(self.st.config.quiet_ms);
-            if old > 0 && self.st.stalled.is_none() && self.st.now >= self.link.last_rx + quiet {
-                // Unless output is held back, staged bytes are the start of a frame. The
-                // module finishes what it starts; one left unfinished through a quiet line is
-                // noise, and must not join what comes next (a stray "OK" would become the
-                // answer to the next command).
-                self.st.desync(old);
-                self.link.buf.copy_within(old..old + n, 0);
-                self.link.len = 0;
-                self.link.parser.reset();
-            }
-            self.link.last_rx = self.st.now;
+            self.st.last_rx = self.st.now;
         }
         self.link.len += n;
         self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
-        self.st.now = self.st.now.max(now);
         if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
             self.st.retry_at = self.st.retry_at.max(
                 self.st
@@ -356,6 +443,16 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         }
         self.link.buf.copy_within(pos..self.link.len, 0);
         self.link.len -= pos;
+        if self
+            .link
+            .buf
+            .get(..self.link.len)
+            .is_some_and(|b| !b.is_empty() && b != b"\r")
+            && let Some(f) = &mut self.st.inflight
+        {
+            // The start of a real answer: the module is awake.
+            f.bare_only = false;
+        }
         if self.link.len == RX && self.st.stalled.is_none() {
             // Full of bytes that do not make a frame: the buffer is too small for what the
             // module sends, or the module lies about a length. Drop them and resynchronise.
@@ -367,11 +464,22 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
 
     // ----- output -----
 
-    /// The next bytes to write to the UART, if any.
+    /// The next bytes to write to the UART, if any. Before a command that follows a spell
+    /// of idle, these are a wake-up `AT` (see [`Config::wake_after_idle_ms`]); check
+    /// [`Engine::take_wake_request`] first if the module has a wake pin.
     pub fn poll_transmit(&mut self, now: Millis) -> Option<&[u8]> {
         self.st.now = self.st.now.max(now);
-        if self.st.tx_pos >= self.st.tx_len {
+        if self.st.tx_pos >= self.st.tx_len && self.st.waking.is_none() {
             self.st.schedule();
+        }
+        if self.st.tx_pos == 0 && self.st.tx_len > 0 {
+            self.st.maybe_wake();
+        }
+        if let Some(w) = &self.st.waking {
+            if w.deadline.is_some() || w.settle_until.is_some() {
+                return None;
+            }
+            return WAKE_AT.get(w.pos..).filter(|b| !b.is_empty());
         }
         self.st
             .tx
@@ -382,27 +490,64 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// `n` bytes of [`Engine::poll_transmit`] were written.
     pub fn transmitted(&mut self, n: usize, now: Millis) {
         self.st.now = self.st.now.max(now);
+        if n > 0 {
+            self.st.last_tx = self.st.now;
+        }
+        self.st.traffic.tx_bytes = self.st.traffic.tx_bytes.saturating_add(n as u64);
+        if let Some(w) = &mut self.st.waking {
+            w.pos = (w.pos + n).min(WAKE_AT.len());
+            if w.pos == WAKE_AT.len() && w.deadline.is_none() {
+                w.deadline = Some(
+                    self.st
+                        .now
+                        .saturating_add(u64::from(self.st.config.wake_answer_ms)),
+                );
+            }
+            return;
+        }
         let n = n.min(self.st.tx_len - self.st.tx_pos);
         self.st.tx_pos += n;
-        self.st.traffic.tx_bytes = self.st.traffic.tx_bytes.saturating_add(n as u64);
         if self.st.tx_pos == self.st.tx_len {
             self.st.sent_out();
         }
+    }
+
+    /// True once when the engine is about to wake the module: pulse its wake pin (PSM_EINT)
+    /// now, if it has one, before writing what [`Engine::poll_transmit`] gives.
+    pub fn take_wake_request(&mut self) -> bool {
+        core::mem::take(&mut self.st.wake_request)
     }
 
     // ----- time -----
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.st.next_deadline()
+        self.st.next_deadline(self.link.len > 0)
     }
 
-    /// Apply every deadline that has passed at `now`.
+    /// Apply every deadline that has passed at `now`. Call it after reading every byte the
+    /// UART has ready: deadlines are judged against what was read (see [`LOOK_GRACE_MS`]).
     pub fn handle_timeout(&mut self, now: Millis) {
         self.st.now = self.st.now.max(now);
-        let stuck = self.link.len;
-        if self.st.expire(stuck > 0) {
-            self.st.desync(stuck);
+        self.st.look();
+        let staged = self.link.len;
+        let stale = staged > 0
+            && self.st.stalled.is_none()
+            && self.st.passed(
+                self.st
+                    .last_rx
+                    .saturating_add(u64::from(self.st.config.quiet_ms)),
+            );
+        if stale {
+            // The module finishes what it starts: a fragment left unfinished through a quiet
+            // line is noise, and must not join what comes next (a stray "OK" would become the
+            // answer to the next command).
+            self.st.desync(staged);
+            self.link.len = 0;
+            self.link.parser.reset();
+        }
+        if self.st.expire(self.link.len > 0) {
+            self.st.desync(self.link.len);
             self.link.len = 0;
             self.link.parser.reset();
         }
@@ -422,9 +567,13 @@ impl Event {
     /// every event they drain.
     pub fn log(&self) {
         match self {
-            Event::Rebooted | Event::PdpDeactivated | Event::Desync { .. } | Event::Stalled(_) => {
-                crate::fmt::warn!("bc20: {:?}", self)
-            }
+            Event::Rebooted
+            | Event::PdpDeactivated
+            | Event::Desync { .. }
+            | Event::Stalled(_)
+            | Event::BadPayload(_)
+            | Event::Unresponsive
+            | Event::DatagramsDropped(_) => crate::fmt::warn!("bc20: {:?}", self),
             _ => crate::fmt::debug!("bc20: {:?}", self),
         }
     }
@@ -436,6 +585,28 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.events.pop_front();
         }
         let _ = self.events.push_back(e);
+    }
+
+    /// Record a look at the line (see [`LOOK_GRACE_MS`]).
+    fn look(&mut self) {
+        if self.now >= self.look_anchor.saturating_add(LOOK_GRACE_MS) {
+            self.look_certified = self.look_anchor;
+            self.look_anchor = self.now;
+        }
+    }
+
+    /// True when deadline `d` has passed by what the engine has seen of the line.
+    fn passed(&self, d: Millis) -> bool {
+        d <= self.look_certified
+    }
+
+    /// When a look can next find `d` passed.
+    fn when_passed(&self, d: Millis) -> Millis {
+        if d <= self.look_certified {
+            d
+        } else {
+            d.max(self.look_anchor.saturating_add(LOOK_GRACE_MS))
+        }
     }
 
     fn desync(&mut self, dropped: usize) {

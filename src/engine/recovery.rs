@@ -1,4 +1,9 @@
-//! Deadlines and reboots: how the engine recovers when the module is late, silent or restarts.
+//! Deadlines and reboots: how the engine recovers when the module is late, silent, asleep or
+//! restarts.
+//!
+//! Every deadline is judged by what the engine has seen of the line, never by the clock alone
+//! (see [`LOOK_GRACE_MS`](super::LOOK_GRACE_MS)): a caller that polls once a minute reads the
+//! answers that arrived meanwhile before anything is declared late.
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
@@ -8,15 +13,30 @@ use crate::types::ConnectId;
 use crate::wire::ParseContext;
 
 impl<const SOCK_RX: usize> State<SOCK_RX> {
-    pub(super) fn next_deadline(&self) -> Option<Millis> {
+    /// The earliest instant at which a look has work; `staged`: unframed bytes are waiting.
+    pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
         let mut next: Option<Millis> = None;
-        let mut take = |d: Millis| next = Some(next.map_or(d, |n| n.min(d)));
+        let mut take = |d: Millis| {
+            let d = self.when_passed(d);
+            next = Some(next.map_or(d, |n| n.min(d)));
+        };
         // While output is held back the answer cannot arrive, and `expire` leaves the command
         // alone: reporting its deadline would have the caller spin on a deadline that passed.
-        if self.stalled.is_none()
-            && let Some(d) = self.inflight.as_ref().and_then(|f| f.deadline)
-        {
-            take(d);
+        if self.stalled.is_none() {
+            if let Some(f) = &self.inflight {
+                if let Some(d) = f.deadline {
+                    take(d);
+                }
+                if f.bare_only && f.blank_seen {
+                    take(self.quiet_after_rx());
+                }
+                if let Some(d) = f.ping.and_then(|p| p.decide_at) {
+                    take(d);
+                }
+            }
+            if staged {
+                take(self.quiet_after_rx());
+            }
         }
         if let Some((_, _, d)) = self.send_wait {
             take(d);
@@ -25,11 +45,33 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             if let Some(d) = s.open_deadline {
                 take(d);
             }
+            if s.read_pending && s.read_failures > 0 {
+                take(s.read_retry_at);
+            }
+        }
+        if let Some(w) = &self.waking {
+            if let Some(d) = w.deadline {
+                take(d);
+            }
+            if let Some(d) = w.settle_until {
+                take(d.max(self.quiet_after_rx()));
+            }
+        }
+        if let Some(since) = self.unanswered_since
+            && !self.unresponsive
+        {
+            take(since.saturating_add(u64::from(self.config.unresponsive_ms)));
         }
         if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
-            take(self.retry_at);
+            next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
         }
         next
+    }
+
+    /// When the line will have been quiet for [`Config::quiet_ms`](super::Config) since the
+    /// last byte.
+    fn quiet_after_rx(&self) -> Millis {
+        self.last_rx.saturating_add(u64::from(self.config.quiet_ms))
     }
 
     /// Apply the deadlines that passed. Returns true when bytes that never became a frame
@@ -37,12 +79,17 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     pub(super) fn expire(&mut self, unframed: bool) -> bool {
         let now = self.now;
         let mut resync = false;
+        self.expire_wake();
         if self.stalled.is_none() {
+            self.decide_ping();
+            if self.lost_to_sleep() {
+                self.resend_after_wake();
+            }
             let expired = self
                 .inflight
                 .as_ref()
                 .and_then(|f| f.deadline)
-                .is_some_and(|d| now >= d);
+                .is_some_and(|d| self.passed(d));
             if expired {
                 let late_first = self
                     .inflight
@@ -68,12 +115,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                             self.finish(Err(Error::Timeout));
                             resync = unframed;
                         }
-                        Some(Job::Read { .. }) => {
-                            self.finish(Ok(()));
-                            self.needs_sync = true;
-                            resync = unframed;
-                        }
                         _ => {
+                            // A read that timed out is retried by `finish` (the data is still
+                            // in the module); everything else reports the timeout.
                             self.finish(Err(Error::Timeout));
                             self.needs_sync = true;
                             resync = unframed;
@@ -86,7 +130,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             }
         }
         if let Some((id, _, d)) = self.send_wait
-            && now >= d
+            && self.passed(d)
         {
             self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
             self.send_wait = None;
@@ -94,12 +138,67 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         }
         for id in ConnectId::ALL {
             let s = &self.sockets[id.index()];
-            if s.open_deadline.is_some_and(|d| now >= d) && s.phase == SocketPhase::Opening {
+            if s.open_deadline.is_some_and(|d| self.passed(d)) && s.phase == SocketPhase::Opening {
                 self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
                 self.fail_socket(id, Error::Timeout, true);
             }
         }
+        self.expire_unresponsive();
         resync
+    }
+
+    /// The command in flight got nothing but a bare line end, and then the line stayed quiet:
+    /// the module was asleep and forgot it (spec 6.3).
+    fn lost_to_sleep(&self) -> bool {
+        self.inflight.as_ref().is_some_and(|f| {
+            f.bare_only
+                && f.blank_seen
+                && f.resent < super::jobs::MAX_RESENDS
+                && f.result.is_none()
+                && !f.late_done
+        }) && self.passed(self.quiet_after_rx())
+    }
+
+    /// Wake the module and write the command in flight again.
+    fn resend_after_wake(&mut self) {
+        crate::fmt::warn!("bc20: the module answered a bare line end (asleep); sending again");
+        if let Some(f) = &mut self.inflight {
+            f.resent += 1;
+            f.deadline = None;
+            f.bare_only = false;
+            f.blank_seen = false;
+        }
+        self.tx_pos = 0;
+        self.traffic.resent = self.traffic.resent.saturating_add(1);
+        let is_at = matches!(
+            self.inflight.as_ref().map(|f| f.job),
+            Some(Job::Init(0) | Job::Sync)
+        );
+        if !is_at {
+            self.start_wake();
+        }
+    }
+
+    /// The module has not answered `AT` for [`Config::unresponsive_ms`](super::Config): fail
+    /// every socket that waits on it, so no caller waits in silence.
+    fn expire_unresponsive(&mut self) {
+        let Some(since) = self.unanswered_since else {
+            return;
+        };
+        if self.unresponsive
+            || !self.passed(since.saturating_add(u64::from(self.config.unresponsive_ms)))
+        {
+            return;
+        }
+        crate::fmt::error!("bc20: the module does not answer; failing its sockets");
+        self.unresponsive = true;
+        for id in ConnectId::ALL {
+            self.fail_socket(id, Error::Timeout, true);
+        }
+        if let Some((id, len, _)) = self.send_wait.take() {
+            self.complete_send(id, len, Err(Error::Timeout));
+        }
+        self.event(Event::Unresponsive);
     }
 
     /// The module rebooted: every socket and every wait is gone.
@@ -117,6 +216,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
             self.traffic.reboots = self.traffic.reboots.saturating_add(1);
         }
+        self.waking = None;
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }
@@ -134,7 +234,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             let s = &mut self.sockets[id.index()];
             s.needs_close = false;
             s.read_pending = false;
-            s.tx.clear();
+            s.drop_queued();
             s.tx_inflight = 0;
         }
         self.ctx = ParseContext {
@@ -145,6 +245,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         self.needs_sync = false;
         self.retry_at = self.now.saturating_add(u64::from(self.config.quiet_ms));
         self.stalled = None;
+        // The module is alive, just starting over.
+        self.answered();
         if !power_up {
             self.event(Event::Rebooted);
         }

@@ -82,14 +82,30 @@ pub struct SocketInfo {
     pub access_mode: AccessMode,
 }
 
+/// One echo of a ping, as the module reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PingEcho {
+    /// `+QPING: 0,"<ip>",<bytes>,<time>,<ttl>`.
+    Reply(PingReply),
+    /// `+QPING: <err>` for this echo (569: it timed out).
+    Failed(ResultCode),
+}
+
 /// The outcome of a ping: the echoes and the summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A ping whose every echo failed is an error (the module prints a lone `+QPING: <err>`,
+/// spec 6.6); one with at least one reply is an outcome, with the failed echoes in
+/// [`PingOutcome::echoes`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PingOutcome {
     /// Each echo reply, in order.
     pub replies: Vec<PingReply, MAX_PING_REPLIES>,
     /// Per-echo failures (`+QPING: <err>` lines before the summary).
     pub failures: u8,
+    /// Every echo in the order the module reported them, failures included.
+    pub echoes: Vec<PingEcho, MAX_PING_REPLIES>,
     /// The summary line, when the module printed one.
     pub summary: Option<PingSummary>,
 }

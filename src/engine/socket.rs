@@ -27,8 +27,11 @@ pub enum SocketPhase {
     Closing,
 }
 
-/// How many datagram boundaries a UDP socket remembers.
-pub(crate) const MAX_DATAGRAMS: usize = 16;
+/// How many datagram boundaries a UDP socket remembers. When they are all taken, buffer
+/// access stops fetching (the module keeps the datagrams) and direct push drops whole
+/// datagrams (counted in [`Traffic::datagrams_dropped`](super::Traffic)); a datagram is never
+/// joined to another.
+pub const MAX_DATAGRAMS: usize = 16;
 
 /// One socket: its phase, its mode and the data received for it.
 #[derive(Debug)]
@@ -44,8 +47,20 @@ pub(crate) struct Socket<const N: usize> {
     pub open_deadline: Option<u64>,
     /// After `+QIOPEN` failure or a broken connection: `AT+QICLOSE` must still be sent.
     pub needs_close: bool,
-    /// UDP: lengths of the datagrams in `rx`, oldest first.
+    /// UDP: lengths of the complete datagrams in `rx`, oldest first.
     pub datagrams: Deque<u16, MAX_DATAGRAMS>,
+    /// UDP, buffer access: bytes of a datagram still being read (`+QIRD` said more remains).
+    pub partial: u16,
+    /// UDP: the rest of a datagram too large for the receive buffer is being dropped.
+    pub discard_rest: bool,
+    /// Failed `AT+QIRD` attempts in a row.
+    pub read_failures: u8,
+    /// No `AT+QIRD` before this instant (after a failed one).
+    pub read_retry_at: u64,
+    /// Payload bytes of this connection the module accepted (`SEND OK`).
+    pub sent_total: u64,
+    /// Queued bytes dropped because the connection ended before they could go out.
+    pub tx_dropped: usize,
     /// Outcome of the last send, until the application takes it.
     pub send_result: Option<Result<usize, Error>>,
     /// The caller of the send in flight went away: drop its outcome when it comes.
@@ -73,6 +88,12 @@ impl<const N: usize> Default for Socket<N> {
             open_deadline: None,
             needs_close: false,
             datagrams: Deque::new(),
+            partial: 0,
+            discard_rest: false,
+            read_failures: 0,
+            read_retry_at: 0,
+            sent_total: 0,
+            tx_dropped: 0,
             send_result: None,
             discard_send: false,
             tx: Ring::default(),
@@ -93,27 +114,75 @@ impl<const N: usize> Socket<N> {
         !matches!(self.phase, SocketPhase::Free | SocketPhase::Reserved)
     }
 
-    /// Store received bytes; UDP remembers where each datagram ends.
-    pub fn push_data(&mut self, data: &[u8], datagram: bool) -> usize {
-        let n = self.rx.write(data);
-        if self.service == ServiceType::Udp && datagram && n > 0 {
-            let len = u16::try_from(n).unwrap_or(u16::MAX);
-            if let Err(len) = self.datagrams.push_back(len) {
-                // Too many small datagrams queued: merge into the newest boundary.
-                if let Some(last) = self.datagrams.back_mut() {
-                    *last = last.saturating_add(len);
-                }
-            }
-        }
-        n
+    /// True when the engine should fetch data for this socket with `AT+QIRD` at `now`.
+    pub fn wants_read(&self, now: u64) -> bool {
+        self.read_pending
+            && self.mode == AccessMode::Buffer
+            && self.in_use()
+            && self.phase != SocketPhase::Closing
+            && now >= self.read_retry_at
+            && (self.service == ServiceType::Tcp || !self.datagrams.is_full())
+            && (self.rx.free() >= N.min(64) || self.discard_rest)
     }
 
-    /// Read bytes for the application: a stream read for TCP, one datagram for UDP (the rest
-    /// of a datagram larger than `out` is dropped, as with any UDP socket).
+    /// How many bytes to ask for in the next `AT+QIRD`.
+    pub fn read_size(&self) -> usize {
+        if self.discard_rest {
+            crate::types::MAX_READ
+        } else {
+            self.rx.free().clamp(1, crate::types::MAX_READ)
+        }
+    }
+
+    /// The connection ended: queued bytes can no longer go out. They are counted, so the
+    /// application learns how many were lost, never silently.
+    pub fn drop_queued(&mut self) {
+        self.tx_dropped += self.tx.len();
+        self.tx.clear();
+    }
+
+    /// Store received bytes. For UDP, `end` says whether they end a datagram (direct push
+    /// pushes whole datagrams; `+QIRD` says whether more of the datagram remains). Returns
+    /// how many bytes were kept, and how many datagrams were dropped whole.
+    pub fn push_data(&mut self, data: &[u8], end: bool) -> (usize, u32) {
+        if self.service == ServiceType::Tcp {
+            return (self.rx.write(data), 0);
+        }
+        if self.discard_rest {
+            // The head of this datagram was delivered truncated; drop the rest of it.
+            self.discard_rest = !end;
+            return (0, 0);
+        }
+        if self.partial == 0 && self.datagrams.is_full() {
+            // No room to remember where it ends: drop it whole (direct push only; buffer
+            // access does not fetch while the store is full).
+            self.discard_rest = !end;
+            return (0, 1);
+        }
+        let n = self.rx.write(data);
+        self.partial = self
+            .partial
+            .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
+        let truncated = n < data.len();
+        if end || truncated {
+            // A datagram larger than the receive buffer is delivered truncated, as a UDP
+            // socket does; the rest of it is dropped as it comes.
+            if self.partial > 0 {
+                let _ = self.datagrams.push_back(self.partial);
+            }
+            self.partial = 0;
+            self.discard_rest = truncated && !end;
+        }
+        (n, 0)
+    }
+
+    /// Read bytes for the application: a stream read for TCP, one whole datagram for UDP (the
+    /// rest of a datagram larger than `out` is dropped, as with any UDP socket).
     pub fn read_data(&mut self, out: &mut [u8]) -> usize {
-        if self.service == ServiceType::Udp
-            && let Some(len) = self.datagrams.pop_front()
-        {
+        if self.service == ServiceType::Udp {
+            let Some(len) = self.datagrams.pop_front() else {
+                return 0;
+            };
             let len = usize::from(len).min(self.rx.len());
             let n = self
                 .rx

@@ -303,6 +303,19 @@ pub enum Frame<'a> {
     },
     /// A line longer than the parser's maximum; its bytes are skipped up to the next line end.
     Overlong,
+    /// Received data that could not be framed: a payload header (`+QIURC: "recv"`, `+QIRD`)
+    /// that did not decode, or a payload not followed by what its layout requires (a length
+    /// that lies). No byte of it is handed out as data. For a recv URC whose socket could be
+    /// read, `id` names it: in buffer access its data still waits in the module; pushed data
+    /// is lost. For `+QIRD`, `id` is `None`: the data belongs to the read in flight.
+    BadPayload {
+        /// The socket, when the header named one.
+        id: Option<ConnectId>,
+        /// The header as received (without the payload).
+        line: &'a [u8],
+        /// What was wrong.
+        why: Malformed,
+    },
 }
 
 impl Frame<'_> {

@@ -150,6 +150,15 @@ enum Header<'a> {
     Plain,
     /// Looks like the header but is broken: report the line as malformed.
     Broken(Malformed),
+    /// A payload header that cannot be framed: report the line; `id` when it named a socket.
+    Unframable(Option<ConnectId>, Malformed),
+    /// A payload whose layout is wrong after it: drop the header and the announced bytes.
+    BadData {
+        id: Option<ConnectId>,
+        header: &'a [u8],
+        why: Malformed,
+        consumed: usize,
+    },
 }
 
 impl Parser {
@@ -187,7 +196,7 @@ impl Parser {
                 self.stats.frames = self.stats.frames.saturating_add(1);
                 match frame {
                     Frame::Unknown(_) => self.stats.unknown = self.stats.unknown.saturating_add(1),
-                    Frame::Malformed { .. } => {
+                    Frame::Malformed { .. } | Frame::BadPayload { .. } => {
                         self.stats.malformed = self.stats.malformed.saturating_add(1)
                     }
                     Frame::Overlong => self.stats.overlong = self.stats.overlong.saturating_add(1),
@@ -306,17 +315,45 @@ impl Parser {
             return Parse::NeedMore;
         }
         if input.starts_with(RECV_PREFIX) || input.starts_with(QIRD_PREFIX) {
-            let header = if input.starts_with(RECV_PREFIX) {
-                self.recv_urc(input)
-            } else {
+            let qird = !input.starts_with(RECV_PREFIX);
+            let header = if qird {
                 self.qird(input)
+            } else {
+                self.recv_urc(input)
             };
             match header {
                 Header::Done(frame, consumed) => return Parse::Frame { frame, consumed },
                 Header::NeedMore => return Parse::NeedMore,
                 Header::Plain => {}
+                // A `+QIRD` header that does not decode may have had data after it: that data
+                // is not ours to guess at.
+                Header::Broken(why) if qird => {
+                    return self.line(input, |line, _| Frame::BadPayload {
+                        id: None,
+                        line,
+                        why,
+                    });
+                }
                 Header::Broken(why) => {
                     return self.line(input, |line, _| Frame::Malformed { line, why });
+                }
+                Header::Unframable(id, why) => {
+                    return self.line(input, |line, _| Frame::BadPayload { id, line, why });
+                }
+                Header::BadData {
+                    id,
+                    header,
+                    why,
+                    consumed,
+                } => {
+                    return Parse::Frame {
+                        frame: Frame::BadPayload {
+                            id,
+                            line: header,
+                            why,
+                        },
+                        consumed,
+                    };
                 }
             }
         }
@@ -381,6 +418,8 @@ impl Parser {
         let Some(id) = u8::try_from(id).ok().and_then(ConnectId::new) else {
             return Header::Broken(Malformed::ConnectId);
         };
+        // From here on the socket is known: a broken rest still says data is there.
+        let bad = |why| Header::Unframable(Some(id), why);
         match cur.peek() {
             None => return Header::NeedMore,
             Some(b'\r' | b'\n') => {
@@ -390,7 +429,7 @@ impl Parser {
                 };
             }
             Some(b',') => cur.advance(1),
-            Some(_) => return Header::Broken(Malformed::Fields),
+            Some(_) => return bad(Malformed::Fields),
         }
         if cur.peek() == Some(b'"') {
             const FULL: &[u8] = b"\"buff full\"";
@@ -399,29 +438,29 @@ impl Parser {
                 return if FULL.starts_with(rest) {
                     Header::NeedMore
                 } else {
-                    Header::Broken(Malformed::Fields)
+                    bad(Malformed::Fields)
                 };
             }
             if !rest.starts_with(FULL) {
-                return Header::Broken(Malformed::Fields);
+                return bad(Malformed::Fields);
             }
             cur.advance(FULL.len());
             return match cur.line_end() {
                 Some(end) => Header::Done(Frame::BuffFull(id), end),
                 None if cur.rest().is_empty() || cur.rest() == b"\r" => Header::NeedMore,
-                None => Header::Broken(Malformed::Fields),
+                None => bad(Malformed::Fields),
             };
         }
         let len = match cur.number() {
             Num::Value(n) => n,
             Num::NeedMore => return Header::NeedMore,
-            Num::Bad => return Header::Broken(Malformed::Fields),
+            Num::Bad => return bad(Malformed::Fields),
         };
         let same_line = match cur.peek() {
             None => return Header::NeedMore,
             Some(b',') => true,
             Some(b'\r' | b'\n') => false,
-            Some(_) => return Header::Broken(Malformed::Fields),
+            Some(_) => return bad(Malformed::Fields),
         };
         if !same_line && self.ctx.access_mode(id) == AccessMode::Buffer {
             let len = u16::try_from(len).ok();
@@ -430,8 +469,10 @@ impl Parser {
                 None => Header::NeedMore,
             };
         }
-        match self.payload(cur, len, same_line) {
+        // Only data on the header's line has a line end after it that can be checked.
+        match self.payload(cur, len, same_line, same_line, Some(id)) {
             Ok((data, end)) => Header::Done(Frame::RecvData { id, data }, end),
+            Err(Header::Broken(why)) => bad(why),
             Err(h) => h,
         }
     }
@@ -478,19 +519,26 @@ impl Parser {
                 None => Header::NeedMore,
             };
         }
-        match self.payload(cur, len, same_line) {
+        // `OK` follows the data, on a line of its own: a line end must come first.
+        match self.payload(cur, len, same_line, true, None) {
             Ok((data, end)) => Header::Done(Frame::QiRd { data, remaining }, end),
             Err(h) => h,
         }
     }
 
-    /// The `len` payload bytes after a header; `cur` stands on the `,` or the line end.
+    /// The `len` payload bytes after a header; `cur` stands on the `,` or the line end. With
+    /// `trailer`, a line end must follow the data: when something else does, the announced
+    /// length was wrong and the bytes taken are not the data (they are dropped with the
+    /// header, as [`Frame::BadPayload`], for `id`).
     fn payload<'a>(
         &mut self,
         mut cur: Cursor<'a>,
         len: u32,
         same_line: bool,
+        trailer: bool,
+        id: Option<ConnectId>,
     ) -> Result<(Payload<'a>, usize), Header<'a>> {
+        let header_end = cur.pos;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > self.ctx.max_payload {
             return Err(Header::Broken(Malformed::LengthTooLarge));
@@ -519,15 +567,29 @@ impl Parser {
             return Err(Header::NeedMore);
         };
         let mut consumed = end;
+        let header = cur.input.get(..header_end).unwrap_or_default();
+        let bad_data = |why, consumed| Header::BadData {
+            id,
+            header,
+            why,
+            consumed,
+        };
         if quoted {
             match cur.input.get(end) {
                 None => return Err(Header::NeedMore),
                 Some(b'"') => consumed += 1,
-                Some(_) => return Err(Header::Broken(Malformed::Layout)),
+                Some(_) => return Err(bad_data(Malformed::Layout, end)),
+            }
+        }
+        if trailer {
+            match (cur.input.get(consumed), cur.input.get(consumed + 1)) {
+                (None, _) | (Some(b'\r'), None) => return Err(Header::NeedMore),
+                (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => {}
+                _ => return Err(bad_data(Malformed::Layout, consumed)),
             }
         }
         let data = if hex {
-            Payload::hex(wire).ok_or(Header::Broken(Malformed::BadHex))?
+            Payload::hex(wire).ok_or(bad_data(Malformed::BadHex, consumed))?
         } else {
             Payload::raw(wire)
         };

@@ -68,7 +68,9 @@ pub async fn start<const SOCK_RX: usize, const RX: usize>(
     let runner = tokio::spawn(async move {
         runner.run().await;
     });
-    within(STEP, "module ready", stack.wait_ready()).await;
+    within(STEP, "module ready", stack.wait_ready())
+        .await
+        .expect("module ready");
     let stack = Box::leak(Box::new(stack));
     Harness { stack, emu, runner }
 }

@@ -1,0 +1,120 @@
+//! Shared rig of the engine tests: the engine against a scripted module, with explicit
+//! time. Expect these bytes, answer those, inject this URC.
+#![allow(dead_code)]
+
+use quectel_bc20::ConnectId;
+use quectel_bc20::ServiceType;
+use quectel_bc20::engine::{Config, Engine, Event, LOOK_GRACE_MS, SocketPhase};
+
+/// How much later than its nominal deadline a wait is judged passed by a caller that watches
+/// the line all along (see `LOOK_GRACE_MS`).
+pub const LATE: u64 = 2 * LOOK_GRACE_MS;
+
+/// Steps of [`Rig::advance`]: the caller looks at the line this often.
+pub const STEP_MS: u64 = 10;
+
+pub struct Rig {
+    pub e: Engine<1536, 3200>,
+    pub now: u64,
+}
+
+impl Rig {
+    pub fn new(config: Config) -> Self {
+        Rig {
+            e: Engine::new(config),
+            now: 0,
+        }
+    }
+
+    /// A rig whose module has answered the start-up sequence. Its module never sleeps, so
+    /// the engine sends no wake-up `AT` (the sleep tests turn that on).
+    pub fn ready() -> Self {
+        let mut r = Rig::new(Config {
+            wake_after_idle_ms: None,
+            ..Config::default()
+        });
+        r.bring_up();
+        r
+    }
+
+    pub fn bring_up(&mut self) {
+        for cmd in [
+            "AT",
+            "ATE0",
+            "AT+CMEE=1",
+            "AT+QICFG=\"dataformat\",0,0",
+            "AT+QICFG=\"viewmode\",0",
+            "AT+QICFG=\"showlength\",1",
+        ] {
+            self.expect(cmd);
+            self.rx("\r\nOK\r\n");
+        }
+        assert!(self.e.is_ready());
+    }
+
+    /// The engine must now write exactly `cmd` + CR.
+    pub fn expect(&mut self, cmd: &str) {
+        let want = format!("{cmd}\r");
+        let got = self
+            .e
+            .poll_transmit(self.now)
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        assert_eq!(got.as_deref(), Some(want.as_str()));
+        self.e.transmitted(want.len(), self.now);
+    }
+
+    pub fn idle(&mut self) {
+        let got = self.e.poll_transmit(self.now).map(|b| b.to_vec());
+        assert_eq!(got, None, "nothing to send");
+    }
+
+    pub fn rx(&mut self, s: &str) {
+        self.rx_bytes(s.as_bytes());
+    }
+
+    pub fn rx_bytes(&mut self, b: &[u8]) {
+        let n = self.e.handle_rx(b, self.now);
+        assert_eq!(n, b.len(), "all bytes accepted");
+    }
+
+    /// Let `ms` pass, looking at the line every [`STEP_MS`] as a polling caller does.
+    pub fn advance(&mut self, ms: u64) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.now = (self.now + STEP_MS).min(end);
+            self.e.handle_timeout(self.now);
+        }
+    }
+
+    /// Let `ms` pass with a single look at the end: a caller that was away.
+    pub fn jump(&mut self, ms: u64) {
+        self.now += ms;
+        self.e.handle_timeout(self.now);
+    }
+
+    pub fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.e.poll_event()).collect()
+    }
+
+    /// Open a TCP socket and answer success.
+    pub fn open(&mut self) -> ConnectId {
+        let id = self.e.allocate(ServiceType::Tcp).unwrap();
+        self.e.open(id, "127.0.0.1", 8062).unwrap();
+        self.expect(&format!("AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,0"));
+        self.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
+        assert_eq!(self.e.phase(id), SocketPhase::Connected);
+        id
+    }
+
+    pub fn recv_all(&mut self, id: ConnectId) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 300];
+        while let Ok(n) = self.e.recv(id, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+}
