@@ -19,7 +19,7 @@ use embedded_nal_async::{AddrType, Dns};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
-use common::{Common, crc32_update};
+use common::Common;
 
 const HELP_HEAD: &str = "\
 http_get: an HTTP GET through a Quectel BC20 (reqwless over the async embedded-nal stack)
@@ -86,7 +86,7 @@ fn answer(mut c: TcpStream, body: &[u8]) -> std::io::Result<()> {
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
              X-Body-CRC32: {:08x}\r\nConnection: close\r\n\r\n",
             body.len(),
-            crc32_update(0, body)
+            crc32fast::hash(body)
         )?;
         c.write_all(body)?;
     } else {
@@ -168,7 +168,7 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
     let announced = resp.content_length;
 
     let mut body = resp.body().reader();
-    let (mut size, mut crc) = (0usize, 0u32);
+    let (mut size, mut crc) = (0usize, crc32fast::Hasher::new());
     let mut chunk = [0u8; 1024];
     loop {
         let n = body
@@ -179,9 +179,10 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
             break;
         }
         size += n;
-        crc = crc32_update(crc, &chunk[..n]);
+        crc.update(&chunk[..n]);
     }
     drop(req);
+    let crc = crc.finalize();
     let elapsed = started.elapsed().as_secs_f64();
 
     let mut ok = (200..300).contains(&status);

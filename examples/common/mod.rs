@@ -252,19 +252,3 @@ pub fn traffic_report(t: &Traffic) -> String {
         t.tx_bytes, t.rx_bytes, t.commands, t.payload_sent, t.payload_received,
     )
 }
-
-/// CRC-32 (IEEE 802.3, as zlib and `crc32` compute it), bit by bit: fast enough for a page.
-pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
