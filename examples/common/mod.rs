@@ -1,5 +1,5 @@
-//! What the host examples share: option parsing for the module (emulator or serial port), a
-//! stderr logger, starting the async stack under tokio, and the traffic account.
+//! What the host examples share: option parsing for the module (emulator or serial port),
+//! logging to stderr (env_logger), starting the async stack under tokio, and the traffic account.
 //!
 //! Each example uses part of it.
 #![allow(dead_code)]
@@ -40,7 +40,8 @@ MODULE:
     --baud N         serial baud rate (default 115200; the BC20 autobauds on its first AT)
     --timeout S      give up after S seconds (default: 30 emulated, 180 real)
     --log LEVEL      log to stderr: off, error (default), warn, info, debug, trace
-                     (trace shows every AT command and response line)
+                     (trace shows every AT command and response line); RUST_LOG, when
+                     set, adds env_logger filters on top (e.g. RUST_LOG=minimq=debug)
     -h, --help       print this help
 
 REAL HARDWARE:
@@ -128,38 +129,26 @@ pub fn begin<O>(
 
 // ----- logging -----
 
-struct StderrLog {
-    start: Instant,
-}
-
-impl log::Log for StderrLog {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::max_level()
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if self.enabled(r.metadata()) {
-            let t = self.start.elapsed();
-            let _ = writeln!(
-                std::io::stderr().lock(),
+/// Log to stderr through env_logger at `level`, each line stamped with the seconds since
+/// program start (`   0.352 DEBUG ...`). `RUST_LOG`, when set, adds env_logger directives
+/// on top (`RUST_LOG=minimq=debug`, say).
+fn init_log(level: log::LevelFilter) {
+    let start = Instant::now();
+    let _ = env_logger::Builder::new()
+        .filter_level(level)
+        .parse_default_env()
+        .format(move |out, r| {
+            let t = start.elapsed();
+            writeln!(
+                out,
                 "{:>4}.{:03} {:<5} {}",
                 t.as_secs(),
                 t.subsec_millis(),
                 r.level(),
                 r.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
-/// Log to stderr with timestamps from program start.
-fn init_log(level: log::LevelFilter) {
-    let logger = Box::leak(Box::new(StderrLog {
-        start: Instant::now(),
-    }));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
+            )
+        })
+        .try_init();
 }
 
 // ----- the stack -----
