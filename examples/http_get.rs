@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use embedded_io_async::Read as _;
 use embedded_nal_async::{AddrType, Dns};
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
@@ -212,15 +213,16 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
 }
 
 /// The one optional positional argument: the URL (a real module only).
-fn parse(mut args: Vec<String>) -> Result<Option<String>, String> {
-    if args.len() > 1 || args.first().is_some_and(|a| a.starts_with('-')) {
-        return Err(format!("unexpected arguments {args:?} (try --help)"));
+fn own(url: &mut Option<String>, arg: Arg<'_>, _: &mut Parser) -> Result<(), lexopt::Error> {
+    match arg {
+        Arg::Value(v) if url.is_none() => *url = Some(v.string()?),
+        _ => return Err(arg.unexpected()),
     }
-    Ok(args.pop())
+    Ok(())
 }
 
 fn main() -> ExitCode {
-    match common::begin("http_get", HELP_HEAD, parse) {
+    match common::begin("http_get", HELP_HEAD, None, own) {
         Ok((common, url)) => {
             common::block_on_with_timeout("http_get", common.timeout, run(&common, url))
         }

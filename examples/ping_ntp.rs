@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
@@ -40,34 +41,38 @@ struct Options {
     ntp: Option<(String, u16)>,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut o = Options {
-        ping: None,
-        count: 4,
-        size: 32,
-        ntp: None,
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--ping" => o.ping = Some(val()?),
-            "--count" => o.count = val()?.parse().map_err(|e| format!("--count: {e}"))?,
-            "--size" => o.size = val()?.parse().map_err(|e| format!("--size: {e}"))?,
-            "--ntp" => {
-                let v = val()?;
-                o.ntp = Some(match v.rsplit_once(':') {
-                    Some((h, p)) => (h.into(), p.parse().map_err(|e| format!("--ntp: {e}"))?),
-                    None => (v, 123),
-                });
-            }
-            _ => return Err(format!("unknown option {a} (try --help)")),
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ping: None,
+            count: 4,
+            size: 32,
+            ntp: None,
         }
     }
-    if o.count == 0 {
-        return Err("--count must be at least 1".into());
+}
+
+/// This example's own options.
+fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Error> {
+    match arg {
+        Arg::Long("ping") => o.ping = Some(p.value()?.string()?),
+        Arg::Long("count") => {
+            o.count = p.value()?.parse()?;
+            if o.count == 0 {
+                return Err("--count must be at least 1".into());
+            }
+        }
+        Arg::Long("size") => o.size = p.value()?.parse()?,
+        Arg::Long("ntp") => {
+            let v = p.value()?.string()?;
+            o.ntp = Some(match v.rsplit_once(':') {
+                Some((h, port)) => (h.into(), port.parse().map_err(|e| format!("--ntp: {e}"))?),
+                None => (v, 123),
+            });
+        }
+        _ => return Err(arg.unexpected()),
     }
-    Ok(o)
+    Ok(())
 }
 
 /// An SNTP server (RFC 4330, server mode 4) on a free loopback UDP port, answering with the
@@ -179,7 +184,7 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match common::begin("ping_ntp", HELP_HEAD, parse) {
+    match common::begin("ping_ntp", HELP_HEAD, Options::default(), own) {
         Ok((common, options)) => {
             common::block_on_with_timeout("ping_ntp", common.timeout, run(&common, &options))
         }

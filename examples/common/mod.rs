@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::asynch::{self, Stack, State};
 use quectel_bc20::engine::{Config, Traffic};
 use quectel_bc20::host::{self, StdDelay};
@@ -54,77 +55,83 @@ REAL HARDWARE:
 ";
 
 impl Common {
-    /// Take the common options out of `args`, leaving the example's own ones.
-    pub fn parse(args: &mut Vec<String>) -> Result<Common, String> {
-        let mut port = None;
-        let mut baud = 115_200u32;
-        let mut log = log::LevelFilter::Error;
-        let mut timeout = None;
-        let mut rest = Vec::new();
-        let mut it = std::mem::take(args).into_iter();
-        while let Some(a) = it.next() {
-            let mut val = || it.next().ok_or(format!("{a} needs a value"));
-            match a.as_str() {
-                "--port" => port = Some(val()?),
-                "--baud" => baud = val()?.parse().map_err(|e| format!("--baud: {e}"))?,
-                "--timeout" => {
-                    let s: f64 = val()?.parse().map_err(|e| format!("--timeout: {e}"))?;
-                    timeout = Some(Duration::from_secs_f64(s.max(0.1)));
-                }
-                "--log" => log = val()?.parse().map_err(|e| format!("--log: {e}"))?,
-                _ => rest.push(a),
-            }
-        }
-        *args = rest;
-        let modem = match port {
-            Some(path) => Modem::Serial { path, baud },
-            None => Modem::Emulated,
-        };
-        let default = match modem {
-            Modem::Emulated => 30,
-            Modem::Serial { .. } => 180,
-        };
-        Ok(Common {
-            modem,
-            log,
-            timeout: timeout.unwrap_or(Duration::from_secs(default)),
-        })
-    }
-
     pub fn is_emulated(&self) -> bool {
         matches!(self.modem, Modem::Emulated)
     }
 }
 
-/// `true` when `-h` or `--help` is among the arguments.
-fn wants_help(args: &[String]) -> bool {
-    args.iter().any(|a| a == "-h" || a == "--help")
-}
-
-/// The beginning of an example's `main`: `--help` (print `help_head` and the shared options,
-/// exit 0), the shared options, the example's own (`parse`), then logging. `Err` carries the
+/// The beginning of an example's `main`: the command line (lexopt) with `-h`/`--help` (print
+/// `help_head` and the shared options, exit 0), the shared options, and the example's own
+/// ones; then logging. `own` takes each argument that is not a common option into `options`
+/// (which holds the defaults), reading a value from the parser when the option has one, or
+/// refuses it with `arg.unexpected()`. `Err` carries the
 /// exit code to return at once (0 after help, 2 on a usage error).
 pub fn begin<O>(
     name: &str,
     help_head: &str,
-    parse: impl FnOnce(Vec<String>) -> Result<O, String>,
+    options: O,
+    own: impl FnMut(&mut O, Arg<'_>, &mut Parser) -> Result<(), lexopt::Error>,
 ) -> Result<(Common, O), ExitCode> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if wants_help(&args) {
-        print!("{help_head}{COMMON_HELP}");
-        return Err(ExitCode::SUCCESS);
-    }
-    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
-    match parsed {
-        Ok((common, options)) => {
+    match parse(Parser::from_env(), options, own) {
+        Ok(Some((common, options))) => {
             init_log(common.log);
             Ok((common, options))
         }
+        Ok(None) => {
+            print!("{help_head}{COMMON_HELP}");
+            Err(ExitCode::SUCCESS)
+        }
         Err(e) => {
-            eprintln!("{name}: {e}");
+            eprintln!("{name}: {e} (try --help)");
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// The common options and the example's own from `p`; `None` when help was asked for.
+fn parse<O>(
+    mut p: Parser,
+    mut options: O,
+    mut own: impl FnMut(&mut O, Arg<'_>, &mut Parser) -> Result<(), lexopt::Error>,
+) -> Result<Option<(Common, O)>, lexopt::Error> {
+    let mut port = None;
+    let mut baud = 115_200u32;
+    let mut log = log::LevelFilter::Error;
+    let mut timeout = None;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => return Ok(None),
+            Arg::Long("port") => port = Some(p.value()?.string()?),
+            Arg::Long("baud") => baud = p.value()?.parse()?,
+            Arg::Long("timeout") => {
+                let s: f64 = p.value()?.parse()?;
+                // At least 0.1 s (NaN too); beyond what a Duration holds, no limit.
+                timeout = Some(Duration::try_from_secs_f64(s.max(0.1)).unwrap_or(Duration::MAX));
+            }
+            Arg::Long("log") => log = p.value()?.parse()?,
+            // The argument borrows the parser, which `own` needs too: hand it over unborrowed.
+            Arg::Long(name) => {
+                let name = name.to_owned();
+                own(&mut options, Arg::Long(&name), &mut p)?
+            }
+            Arg::Short(c) => own(&mut options, Arg::Short(c), &mut p)?,
+            Arg::Value(v) => own(&mut options, Arg::Value(v), &mut p)?,
+        }
+    }
+    let modem = match port {
+        Some(path) => Modem::Serial { path, baud },
+        None => Modem::Emulated,
+    };
+    let default = match modem {
+        Modem::Emulated => 30,
+        Modem::Serial { .. } => 180,
+    };
+    let common = Common {
+        modem,
+        log,
+        timeout: timeout.unwrap_or(Duration::from_secs(default)),
+    };
+    Ok(Some((common, options)))
 }
 
 // ----- logging -----
