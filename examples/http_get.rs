@@ -9,13 +9,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::Write as _;
+use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use bytes::Bytes;
 use embedded_io_async::Read as _;
 use embedded_nal_async::{AddrType, Dns};
+use http::header::CONTENT_TYPE;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
@@ -56,59 +63,36 @@ fn page() -> Vec<u8> {
     body
 }
 
-/// A one-page HTTP/1.1 server on a free loopback port; `GET /page` answers [`page`] with its
-/// CRC-32 in `X-Body-CRC32`, anything else 404.
-fn serve() -> std::io::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+/// A one-page HTTP/1.1 server (hyper) on a free loopback port; `GET /page` answers [`page`]
+/// with its CRC-32 in `X-Body-CRC32`, anything else 404. Runs on the caller's tokio runtime.
+async fn serve() -> std::io::Result<u16> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        let body: &'static [u8] = page().leak();
-        for conn in listener.incoming() {
-            let Ok(c) = conn else { break };
-            std::thread::spawn(move || answer(c, body));
+    let body = Bytes::from(page());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let body = body.clone();
+            let service = service_fn(move |req| answer(req, body.clone()));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
         }
     });
     Ok(port)
 }
 
-/// Answer one request on `c`.
-fn answer(mut c: TcpStream, body: &[u8]) -> std::io::Result<()> {
-    let mut r = BufReader::new(c.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    // Skip the request headers.
-    let mut h = String::new();
-    while r.read_line(&mut h)? > 2 {
-        h.clear();
-    }
-    if line.split_whitespace().nth(1) == Some("/page") {
-        write!(
-            c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
-             X-Body-CRC32: {:08x}\r\nConnection: close\r\n\r\n",
-            body.len(),
-            crc32fast::hash(body)
-        )?;
-        c.write_all(body)?;
+/// Answer one request: the page at `/page`, 404 elsewhere.
+async fn answer(req: Request<Incoming>, body: Bytes) -> Result<Response<Full<Bytes>>, http::Error> {
+    if req.uri().path() == "/page" {
+        Response::builder()
+            .header(CONTENT_TYPE, "text/plain")
+            .header("x-body-crc32", format!("{:08x}", crc32fast::hash(&body)))
+            .body(Full::new(body))
     } else {
-        c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
-    }
-    Ok(())
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
+        Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::default())
     }
 }
 
@@ -117,7 +101,7 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
     let mut sim_config = sim::Config::default();
     let url = match (common.is_emulated(), url) {
         (true, url) => {
-            let port = serve().map_err(|e| format!("HTTP server: {e}"))?;
+            let port = serve().await.map_err(|e| format!("HTTP server: {e}"))?;
             sim_config
                 .dns_overrides
                 .insert(DEMO_HOST.into(), vec![Ipv4Addr::LOCALHOST]);
@@ -160,7 +144,11 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
         .await
         .map_err(|e| format!("request: {e:?}"))?;
     let status = resp.status.0;
-    println!("HTTP/1.1 {status} {}", reason(status));
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    println!("HTTP/1.1 {status} {reason}");
     let expected_crc = resp
         .headers()
         .find(|(name, _)| name.eq_ignore_ascii_case("x-body-crc32"))

@@ -206,7 +206,7 @@ pub fn block_on_with_timeout(
 ) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(rt) => rt,
