@@ -24,6 +24,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lexopt::{Arg, Parser, ValueExt as _};
+use nourl::{Url, UrlScheme};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
@@ -121,11 +122,7 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
     );
 
     // Show the lookup the module does for us (reqwless resolves the name again).
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .unwrap_or("");
+    let host = check_url(&url)?.host();
     let ip = stack
         .get_host_by_name(host, AddrType::IPv4)
         .await
@@ -200,10 +197,24 @@ async fn run(common: &Common, url: Option<String>) -> Result<(), String> {
     }
 }
 
+/// `url` split by nourl (the parser reqwless uses, so its host is the one reqwless connects
+/// to); only plain `http://`.
+fn check_url(url: &str) -> Result<Url<'_>, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("URL {url}: {e:?}"))?;
+    if parsed.scheme() != UrlScheme::HTTP {
+        return Err(format!("URL {url}: only plain http:// URLs (no TLS)"));
+    }
+    Ok(parsed)
+}
+
 /// The one optional positional argument: the URL (a real module only).
 fn own(url: &mut Option<String>, arg: Arg<'_>, _: &mut Parser) -> Result<(), lexopt::Error> {
     match arg {
-        Arg::Value(v) if url.is_none() => *url = Some(v.string()?),
+        Arg::Value(v) if url.is_none() => {
+            let v = v.string()?;
+            check_url(&v)?;
+            *url = Some(v);
+        }
         _ => return Err(arg.unexpected()),
     }
     Ok(())
