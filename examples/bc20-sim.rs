@@ -42,7 +42,7 @@ MODULE:
     --ping-port PORT         TCP port AT+QPING probes (default 7; a refusal counts as a reply)
 
 FAULTS (seeded and deterministic; every injected fault is printed to stderr):
-    --seed N                 PRNG seed (default 0)
+    --seed N                 PRNG seed (default 0; xoshiro256++, same seed same faults)
     --fault NAME=RATE        switch a fault on (repeatable). NAME is one of
                              delay, chunking, noise, open-fail, send-fail, error-on, peer-close,
                              buff-full, reboot, line-noise. RATE is never, always, pm:N (per
