@@ -37,7 +37,8 @@ MODULE:
     --dns NAME=IP[,IP...]    answer NAME with these IPv4 addresses (repeatable; no IP = failure)
     --no-host-resolver       resolve only names given with --dns
     --blackhole IP           treat IP as unreachable without sending anything (repeatable)
-    --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC (default 0)
+    --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC, -48..=56
+                             (default 0)
     --ntp-long-year          four-digit year in +QNTP times (sibling firmware)
     --ping-port PORT         TCP port AT+QPING probes (default 7; a refusal counts as a reply)
 

@@ -235,7 +235,8 @@ pub struct Config {
     pub ping_ttl: u8,
     /// How long `AT+QNTP` waits for the server.
     pub ntp_timeout: Duration,
-    /// Time zone of `+QNTP` times, in quarter hours east of UTC.
+    /// Time zone of `+QNTP` times, in quarter hours east of UTC: -48..=56, the module's range
+    /// (a value outside it is clamped).
     pub timezone_quarters: i8,
     /// Print `+QNTP` times with a four-digit year, as sibling firmware does (spec 6.7).
     pub ntp_four_digit_year: bool,

@@ -5,6 +5,8 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::string::String;
 use std::time::Duration;
 
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
 use super::services::{Resolver, resolve};
 use crate::types::QiError;
 
@@ -36,43 +38,42 @@ pub fn parse_reply(reply: &[u8]) -> Option<u64> {
     (secs != 0).then(|| secs - NTP_UNIX_OFFSET)
 }
 
-/// `YY/MM/DD,hh:mm:ss±zz` for Unix time `unix` shown in the zone `tz` quarter hours east.
+/// `YY/MM/DD,hh:mm:ss±zz` for Unix time `unix` shown in the zone `tz_quarters` quarter hours
+/// east of UTC.
 pub fn format_time(unix: u64, tz_quarters: i8) -> String {
     format_time_with(unix, tz_quarters, false)
 }
 
 /// As [`format_time`], with a four-digit year (`YYYY/MM/DD,...`) when `long_year` is set, as
 /// sibling firmware prints it (spec 6.7).
+///
+/// The calendar is the `time` crate's. A zone outside the module's range, -48..=56 quarter
+/// hours, is clamped to it; a time past 9999-12-31T23:59:59Z shows as that.
 pub fn format_time_with(unix: u64, tz_quarters: i8, long_year: bool) -> String {
-    let local = unix as i64 + i64::from(tz_quarters) * 15 * 60;
-    let days = local.div_euclid(86_400);
-    let secs = local.rem_euclid(86_400);
-    // Civil from days, after Howard Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let sign = if tz_quarters < 0 { '-' } else { '+' };
+    let quarters = tz_quarters.clamp(-48, 56);
+    // -12..=14 hours: always a valid offset.
+    let offset =
+        UtcOffset::from_whole_seconds(i32::from(quarters) * 15 * 60).unwrap_or(UtcOffset::UTC);
+    let latest = PrimitiveDateTime::MAX.assume_utc();
+    let t = i64::try_from(unix)
+        .ok()
+        .and_then(|u| OffsetDateTime::from_unix_timestamp(u).ok())
+        .unwrap_or(latest)
+        .to_offset(offset);
     let year = if long_year {
-        format!("{year:04}")
+        format!("{:04}", t.year())
     } else {
-        format!("{:02}", year.rem_euclid(100))
+        format!("{:02}", t.year().rem_euclid(100))
     };
+    let sign = if quarters < 0 { '-' } else { '+' };
     format!(
-        "{}/{:02}/{:02},{:02}:{:02}:{:02}{}{:02}",
-        year,
-        month,
-        day,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        sign,
-        tz_quarters.unsigned_abs()
+        "{year}/{:02}/{:02},{:02}:{:02}:{:02}{sign}{:02}",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        quarters.unsigned_abs()
     )
 }
 
@@ -113,6 +114,15 @@ mod tests {
         assert_eq!(
             format_time_with(1_783_011_387, 32, true),
             "2026/07/03,00:56:27+32"
+        );
+        // The module's extremes of time zone, and past them.
+        assert_eq!(format_time(0, 56), "70/01/01,14:00:00+56");
+        assert_eq!(format_time(0, -48), "69/12/31,12:00:00-48");
+        assert_eq!(format_time(0, 127), "70/01/01,14:00:00+56");
+        // Past what the calendar holds.
+        assert_eq!(
+            format_time_with(u64::MAX, 0, true),
+            "9999/12/31,23:59:59+00"
         );
     }
 
