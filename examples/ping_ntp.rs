@@ -31,9 +31,6 @@ USAGE:
 
 ";
 
-/// Seconds from 1900 (NTP's era 0) to 1970.
-const NTP_TO_UNIX: u64 = 2_208_988_800;
-
 struct Options {
     ping: Option<String>,
     count: u8,
@@ -76,7 +73,9 @@ fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Erro
 }
 
 /// An SNTP server (RFC 4330, server mode 4) on a free loopback UDP port, answering with the
-/// host's clock. Returns its port.
+/// host's clock. Returns its port. (Ours: sntpc, which the emulator asks with, is a client
+/// only, and the NTP servers on crates.io are whole daemons. The emulator's sntpc checks
+/// every reply of this one: originate time, mode, stratum, version, root distance.)
 fn sntp_responder() -> std::io::Result<u16> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let port = sock.local_addr()?.port();
@@ -90,7 +89,8 @@ fn sntp_responder() -> std::io::Result<u16> {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or(Duration::ZERO);
             let mut stamp = [0u8; 8];
-            stamp[..4].copy_from_slice(&((now.as_secs() + NTP_TO_UNIX) as u32).to_be_bytes());
+            let secs = now.as_secs() + sim::sntp::NTP_UNIX_OFFSET;
+            stamp[..4].copy_from_slice(&(secs as u32).to_be_bytes());
             let frac = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
             stamp[4..].copy_from_slice(&(frac as u32).to_be_bytes());
             let mut reply = [0u8; 48];
