@@ -2,8 +2,10 @@
 //!
 //! `cargo run --example ping_ntp` pings 127.0.0.1 through the emulated module and synchronises
 //! its clock from a small SNTP responder it starts on a loopback UDP port, printing each echo's
-//! round trip and the time the module took. `--port /dev/ttyUSB0` does the same through a real
-//! module (default targets 8.8.8.8 and pool.ntp.org); `--help` lists the options.
+//! round trip and the time the module took, which it checks against the host clock (exit 1
+//! when they differ by more than `--max-offset`, 5 s by default). `--port /dev/ttyUSB0` does
+//! the same through a real module (default targets 8.8.8.8 and pool.ntp.org); `--help` lists
+//! the options.
 
 mod common;
 
@@ -21,13 +23,21 @@ const HELP_HEAD: &str = "\
 ping_ntp: ping and NTP time synchronisation by a Quectel BC20 (AT+QPING, AT+QNTP)
 
 USAGE:
-    ping_ntp [--ping HOST] [--count N] [--size BYTES] [--ntp SERVER[:PORT]] [MODULE OPTIONS]
+    ping_ntp [--ping HOST] [--count N] [--size BYTES] [--ntp SERVER[:PORT]]
+             [--max-offset S] [MODULE OPTIONS]
 
     Pings HOST N times (default 4; 127.0.0.1 emulated, 8.8.8.8 on a real module) with
     BYTES-byte echoes (default 32) and prints each round trip and the summary; then has the
     module synchronise its clock from SERVER (emulated: an SNTP responder this program starts
-    on loopback; real: pool.ntp.org:123) and prints the time it got. The emulated module
-    measures a ping as a TCP connect probe (ICMP needs privileges); a refused port is a reply.
+    on loopback; real: pool.ntp.org:123), prints the time it got and compares it with the
+    host clock. The emulated module measures a ping as a TCP connect probe (ICMP needs
+    privileges); a refused port is a reply.
+
+    --max-offset S   fail when the module's time and the host clock differ by more than S
+                     seconds (default 5; the module gives whole seconds, so expect up to 1)
+
+    Exit status: 0 when an echo came back and the module's time is within --max-offset of
+    the host clock; 1 otherwise, on any error or after --timeout; 2 on bad usage.
 
 ";
 
@@ -36,6 +46,8 @@ struct Options {
     count: u8,
     size: u8,
     ntp: Option<(String, u16)>,
+    /// Largest accepted difference between the module's time and the host clock, seconds.
+    max_offset: f64,
 }
 
 impl Default for Options {
@@ -45,6 +57,7 @@ impl Default for Options {
             count: 4,
             size: 32,
             ntp: None,
+            max_offset: 5.0,
         }
     }
 }
@@ -60,6 +73,12 @@ fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Erro
             }
         }
         Arg::Long("size") => o.size = p.value()?.parse()?,
+        Arg::Long("max-offset") => {
+            o.max_offset = p.value()?.parse()?;
+            if o.max_offset.is_nan() || o.max_offset < 0.0 {
+                return Err("--max-offset must be a number of seconds, 0 or more".into());
+            }
+        }
         Arg::Long("ntp") => {
             let v = p.value()?.string()?;
             o.ntp = Some(match v.rsplit_once(':') {
@@ -165,21 +184,27 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("NTP sync with {}:{}: {e:?}", ntp.0, ntp.1))?;
     println!("  module clock synchronised: {t}");
-    if emulated {
-        let host = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs();
-        println!(
-            "  host clock, in the module's format: {}",
-            sim::sntp::format_time(host, 0)
-        );
-    }
+    let host = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| format!("host clock: {e}"))?;
+    // The module's time is whole seconds, local at its offset; unix_timestamp counts that.
+    let offset = t.unix_timestamp() as f64 - host.as_secs_f64();
+    let within = offset.abs() <= o.max_offset;
+    println!(
+        "  module time - host clock = {offset:+.2} s ({} the {} s tolerance)",
+        if within { "within" } else { "OUTSIDE" },
+        o.max_offset
+    );
     println!("{}", common::traffic_report(&stack.traffic()));
-    if pinged {
-        Ok(())
-    } else {
+    if !pinged {
         Err(format!("no echo reply from {target}"))
+    } else if !within {
+        Err(format!(
+            "the module's time is {offset:+.2} s off the host clock (--max-offset {})",
+            o.max_offset
+        ))
+    } else {
+        Ok(())
     }
 }
 
