@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::sim::{self, BootStyle, Config, Emulator, Rate};
 
 const HELP: &str = "\
@@ -36,12 +37,13 @@ MODULE:
     --dns NAME=IP[,IP...]    answer NAME with these IPv4 addresses (repeatable; no IP = failure)
     --no-host-resolver       resolve only names given with --dns
     --blackhole IP           treat IP as unreachable without sending anything (repeatable)
-    --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC (default 0)
+    --tz QUARTERS            time zone of +QNTP times, quarter hours east of UTC, -48..=56
+                             (default 0)
     --ntp-long-year          four-digit year in +QNTP times (sibling firmware)
     --ping-port PORT         TCP port AT+QPING probes (default 7; a refusal counts as a reply)
 
 FAULTS (seeded and deterministic; every injected fault is printed to stderr):
-    --seed N                 PRNG seed (default 0)
+    --seed N                 PRNG seed (default 0; xoshiro256++, same seed same faults)
     --fault NAME=RATE        switch a fault on (repeatable). NAME is one of
                              delay, chunking, noise, open-fail, send-fail, error-on, peer-close,
                              buff-full, reboot, line-noise. RATE is never, always, pm:N (per
@@ -60,69 +62,60 @@ enum Endpoint {
     Tcp(String),
 }
 
-fn ms(v: &str) -> Result<Duration, String> {
-    v.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|e| format!("{v}: {e}"))
+/// A number of milliseconds.
+fn ms(v: &str) -> Result<Duration, std::num::ParseIntError> {
+    v.parse().map(Duration::from_millis)
 }
 
-fn num<T: std::str::FromStr>(v: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    v.parse::<T>().map_err(|e| format!("{v}: {e}"))
-}
-
-fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
+/// The command line; `None` when help was asked for.
+fn parse(mut p: Parser) -> Result<Option<(Endpoint, Config)>, lexopt::Error> {
     let mut c = Config::default();
     c.faults.delay_range = (Duration::from_millis(10), Duration::from_millis(100));
     c.faults.chunk_max = 4;
     c.faults.chunk_gap = Duration::from_millis(2);
     let mut endpoint = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--pty" => endpoint = Some(Endpoint::Pty),
-            "--tcp" => endpoint = Some(Endpoint::Tcp(val()?)),
-            "--boot" => {
-                c.boot = match val()?.as_str() {
+    while let Some(arg) = p.next()? {
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => return Ok(None),
+            Arg::Long("pty") => endpoint = Some(Endpoint::Pty),
+            Arg::Long("tcp") => endpoint = Some(Endpoint::Tcp(p.value()?.string()?)),
+            Arg::Long("boot") => {
+                c.boot = match p.value()?.string()?.as_str() {
                     "rdy" => BootStyle::Rdy,
                     "brom" => BootStyle::BootRom,
                     "silent" => BootStyle::Silent,
-                    v => return Err(format!("--boot {v}: expected rdy, brom or silent")),
+                    v => return Err(format!("--boot {v}: expected rdy, brom or silent").into()),
                 }
             }
-            "--echo-off" => c.nvram.echo = false,
-            "--listen-while-booting" => c.listen_while_booting = true,
-            "--baud" => c.baud = Some(num(&val()?)?),
-            "--rx-buffer" => c.rx_buffer_size = num(&val()?)?,
-            "--push-chunk" => c.push_chunk = num(&val()?)?,
-            "--send-ok-delay" => c.send_ok_delay = ms(&val()?)?,
-            "--close-ok-delay" => c.close_ok_delay = Some(ms(&val()?)?),
-            "--sleep-after" => c.sleep_after = Some(ms(&val()?)?),
-            "--doubled-blank" => c.doubled_blank_before_late_urcs = true,
-            "--crlf-after-push" => c.crlf_after_push = true,
-            "--qicfg-echo" => c.qicfg_write_prints_setting = true,
-            "--dns" => {
-                let v = val()?;
+            Arg::Long("echo-off") => c.nvram.echo = false,
+            Arg::Long("listen-while-booting") => c.listen_while_booting = true,
+            Arg::Long("baud") => c.baud = Some(p.value()?.parse()?),
+            Arg::Long("rx-buffer") => c.rx_buffer_size = p.value()?.parse()?,
+            Arg::Long("push-chunk") => c.push_chunk = p.value()?.parse()?,
+            Arg::Long("send-ok-delay") => c.send_ok_delay = p.value()?.parse_with(ms)?,
+            Arg::Long("close-ok-delay") => c.close_ok_delay = Some(p.value()?.parse_with(ms)?),
+            Arg::Long("sleep-after") => c.sleep_after = Some(p.value()?.parse_with(ms)?),
+            Arg::Long("doubled-blank") => c.doubled_blank_before_late_urcs = true,
+            Arg::Long("crlf-after-push") => c.crlf_after_push = true,
+            Arg::Long("qicfg-echo") => c.qicfg_write_prints_setting = true,
+            Arg::Long("dns") => {
+                let v = p.value()?.string()?;
                 let (name, ips) = v.split_once('=').ok_or(format!("--dns {v}: NAME=IP,..."))?;
                 let ips = ips
                     .split(',')
                     .filter(|s| !s.is_empty())
-                    .map(num::<Ipv4Addr>)
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|ip| ip.parse().map_err(|e| format!("--dns {ip}: {e}")))
+                    .collect::<Result<Vec<Ipv4Addr>, _>>()?;
                 c.dns_overrides.insert(name.to_string(), ips);
             }
-            "--no-host-resolver" => c.use_host_resolver = false,
-            "--blackhole" => c.blackhole.push(num(&val()?)?),
-            "--tz" => c.timezone_quarters = num(&val()?)?,
-            "--ntp-long-year" => c.ntp_four_digit_year = true,
-            "--ping-port" => c.ping_port = num(&val()?)?,
-            "--seed" => c.faults.seed = num(&val()?)?,
-            "--fault" => {
-                let v = val()?;
+            Arg::Long("no-host-resolver") => c.use_host_resolver = false,
+            Arg::Long("blackhole") => c.blackhole.push(p.value()?.parse()?),
+            Arg::Long("tz") => c.timezone_quarters = p.value()?.parse()?,
+            Arg::Long("ntp-long-year") => c.ntp_four_digit_year = true,
+            Arg::Long("ping-port") => c.ping_port = p.value()?.parse()?,
+            Arg::Long("seed") => c.faults.seed = p.value()?.parse()?,
+            Arg::Long("fault") => {
+                let v = p.value()?.string()?;
                 let (name, rate) = v.split_once('=').ok_or(format!("--fault {v}: NAME=RATE"))?;
                 let rate: Rate = rate.parse()?;
                 let f = &mut c.faults;
@@ -137,22 +130,26 @@ fn parse(args: &[String]) -> Result<Option<(Endpoint, Config)>, String> {
                     "buff-full" => f.buff_full = rate,
                     "reboot" => f.reboot = rate,
                     "line-noise" => f.line_noise = rate,
-                    _ => return Err(format!("--fault {name}: unknown fault")),
+                    _ => return Err(format!("--fault {name}: unknown fault").into()),
                 }
             }
-            "--delay-range" => {
-                let v = val()?;
-                let (lo, hi) = v.split_once('-').ok_or(format!("--delay-range {v}"))?;
-                c.faults.delay_range = (ms(lo)?, ms(hi)?);
+            Arg::Long("delay-range") => {
+                let v = p.value()?.string()?;
+                let bad = |e| format!("--delay-range {v}: {e}");
+                let (lo, hi) = v.split_once('-').ok_or(bad("expected MIN-MAX".into()))?;
+                c.faults.delay_range = (
+                    ms(lo).map_err(|e| bad(e.to_string()))?,
+                    ms(hi).map_err(|e| bad(e.to_string()))?,
+                );
             }
-            "--chunk-max" => c.faults.chunk_max = num(&val()?)?,
-            "--chunk-gap" => c.faults.chunk_gap = ms(&val()?)?,
-            "--error-on-command" => c.faults.error_on_command = val()?,
-            "--noise-line" => c.faults.noise_lines.push(val()?),
-            _ => return Err(format!("unknown option {a} (try --help)")),
+            Arg::Long("chunk-max") => c.faults.chunk_max = p.value()?.parse()?,
+            Arg::Long("chunk-gap") => c.faults.chunk_gap = p.value()?.parse_with(ms)?,
+            Arg::Long("error-on-command") => c.faults.error_on_command = p.value()?.string()?,
+            Arg::Long("noise-line") => c.faults.noise_lines.push(p.value()?.string()?),
+            _ => return Err(arg.unexpected()),
         }
     }
-    let endpoint = endpoint.ok_or("choose an endpoint: --pty or --tcp ADDR (try --help)")?;
+    let endpoint = endpoint.ok_or("choose an endpoint: --pty or --tcp ADDR")?;
     Ok(Some((endpoint, c)))
 }
 
@@ -178,15 +175,14 @@ fn start(endpoint: Endpoint, config: Config) -> Result<Emulator, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (endpoint, config) = match parse(&args) {
+    let (endpoint, config) = match parse(Parser::from_env()) {
         Ok(Some(v)) => v,
         Ok(None) => {
             print!("{HELP}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("bc20-sim: {e}");
+            eprintln!("bc20-sim: {e} (try --help)");
             return ExitCode::from(2);
         }
     };

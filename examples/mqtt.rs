@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use lexopt::{Arg, Parser, ValueExt as _};
 use minimq::{
     Buffers, ConfigBuilder, ConnectEvent, Publication, QoS, Session, SubscriptionOptions,
     TopicFilter,
@@ -48,25 +49,27 @@ struct Options {
     client_id: String,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut o = Options {
-        broker: "127.0.0.1:1883".into(),
-        topic: "bc20/demo".into(),
-        count: 3,
-        client_id: format!("bc20-example-{}", std::process::id()),
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--broker" => o.broker = val()?,
-            "--topic" => o.topic = val()?,
-            "--count" => o.count = val()?.parse().map_err(|e| format!("--count: {e}"))?,
-            "--client-id" => o.client_id = val()?,
-            _ => return Err(format!("unknown option {a} (try --help)")),
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            broker: "127.0.0.1:1883".into(),
+            topic: "bc20/demo".into(),
+            count: 3,
+            client_id: format!("bc20-example-{}", std::process::id()),
         }
     }
-    Ok(o)
+}
+
+/// This example's own options.
+fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Error> {
+    match arg {
+        Arg::Long("broker") => o.broker = p.value()?.string()?,
+        Arg::Long("topic") => o.topic = p.value()?.string()?,
+        Arg::Long("count") => o.count = p.value()?.parse()?,
+        Arg::Long("client-id") => o.client_id = p.value()?.string()?,
+        _ => return Err(arg.unexpected()),
+    }
+    Ok(())
 }
 
 async fn run(common: &Common, o: &Options) -> Result<(), String> {
@@ -159,7 +162,7 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match common::begin("mqtt", HELP_HEAD, parse) {
+    match common::begin("mqtt", HELP_HEAD, Options::default(), own) {
         Ok((common, options)) => {
             common::block_on_with_timeout("mqtt", common.timeout, run(&common, &options))
         }

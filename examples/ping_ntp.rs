@@ -2,8 +2,10 @@
 //!
 //! `cargo run --example ping_ntp` pings 127.0.0.1 through the emulated module and synchronises
 //! its clock from a small SNTP responder it starts on a loopback UDP port, printing each echo's
-//! round trip and the time the module took. `--port /dev/ttyUSB0` does the same through a real
-//! module (default targets 8.8.8.8 and pool.ntp.org); `--help` lists the options.
+//! round trip and the time the module took, which it checks against the host clock (exit 1
+//! when they differ by more than `--max-offset`, 5 s by default). `--port /dev/ttyUSB0` does
+//! the same through a real module (default targets 8.8.8.8 and pool.ntp.org); `--help` lists
+//! the options.
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::engine::Config;
 use quectel_bc20::sim;
 
@@ -20,58 +23,78 @@ const HELP_HEAD: &str = "\
 ping_ntp: ping and NTP time synchronisation by a Quectel BC20 (AT+QPING, AT+QNTP)
 
 USAGE:
-    ping_ntp [--ping HOST] [--count N] [--size BYTES] [--ntp SERVER[:PORT]] [MODULE OPTIONS]
+    ping_ntp [--ping HOST] [--count N] [--size BYTES] [--ntp SERVER[:PORT]]
+             [--max-offset S] [MODULE OPTIONS]
 
     Pings HOST N times (default 4; 127.0.0.1 emulated, 8.8.8.8 on a real module) with
     BYTES-byte echoes (default 32) and prints each round trip and the summary; then has the
     module synchronise its clock from SERVER (emulated: an SNTP responder this program starts
-    on loopback; real: pool.ntp.org:123) and prints the time it got. The emulated module
-    measures a ping as a TCP connect probe (ICMP needs privileges); a refused port is a reply.
+    on loopback; real: pool.ntp.org:123), prints the time it got and compares it with the
+    host clock. The emulated module measures a ping as a TCP connect probe (ICMP needs
+    privileges); a refused port is a reply.
+
+    --max-offset S   fail when the module's time and the host clock differ by more than S
+                     seconds (default 5; the module gives whole seconds, so expect up to 1)
+
+    Exit status: 0 when an echo came back and the module's time is within --max-offset of
+    the host clock; 1 otherwise, on any error or after --timeout; 2 on bad usage.
 
 ";
-
-/// Seconds from 1900 (NTP's era 0) to 1970.
-const NTP_TO_UNIX: u64 = 2_208_988_800;
 
 struct Options {
     ping: Option<String>,
     count: u8,
     size: u8,
     ntp: Option<(String, u16)>,
+    /// Largest accepted difference between the module's time and the host clock, seconds.
+    max_offset: f64,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut o = Options {
-        ping: None,
-        count: 4,
-        size: 32,
-        ntp: None,
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--ping" => o.ping = Some(val()?),
-            "--count" => o.count = val()?.parse().map_err(|e| format!("--count: {e}"))?,
-            "--size" => o.size = val()?.parse().map_err(|e| format!("--size: {e}"))?,
-            "--ntp" => {
-                let v = val()?;
-                o.ntp = Some(match v.rsplit_once(':') {
-                    Some((h, p)) => (h.into(), p.parse().map_err(|e| format!("--ntp: {e}"))?),
-                    None => (v, 123),
-                });
-            }
-            _ => return Err(format!("unknown option {a} (try --help)")),
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ping: None,
+            count: 4,
+            size: 32,
+            ntp: None,
+            max_offset: 5.0,
         }
     }
-    if o.count == 0 {
-        return Err("--count must be at least 1".into());
+}
+
+/// This example's own options.
+fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Error> {
+    match arg {
+        Arg::Long("ping") => o.ping = Some(p.value()?.string()?),
+        Arg::Long("count") => {
+            o.count = p.value()?.parse()?;
+            if o.count == 0 {
+                return Err("--count must be at least 1".into());
+            }
+        }
+        Arg::Long("size") => o.size = p.value()?.parse()?,
+        Arg::Long("max-offset") => {
+            o.max_offset = p.value()?.parse()?;
+            if o.max_offset.is_nan() || o.max_offset < 0.0 {
+                return Err("--max-offset must be a number of seconds, 0 or more".into());
+            }
+        }
+        Arg::Long("ntp") => {
+            let v = p.value()?.string()?;
+            o.ntp = Some(match v.rsplit_once(':') {
+                Some((h, port)) => (h.into(), port.parse().map_err(|e| format!("--ntp: {e}"))?),
+                None => (v, 123),
+            });
+        }
+        _ => return Err(arg.unexpected()),
     }
-    Ok(o)
+    Ok(())
 }
 
 /// An SNTP server (RFC 4330, server mode 4) on a free loopback UDP port, answering with the
-/// host's clock. Returns its port.
+/// host's clock. Returns its port. (Ours: sntpc, which the emulator asks with, is a client
+/// only, and the NTP servers on crates.io are whole daemons. The emulator's sntpc checks
+/// every reply of this one: originate time, mode, stratum, version, root distance.)
 fn sntp_responder() -> std::io::Result<u16> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let port = sock.local_addr()?.port();
@@ -85,7 +108,8 @@ fn sntp_responder() -> std::io::Result<u16> {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or(Duration::ZERO);
             let mut stamp = [0u8; 8];
-            stamp[..4].copy_from_slice(&((now.as_secs() + NTP_TO_UNIX) as u32).to_be_bytes());
+            let secs = now.as_secs() + sim::sntp::NTP_UNIX_OFFSET;
+            stamp[..4].copy_from_slice(&(secs as u32).to_be_bytes());
             let frac = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
             stamp[4..].copy_from_slice(&(frac as u32).to_be_bytes());
             let mut reply = [0u8; 48];
@@ -160,26 +184,32 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("NTP sync with {}:{}: {e:?}", ntp.0, ntp.1))?;
     println!("  module clock synchronised: {t}");
-    if emulated {
-        let host = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs();
-        println!(
-            "  host clock, in the module's format: {}",
-            sim::sntp::format_time(host, 0)
-        );
-    }
+    let host = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| format!("host clock: {e}"))?;
+    // The module's time is whole seconds, local at its offset; unix_timestamp counts that.
+    let offset = t.unix_timestamp() as f64 - host.as_secs_f64();
+    let within = offset.abs() <= o.max_offset;
+    println!(
+        "  module time - host clock = {offset:+.2} s ({} the {} s tolerance)",
+        if within { "within" } else { "OUTSIDE" },
+        o.max_offset
+    );
     println!("{}", common::traffic_report(&stack.traffic()));
-    if pinged {
-        Ok(())
-    } else {
+    if !pinged {
         Err(format!("no echo reply from {target}"))
+    } else if !within {
+        Err(format!(
+            "the module's time is {offset:+.2} s off the host clock (--max-offset {})",
+            o.max_offset
+        ))
+    } else {
+        Ok(())
     }
 }
 
 fn main() -> ExitCode {
-    match common::begin("ping_ntp", HELP_HEAD, parse) {
+    match common::begin("ping_ntp", HELP_HEAD, Options::default(), own) {
         Ok((common, options)) => {
             common::block_on_with_timeout("ping_ntp", common.timeout, run(&common, &options))
         }

@@ -1,5 +1,5 @@
-//! What the host examples share: option parsing for the module (emulator or serial port), a
-//! stderr logger, starting the async stack under tokio, and the traffic account.
+//! What the host examples share: option parsing for the module (emulator or serial port),
+//! logging to stderr (env_logger), starting the async stack under tokio, and the traffic account.
 //!
 //! Each example uses part of it.
 #![allow(dead_code)]
@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use lexopt::{Arg, Parser, ValueExt as _};
 use quectel_bc20::asynch::{self, Stack, State};
 use quectel_bc20::engine::{Config, Traffic};
 use quectel_bc20::host::{self, StdDelay};
@@ -40,7 +41,8 @@ MODULE:
     --baud N         serial baud rate (default 115200; the BC20 autobauds on its first AT)
     --timeout S      give up after S seconds (default: 30 emulated, 180 real)
     --log LEVEL      log to stderr: off, error (default), warn, info, debug, trace
-                     (trace shows every AT command and response line)
+                     (trace shows every AT command and response line); RUST_LOG, when
+                     set, adds env_logger filters on top (e.g. RUST_LOG=minimq=debug)
     -h, --help       print this help
 
 REAL HARDWARE:
@@ -53,113 +55,107 @@ REAL HARDWARE:
 ";
 
 impl Common {
-    /// Take the common options out of `args`, leaving the example's own ones.
-    pub fn parse(args: &mut Vec<String>) -> Result<Common, String> {
-        let mut port = None;
-        let mut baud = 115_200u32;
-        let mut log = log::LevelFilter::Error;
-        let mut timeout = None;
-        let mut rest = Vec::new();
-        let mut it = std::mem::take(args).into_iter();
-        while let Some(a) = it.next() {
-            let mut val = || it.next().ok_or(format!("{a} needs a value"));
-            match a.as_str() {
-                "--port" => port = Some(val()?),
-                "--baud" => baud = val()?.parse().map_err(|e| format!("--baud: {e}"))?,
-                "--timeout" => {
-                    let s: f64 = val()?.parse().map_err(|e| format!("--timeout: {e}"))?;
-                    timeout = Some(Duration::from_secs_f64(s.max(0.1)));
-                }
-                "--log" => log = val()?.parse().map_err(|e| format!("--log: {e}"))?,
-                _ => rest.push(a),
-            }
-        }
-        *args = rest;
-        let modem = match port {
-            Some(path) => Modem::Serial { path, baud },
-            None => Modem::Emulated,
-        };
-        let default = match modem {
-            Modem::Emulated => 30,
-            Modem::Serial { .. } => 180,
-        };
-        Ok(Common {
-            modem,
-            log,
-            timeout: timeout.unwrap_or(Duration::from_secs(default)),
-        })
-    }
-
     pub fn is_emulated(&self) -> bool {
         matches!(self.modem, Modem::Emulated)
     }
 }
 
-/// `true` when `-h` or `--help` is among the arguments.
-fn wants_help(args: &[String]) -> bool {
-    args.iter().any(|a| a == "-h" || a == "--help")
-}
-
-/// The beginning of an example's `main`: `--help` (print `help_head` and the shared options,
-/// exit 0), the shared options, the example's own (`parse`), then logging. `Err` carries the
+/// The beginning of an example's `main`: the command line (lexopt) with `-h`/`--help` (print
+/// `help_head` and the shared options, exit 0), the shared options, and the example's own
+/// ones; then logging. `own` takes each argument that is not a common option into `options`
+/// (which holds the defaults), reading a value from the parser when the option has one, or
+/// refuses it with `arg.unexpected()`. `Err` carries the
 /// exit code to return at once (0 after help, 2 on a usage error).
 pub fn begin<O>(
     name: &str,
     help_head: &str,
-    parse: impl FnOnce(Vec<String>) -> Result<O, String>,
+    options: O,
+    own: impl FnMut(&mut O, Arg<'_>, &mut Parser) -> Result<(), lexopt::Error>,
 ) -> Result<(Common, O), ExitCode> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if wants_help(&args) {
-        print!("{help_head}{COMMON_HELP}");
-        return Err(ExitCode::SUCCESS);
-    }
-    let parsed = Common::parse(&mut args).and_then(|c| Ok((c, parse(args)?)));
-    match parsed {
-        Ok((common, options)) => {
+    match parse(Parser::from_env(), options, own) {
+        Ok(Some((common, options))) => {
             init_log(common.log);
             Ok((common, options))
         }
+        Ok(None) => {
+            print!("{help_head}{COMMON_HELP}");
+            Err(ExitCode::SUCCESS)
+        }
         Err(e) => {
-            eprintln!("{name}: {e}");
+            eprintln!("{name}: {e} (try --help)");
             Err(ExitCode::from(2))
         }
     }
 }
 
-// ----- logging -----
-
-struct StderrLog {
-    start: Instant,
+/// The common options and the example's own from `p`; `None` when help was asked for.
+fn parse<O>(
+    mut p: Parser,
+    mut options: O,
+    mut own: impl FnMut(&mut O, Arg<'_>, &mut Parser) -> Result<(), lexopt::Error>,
+) -> Result<Option<(Common, O)>, lexopt::Error> {
+    let mut port = None;
+    let mut baud = 115_200u32;
+    let mut log = log::LevelFilter::Error;
+    let mut timeout = None;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => return Ok(None),
+            Arg::Long("port") => port = Some(p.value()?.string()?),
+            Arg::Long("baud") => baud = p.value()?.parse()?,
+            Arg::Long("timeout") => {
+                let s: f64 = p.value()?.parse()?;
+                // At least 0.1 s (NaN too); beyond what a Duration holds, no limit.
+                timeout = Some(Duration::try_from_secs_f64(s.max(0.1)).unwrap_or(Duration::MAX));
+            }
+            Arg::Long("log") => log = p.value()?.parse()?,
+            // The argument borrows the parser, which `own` needs too: hand it over unborrowed.
+            Arg::Long(name) => {
+                let name = name.to_owned();
+                own(&mut options, Arg::Long(&name), &mut p)?
+            }
+            Arg::Short(c) => own(&mut options, Arg::Short(c), &mut p)?,
+            Arg::Value(v) => own(&mut options, Arg::Value(v), &mut p)?,
+        }
+    }
+    let modem = match port {
+        Some(path) => Modem::Serial { path, baud },
+        None => Modem::Emulated,
+    };
+    let default = match modem {
+        Modem::Emulated => 30,
+        Modem::Serial { .. } => 180,
+    };
+    let common = Common {
+        modem,
+        log,
+        timeout: timeout.unwrap_or(Duration::from_secs(default)),
+    };
+    Ok(Some((common, options)))
 }
 
-impl log::Log for StderrLog {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::max_level()
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if self.enabled(r.metadata()) {
-            let t = self.start.elapsed();
-            let _ = writeln!(
-                std::io::stderr().lock(),
+// ----- logging -----
+
+/// Log to stderr through env_logger at `level`, each line stamped with the seconds since
+/// program start (`   0.352 DEBUG ...`). `RUST_LOG`, when set, adds env_logger directives
+/// on top (`RUST_LOG=minimq=debug`, say).
+fn init_log(level: log::LevelFilter) {
+    let start = Instant::now();
+    let _ = env_logger::Builder::new()
+        .filter_level(level)
+        .parse_default_env()
+        .format(move |out, r| {
+            let t = start.elapsed();
+            writeln!(
+                out,
                 "{:>4}.{:03} {:<5} {}",
                 t.as_secs(),
                 t.subsec_millis(),
                 r.level(),
                 r.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
-/// Log to stderr with timestamps from program start.
-fn init_log(level: log::LevelFilter) {
-    let logger = Box::leak(Box::new(StderrLog {
-        start: Instant::now(),
-    }));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
+            )
+        })
+        .try_init();
 }
 
 // ----- the stack -----
@@ -210,7 +206,7 @@ pub fn block_on_with_timeout(
 ) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(rt) => rt,
@@ -251,20 +247,4 @@ pub fn traffic_report(t: &Traffic) -> String {
          payload: {} bytes sent, {} bytes received; efficiency {payload} / {uart} UART bytes = {efficiency:.1} %",
         t.tx_bytes, t.rx_bytes, t.commands, t.payload_sent, t.payload_received,
     )
-}
-
-/// CRC-32 (IEEE 802.3, as zlib and `crc32` compute it), bit by bit: fast enough for a page.
-pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }

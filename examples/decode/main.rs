@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let input = if opts.input == "-" {
+    let input = if opts.input.as_os_str() == "-" {
         let mut v = Vec::new();
         io::stdin().lock().read_to_end(&mut v).map(|_| v)
     } else {
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let input = match input {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("decode: cannot read {}: {e}", opts.input);
+            eprintln!("decode: cannot read {}: {e}", opts.input.display());
             return ExitCode::from(2);
         }
     };

@@ -3,8 +3,12 @@
 //! Kept apart from `main.rs` so that `tests/decode_tool.rs` can include it with `#[path]` and
 //! test it without spawning a process.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::path::PathBuf;
+
+use lexopt::{Arg, ValueExt as _};
 
 use quectel_bc20::wire::{Frame, Parse, ParseContext, ParseStats, Parser, Payload};
 use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
@@ -43,7 +47,7 @@ pub struct Options {
     /// Summary only.
     pub quiet: bool,
     /// The input path (`-` is stdin).
-    pub input: String,
+    pub input: PathBuf,
 }
 
 /// The outcome of parsing the command line.
@@ -56,18 +60,21 @@ pub enum Args {
 }
 
 /// Parse the arguments (without the program name).
-pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, String> {
+pub fn parse_args<I>(args: I) -> Result<Args, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
     let mut ctx = ParseContext::default();
     let mut offsets = false;
     let mut quiet = false;
     let mut input = None;
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--help" | "-h" => return Ok(Args::Help),
-            "--push" => {
-                for id in value("--push")?.split(',').filter(|s| !s.is_empty()) {
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => return Ok(Args::Help),
+            Arg::Long("push") => {
+                for id in p.value()?.string()?.split(',').filter(|s| !s.is_empty()) {
                     let id = id
                         .trim()
                         .parse::<u8>()
@@ -77,25 +84,22 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
                     ctx.set_access_mode(id, AccessMode::DirectPush);
                 }
             }
-            "--view-mode" => {
-                ctx.view_mode = match value("--view-mode")?.as_str() {
+            Arg::Long("view-mode") => {
+                ctx.view_mode = match p.value()?.string()?.as_str() {
                     "0" => ViewMode::HeaderCrLfData,
                     "1" => ViewMode::HeaderCommaData,
-                    other => return Err(format!("--view-mode: {other:?} is not 0 or 1")),
+                    other => return Err(format!("--view-mode: {other:?} is not 0 or 1").into()),
                 }
             }
-            "--show-length" => ctx.show_length = true,
-            "--hex" => ctx.recv_format = DataFormat::Hex,
-            "--max-line" => ctx.max_line = number("--max-line", &value("--max-line")?)?,
-            "--max-payload" => ctx.max_payload = number("--max-payload", &value("--max-payload")?)?,
-            "--offsets" => offsets = true,
-            "--quiet" | "-q" => quiet = true,
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            _ => {
-                if input.replace(arg).is_some() {
-                    return Err("more than one input given".into());
-                }
-            }
+            Arg::Long("show-length") => ctx.show_length = true,
+            Arg::Long("hex") => ctx.recv_format = DataFormat::Hex,
+            Arg::Long("max-line") => ctx.max_line = p.value()?.parse()?,
+            Arg::Long("max-payload") => ctx.max_payload = p.value()?.parse()?,
+            Arg::Long("offsets") => offsets = true,
+            Arg::Short('q') | Arg::Long("quiet") => quiet = true,
+            Arg::Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
+            Arg::Value(_) => return Err("more than one input given".into()),
+            _ => return Err(arg.unexpected()),
         }
     }
     let input = input.ok_or("no input given (a FILE, or - for stdin)")?;
@@ -105,11 +109,6 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
         quiet,
         input,
     }))
-}
-
-fn number(name: &str, s: &str) -> Result<usize, String> {
-    s.parse()
-        .map_err(|_| format!("{name}: {s:?} is not a number"))
 }
 
 /// What a decode run found.

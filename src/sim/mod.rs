@@ -31,7 +31,10 @@
 //! DNS overrides, ...). [`Config::baud`] paces output and input like a UART (10 bits a byte).
 //! [`Faults`] switches seeded, deterministic fault injection on; every injected fault is
 //! recorded in the [`FaultLog`] (and logged through the `log` crate), so a test can account
-//! for each one. Events a test wants at a moment of its choosing are methods of the running
+//! for each one. The random choices come from xoshiro256++ (`rand_xoshiro`) seeded through
+//! SplitMix64 from [`Faults::seed`]: the same seed gives the same faults on every run and
+//! platform. (It replaced the emulator's own SplitMix64 generator during 0.1.0; a seed noted
+//! before that change gives a different sequence now.) Events a test wants at a moment of its choosing are methods of the running
 //! [`Emulator`] (and of [`Sim`]): `reboot`, `set_registration`, `pdp_deactivate`.
 //!
 //! # What the module prints (chapter 4 of the manual, over loopback)
@@ -232,7 +235,8 @@ pub struct Config {
     pub ping_ttl: u8,
     /// How long `AT+QNTP` waits for the server.
     pub ntp_timeout: Duration,
-    /// Time zone of `+QNTP` times, in quarter hours east of UTC.
+    /// Time zone of `+QNTP` times, in quarter hours east of UTC: -48..=56, the module's range
+    /// (a value outside it is clamped).
     pub timezone_quarters: i8,
     /// Print `+QNTP` times with a four-digit year, as sibling firmware does (spec 6.7).
     pub ntp_four_digit_year: bool,

@@ -1,9 +1,13 @@
-//! A minimal SNTP client (RFC 4330) for `AT+QNTP`, and the module's time format.
+//! `AT+QNTP`'s side in the emulator: a real SNTP exchange (the sntpc crate) and the module's
+//! time format.
 
 use std::format;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::string::String;
 use std::time::Duration;
+
+use sntpc::{NtpContext, NtpUdpSocket, StdTimestampGen};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use super::services::{Resolver, resolve};
 use crate::types::QiError;
@@ -11,73 +15,50 @@ use crate::types::QiError;
 /// Seconds from 1900-01-01 (NTP era 0) to 1970-01-01.
 pub const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
-/// An SNTP v4 client request: 48 bytes, LI 0, VN 4, mode 3.
-pub fn request() -> [u8; 48] {
-    let mut r = [0u8; 48];
-    r[0] = 0x23;
-    r
-}
-
-/// The transmit time of a server reply, as Unix seconds. `None` unless `reply` is a 48-byte
-/// (or longer) server (mode 4) or broadcast (mode 5) packet with a non-zero time.
-pub fn parse_reply(reply: &[u8]) -> Option<u64> {
-    if reply.len() < 48 || !matches!(reply[0] & 0x07, 4 | 5) {
-        return None;
-    }
-    let secs = u64::from(u32::from_be_bytes([
-        reply[40], reply[41], reply[42], reply[43],
-    ]));
-    // Era 1 starts in 2036: treat times before 1970 as era 1.
-    let secs = if secs < NTP_UNIX_OFFSET {
-        secs + (1u64 << 32)
-    } else {
-        secs
-    };
-    (secs != 0).then(|| secs - NTP_UNIX_OFFSET)
-}
-
-/// `YY/MM/DD,hh:mm:ss±zz` for Unix time `unix` shown in the zone `tz` quarter hours east.
+/// `YY/MM/DD,hh:mm:ss±zz` for Unix time `unix` shown in the zone `tz_quarters` quarter hours
+/// east of UTC.
 pub fn format_time(unix: u64, tz_quarters: i8) -> String {
     format_time_with(unix, tz_quarters, false)
 }
 
 /// As [`format_time`], with a four-digit year (`YYYY/MM/DD,...`) when `long_year` is set, as
 /// sibling firmware prints it (spec 6.7).
+///
+/// The calendar is the `time` crate's. A zone outside the module's range, -48..=56 quarter
+/// hours, is clamped to it; a time past 9999-12-31T23:59:59Z shows as that.
 pub fn format_time_with(unix: u64, tz_quarters: i8, long_year: bool) -> String {
-    let local = unix as i64 + i64::from(tz_quarters) * 15 * 60;
-    let days = local.div_euclid(86_400);
-    let secs = local.rem_euclid(86_400);
-    // Civil from days, after Howard Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let sign = if tz_quarters < 0 { '-' } else { '+' };
+    let quarters = tz_quarters.clamp(-48, 56);
+    // -12..=14 hours: always a valid offset.
+    let offset =
+        UtcOffset::from_whole_seconds(i32::from(quarters) * 15 * 60).unwrap_or(UtcOffset::UTC);
+    let latest = PrimitiveDateTime::MAX.assume_utc();
+    let t = i64::try_from(unix)
+        .ok()
+        .and_then(|u| OffsetDateTime::from_unix_timestamp(u).ok())
+        .unwrap_or(latest)
+        .to_offset(offset);
     let year = if long_year {
-        format!("{year:04}")
+        format!("{:04}", t.year())
     } else {
-        format!("{:02}", year.rem_euclid(100))
+        format!("{:02}", t.year().rem_euclid(100))
     };
+    let sign = if quarters < 0 { '-' } else { '+' };
     format!(
-        "{}/{:02}/{:02},{:02}:{:02}:{:02}{}{:02}",
-        year,
-        month,
-        day,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        sign,
-        tz_quarters.unsigned_abs()
+        "{year}/{:02}/{:02},{:02}:{:02}:{:02}{sign}{:02}",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        quarters.unsigned_abs()
     )
 }
 
-/// Ask `server:port` for the time. Err is the code to report: 565 when the name does not
-/// resolve, 569 when no valid answer came within `timeout`.
+/// Ask `server:port` for the time, as Unix seconds. The exchange is sntpc's (RFC 4330 and
+/// RFC 5905: the reply must echo the request's transmit time, come from the server asked, be
+/// in server mode with a sane stratum, version and root distance, and not be a kiss-o'-death;
+/// its era is the one nearest the host clock). Err is the code to report: 565 when the name
+/// does not resolve, 569 when no valid answer came within `timeout`.
 pub(crate) fn query(r: &Resolver, server: &str, port: u16, timeout: Duration) -> Result<u64, u16> {
     let ip = *resolve(r, server)?
         .first()
@@ -89,14 +70,30 @@ pub(crate) fn query(r: &Resolver, server: &str, port: u16, timeout: Duration) ->
     }
     let sock =
         UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).map_err(|_| timed_out)?;
-    sock.connect(SocketAddrV4::new(ip, port))
-        .map_err(|_| timed_out)?;
     sock.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
         .map_err(|_| timed_out)?;
-    sock.send(&request()).map_err(|_| timed_out)?;
-    let mut buf = [0u8; 128];
-    let n = sock.recv(&mut buf).map_err(|_| timed_out)?;
-    parse_reply(&buf[..n]).ok_or(timed_out)
+    let context = NtpContext::new(StdTimestampGen::default());
+    let to = SocketAddr::V4(SocketAddrV4::new(ip, port));
+    // The socket blocks (with the timeout above), so the future completes on its first poll.
+    embassy_futures::block_on(sntpc::get_time(to, &Blocking(sock), context))
+        .map(|t| t.sec())
+        .map_err(|e| {
+            log::debug!("bc20-sim: SNTP {to}: {e:?}");
+            timed_out
+        })
+}
+
+/// A blocking std socket as sntpc's (async) socket.
+struct Blocking(UdpSocket);
+
+impl NtpUdpSocket for Blocking {
+    async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> sntpc::Result<usize> {
+        self.0.send_to(buf, addr).map_err(|_| sntpc::Error::Network)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> sntpc::Result<(usize, SocketAddr)> {
+        self.0.recv_from(buf).map_err(|_| sntpc::Error::Network)
+    }
 }
 
 #[cfg(test)]
@@ -114,16 +111,80 @@ mod tests {
             format_time_with(1_783_011_387, 32, true),
             "2026/07/03,00:56:27+32"
         );
+        // The module's extremes of time zone, and past them.
+        assert_eq!(format_time(0, 56), "70/01/01,14:00:00+56");
+        assert_eq!(format_time(0, -48), "69/12/31,12:00:00-48");
+        assert_eq!(format_time(0, 127), "70/01/01,14:00:00+56");
+        // Past what the calendar holds.
+        assert_eq!(
+            format_time_with(u64::MAX, 0, true),
+            "9999/12/31,23:59:59+00"
+        );
+    }
+
+    /// One answer to the first request on a loopback socket: `reply` made from the request.
+    fn answer_once(reply: impl FnOnce(&[u8]) -> [u8; 48] + Send + 'static) -> u16 {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut req = [0u8; 128];
+            if let Ok((_, from)) = sock.recv_from(&mut req) {
+                let _ = sock.send_to(&reply(&req), from);
+            }
+        });
+        port
+    }
+
+    /// A server reply at Unix time `unix`: mode 4, stratum 1, the request's transmit time as
+    /// originate time.
+    fn server_reply(req: &[u8], unix: u64) -> [u8; 48] {
+        let mut r = [0u8; 48];
+        r[0] = 0x24;
+        r[1] = 1;
+        r[24..32].copy_from_slice(&req[40..48]);
+        let secs = ((unix + NTP_UNIX_OFFSET) as u32).to_be_bytes();
+        r[32..36].copy_from_slice(&secs);
+        r[40..44].copy_from_slice(&secs);
+        r
+    }
+
+    fn ask(port: u16) -> Result<u64, u16> {
+        let r = Resolver {
+            use_host: false,
+            ..Resolver::default()
+        };
+        query(&r, "127.0.0.1", port, Duration::from_millis(500))
     }
 
     #[test]
-    fn parses_server_replies_only() {
-        let mut r = [0u8; 48];
-        r[0] = 0x24;
-        r[40..44].copy_from_slice(&((NTP_UNIX_OFFSET + 100) as u32).to_be_bytes());
-        assert_eq!(parse_reply(&r), Some(100));
-        r[0] = 0x23;
-        assert_eq!(parse_reply(&r), None);
-        assert_eq!(parse_reply(&r[..40]), None);
+    fn takes_a_server_reply() {
+        let port = answer_once(|req| server_reply(req, 1_783_011_387));
+        assert_eq!(ask(port), Ok(1_783_011_387));
+    }
+
+    #[test]
+    fn refuses_what_is_not_the_answer_to_its_request() {
+        let timed_out = QiError::Timeout.code();
+        // Client mode instead of server mode.
+        let port = answer_once(|req| {
+            let mut r = server_reply(req, 1_783_011_387);
+            r[0] = 0x23;
+            r
+        });
+        assert_eq!(ask(port), Err(timed_out));
+        // Not the originate time the request carried.
+        let port = answer_once(|req| {
+            let mut r = server_reply(req, 1_783_011_387);
+            r[31] ^= 1;
+            r
+        });
+        assert_eq!(ask(port), Err(timed_out));
+        // A kiss-o'-death (stratum 0).
+        let port = answer_once(|req| {
+            let mut r = server_reply(req, 1_783_011_387);
+            r[1] = 0;
+            r
+        });
+        assert_eq!(ask(port), Err(timed_out));
     }
 }
