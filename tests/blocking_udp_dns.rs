@@ -212,3 +212,55 @@ fn host_names_cannot_inject_commands() {
     let all = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
     assert!(!all.contains("QPOWD") && !all.contains("evil"), "{all}");
 }
+
+/// Issue 11: a first echo that times out while later ones succeed is one echo's failure, kept
+/// in the result; every echo failing is the ping's error.
+#[test]
+fn ping_keeps_per_echo_failures() {
+    use quectel_bc20::engine::PingEcho;
+    use quectel_bc20::sim::{Faults, Rate};
+    let cases = [
+        (Rate::Nth(1), Some(2)), // the first echo lost, the two others answered
+        (Rate::Always, None),    // every echo lost
+    ];
+    for (rate, answered) in cases {
+        let (mut d, emu, _) = driver(
+            sim::Config {
+                ping_port: sim_support::closed_port(),
+                ping_interval: Duration::from_millis(1),
+                ping_timeout_cap: Duration::from_millis(300),
+                faults: Faults {
+                    seed: 3,
+                    ping_loss: rate,
+                    ..Faults::default()
+                },
+                ..sim::Config::default()
+            },
+            engine::Config::default(),
+        );
+        let got = d.ping("127.0.0.1", 1, 3, 32);
+        match (answered, got) {
+            (Some(n), Ok(p)) => {
+                assert_eq!(p.replies.len(), n);
+                assert_eq!(p.failures, 1);
+                assert_eq!(
+                    p.echoes[0],
+                    PingEcho::Failed(ResultCode::Qi(QiError::Timeout))
+                );
+                assert!(
+                    p.echoes[1..]
+                        .iter()
+                        .all(|e| matches!(e, PingEcho::Reply(_)))
+                );
+                let s = p.summary.expect("summary");
+                assert_eq!((s.sent, s.received, s.lost), (3, 2, 1));
+            }
+            (None, Err(e)) => assert_eq!(
+                e,
+                Error::Modem(ModemError::Result(ResultCode::Qi(QiError::Timeout)))
+            ),
+            (want, got) => panic!("{rate:?}: want {want:?} replies, got {got:?}"),
+        }
+        assert!(!emu.fault_log().events().is_empty(), "the fault fired");
+    }
+}

@@ -134,6 +134,10 @@ pub struct Faults {
     /// Line noise: one byte of a frame flipped or dropped. This one corrupts data on purpose
     /// (opportunity: each frame).
     pub line_noise: Rate,
+    /// One echo of `AT+QPING` is lost: after its timeout the module prints `+QPING: 569` for
+    /// it and goes on with the next (opportunity: each echo). Real probe losses keep the
+    /// real module's lone `+QPING: 569` when nothing answered at all.
+    pub ping_loss: Rate,
 }
 
 /// What was injected.
@@ -167,6 +171,8 @@ pub enum FaultKind {
     BuffFull(u8),
     /// The module rebooted.
     Reboot,
+    /// This echo (0-based) of a ping was lost.
+    PingLoss(u8),
     /// A byte at this offset of a frame was flipped (xor mask) or dropped (mask 0).
     LineNoise {
         /// Offset in the frame.
@@ -278,6 +284,7 @@ pub(crate) enum Which {
     BuffFull,
     Reboot,
     LineNoise,
+    PingLoss,
 }
 
 /// The faults configuration plus its dice, PRNG and log: what the emulator consults.
@@ -285,7 +292,7 @@ pub(crate) enum Which {
 pub(crate) struct Injector {
     pub(crate) cfg: Faults,
     pub(crate) rng: Prng,
-    dice: [Dice; 10],
+    dice: [Dice; 11],
     log: FaultLog,
     start: Instant,
 }
@@ -314,6 +321,7 @@ impl Injector {
             Which::BuffFull => self.cfg.buff_full,
             Which::Reboot => self.cfg.reboot,
             Which::LineNoise => self.cfg.line_noise,
+            Which::PingLoss => self.cfg.ping_loss,
         };
         self.dice[which as usize].roll(rate, &mut self.rng)
     }

@@ -10,6 +10,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::string::String;
 use std::time::{Duration, Instant};
+use std::vec::Vec;
 
 use super::services::{Reporter, Resolver, resolve};
 use crate::types::QiError;
@@ -25,6 +26,8 @@ pub(crate) struct PingJob {
     pub(crate) interval: Duration,
     pub(crate) ttl: u8,
     pub(crate) resolver: Resolver,
+    /// Echoes lost by fault injection (`Faults::ping_loss`), by index.
+    pub(crate) lost: Vec<bool>,
 }
 
 impl PingJob {
@@ -36,9 +39,17 @@ impl PingJob {
             Err(code) => return rep.finish(format!("+QPING: {code}"), true),
         };
         let (mut rcvd, mut min, mut max, mut sum) = (0u32, u32::MAX, 0u32, 0u32);
+        let mut injected = false;
         for k in 0..self.count {
             if k > 0 {
                 std::thread::sleep(self.interval);
+            }
+            if self.lost.get(usize::from(k)).copied().unwrap_or(false) {
+                // An injected loss: this echo times out and says so.
+                std::thread::sleep(self.timeout);
+                rep.line(format!("+QPING: {}", QiError::Timeout.code()));
+                injected = true;
+                continue;
             }
             if let Some(ms) = self.probe(ip) {
                 rcvd += 1;
@@ -50,6 +61,10 @@ impl PingJob {
                     self.size, self.ttl
                 ));
             }
+        }
+        if rcvd == 0 && injected {
+            // Every echo already said it failed.
+            return rep.end();
         }
         if rcvd == 0 {
             return rep.finish(format!("+QPING: {}", QiError::Timeout.code()), true);

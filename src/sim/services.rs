@@ -94,6 +94,11 @@ impl Reporter {
         self.send(line, doubled, true);
     }
 
+    /// The operation is over and prints nothing more.
+    pub(crate) fn end(&self) {
+        self.send(String::new(), false, true);
+    }
+
     fn send(&self, line: String, doubled: bool, last: bool) {
         let _ = self.tx.send((
             self.epoch,
@@ -125,7 +130,9 @@ impl Sim {
                 doubled,
                 last,
             } => {
-                self.late_urc(now, &line, doubled);
+                if !line.is_empty() {
+                    self.late_urc(now, &line, doubled);
+                }
                 if last {
                     match op {
                         Op::Dns => self.dns_busy = false,
@@ -180,7 +187,19 @@ impl Sim {
         }
         self.ping_busy = true;
         self.ok(now);
+        // The dice are rolled here, on the emulator's thread, so the losses stay
+        // deterministic per seed.
+        let lost = (0..count)
+            .map(|k| {
+                let fire = self.inj.fire(super::faults::Which::PingLoss);
+                if fire {
+                    self.inj.record(now, super::faults::FaultKind::PingLoss(k));
+                }
+                fire
+            })
+            .collect();
         let job = super::ping::PingJob {
+            lost,
             host,
             timeout: Duration::from_secs(u64::from(timeout_s)).min(self.cfg.ping_timeout_cap),
             count,
