@@ -1,13 +1,14 @@
 //! Waking a sleeping module.
 //!
 //! The BC20 sleeps when idle and answers the first command after waking with a bare line end
-//! only (spec section 6.3). The engine handles that on its own by sending `AT` until the module
-//! answers before a command that follows a spell of idle ([`Config::wake_after_idle_ms`]).
+//! only (spec section 6.3). The engine handles that on its own: a command lost so is sent again
+//! after `AT` has woken the module, and the engine wakes the module ahead of commands that
+//! follow a spell of idle as [`Config::wake`] says.
 //! A board that wires the module's PSM_EINT pin can also pulse it first, to bring the module
 //! out of power-saving mode: hand the driver a [`Wake`] (any `FnMut()` is one), and it is
 //! called just before the first wake-up `AT` goes out.
 //!
-//! [`Config::wake_after_idle_ms`]: crate::engine::Config::wake_after_idle_ms
+//! [`Config::wake`]: crate::engine::Config::wake
 
 /// Pulses the module's wake pin (PSM_EINT). Called from the driver's poll (blocking) or the
 /// runner (async), so keep it short: a falling edge held for a few milliseconds is what the

@@ -26,6 +26,7 @@ fn start_up_retries_at_until_the_module_wakes() {
         "AT+QICFG=\"dataformat\",0,0",
         "AT+QICFG=\"viewmode\",0",
         "AT+QICFG=\"showlength\",1",
+        "AT+QISTATE?",
     ] {
         assert!(
             r.e.start(Request::At).is_err(),
@@ -281,7 +282,7 @@ fn reboot_mid_transfer_fails_every_socket_and_starts_over() {
     assert_eq!(r.e.recv(b, &mut buf), Err(Error::Reset), "never stale data");
     assert!(r.events().contains(&Event::Rebooted));
     r.advance(300);
-    r.bring_up();
+    r.bring_up_after_reboot();
     r.e.close(a).unwrap();
     r.e.close(b).unwrap();
     assert_eq!(r.e.phase(a), SocketPhase::Free);
@@ -414,7 +415,7 @@ fn an_answer_that_crosses_a_reboot_does_not_shift_later_answers() {
     r.advance(100);
     r.idle();
     r.advance(300);
-    r.bring_up();
+    r.bring_up_after_reboot();
     assert_eq!(r.e.traffic().reboots, 0, "RDY at power-up is no reboot");
     assert!(!r.events().contains(&Event::Rebooted));
     let t = r.e.start(Request::Registration).unwrap();
@@ -480,6 +481,6 @@ fn a_reboot_frees_a_socket_that_was_closing() {
     r.rx("\r\nRDY\r\n");
     assert_eq!(r.e.phase(id), SocketPhase::Free, "nothing left to close");
     r.advance(300);
-    r.bring_up();
+    r.bring_up_after_reboot();
     r.idle();
 }

@@ -593,9 +593,11 @@ fn hostile_lines_are_typed_not_fatal() {
             ..
         }
     ));
+    // The socket is known: the frame says which one lost its data.
     assert!(matches!(
         f[1],
-        Frame::Malformed {
+        Frame::BadPayload {
+            id: Some(_),
             why: Malformed::LengthTooLarge,
             ..
         }

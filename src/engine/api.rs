@@ -57,7 +57,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             access_mode: self.st.config.access_mode,
         };
         cmd.validate()?;
-        self.st.user_slot_free()?;
+        self.st.claim_slot()?;
         self.st.begin(&cmd, Job::Open(id))?;
         let mode = self.st.config.access_mode;
         let s = &mut self.st.sockets[id.index()];
@@ -103,7 +103,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         if data.is_empty() {
             return Ok(0);
         }
-        self.st.user_slot_free()?;
+        self.st.claim_slot()?;
         let cmd = super::jobs::send_command(&self.st.config, id, data);
         let len = match cmd {
             Command::QiSend { data, .. } | Command::QiSendEx { data, .. } => data.len(),

@@ -124,6 +124,15 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     f.late_done = true;
                 }
             }
+            Frame::QiState(s)
+                if self
+                    .inflight
+                    .as_ref()
+                    .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP)) =>
+            {
+                // A socket the module holds from before this driver started.
+                self.stale |= 1 << s.id.index();
+            }
             Frame::QiState(s) => {
                 if let Some(f) = self.user_job(UserKind::Info) {
                     let info = SocketInfo {

@@ -8,8 +8,15 @@ use super::reply::{PingOutcome, Reply, Request};
 use super::socket::SocketPhase;
 use super::{Event, Millis, State, Ticket};
 
-/// Start-up steps, in order: `AT`, `ATE0`, `AT+CMEE=1`, then the three QICFG settings.
+/// Start-up steps, in order: `AT`, `ATE0`, `AT+CMEE=1`, the three QICFG settings, and (at the
+/// driver's first start-up only) `AT+QISTATE?` to find sockets left over from a previous run.
 const INIT_STEPS: u8 = 6;
+
+/// The start-up step that asks for left-over sockets.
+pub(super) const STALE_STEP: u8 = INIT_STEPS;
+
+/// How long background reads step aside for a request refused for want of the slot, ms.
+pub(super) const USER_YIELD_MS: Millis = 200;
 
 /// What a user request collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,12 +114,27 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if self.inflight.is_some()
             || self.init.is_some()
             || self.needs_sync
+            || self.stale != 0
             || self.tx_pos < self.tx_len
         {
             Err(Error::Busy)
         } else {
             Ok(())
         }
+    }
+
+    /// [`State::user_slot_free`] for a request that will take the slot: a refusal is noted,
+    /// so background reads step aside for it (see [`USER_YIELD_MS`]).
+    pub(super) fn claim_slot(&mut self) -> Result<(), Error> {
+        let r = self.user_slot_free();
+        match r {
+            Err(Error::Busy) => {
+                self.user_waiting_since.get_or_insert(self.now);
+            }
+            Ok(()) => self.user_waiting_since = None,
+            Err(_) => {}
+        }
+        r
     }
 
     /// Encode `cmd` for transmission as the command in flight.
@@ -153,15 +175,21 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
     pub(super) fn maybe_wake(&mut self) {
-        let Some(idle) = self.config.wake_after_idle_ms else {
+        if self.waking.is_some() {
             return;
+        }
+        let idle = self.now.saturating_sub(self.last_tx);
+        self.idle_before = idle;
+        let threshold = match self.config.wake {
+            super::WakePolicy::Never => None,
+            super::WakePolicy::AfterIdle(ms) => Some(Millis::from(ms)),
+            super::WakePolicy::Learn => self.sleeps_after,
         };
         let is_at = matches!(
             self.inflight.as_ref().map(|f| f.job),
             Some(Job::Init(0) | Job::Sync)
         );
-        if self.waking.is_some() || is_at || self.now < self.last_tx.saturating_add(u64::from(idle))
-        {
+        if is_at || threshold.is_none_or(|t| idle < t) {
             return;
         }
         self.start_wake();
@@ -279,7 +307,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Request::Identify => (Command::Identify, UserKind::Info),
         };
         cmd.validate()?;
-        self.user_slot_free()?;
+        self.claim_slot()?;
         if self.reply.is_some() {
             return Err(Error::Busy);
         }
@@ -338,7 +366,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     recv: c.recv_format,
                 }),
                 4 => Command::QiCfgSet(QiCfg::ViewMode(c.view_mode)),
-                _ => Command::QiCfgSet(QiCfg::ShowLength(c.show_length)),
+                5 => Command::QiCfgSet(QiCfg::ShowLength(c.show_length)),
+                _ => Command::QiStateRead,
             };
             let _ = self.begin(&cmd, Job::Init(step));
             return;
@@ -346,6 +375,15 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if self.needs_sync {
             let _ = self.begin(&Command::At, Job::Sync);
             return;
+        }
+        if self.stale != 0 {
+            let k = self.stale.trailing_zeros() as u8;
+            self.stale &= !(1 << k);
+            if let Some(id) = ConnectId::new(k) {
+                crate::fmt::warn!("bc20: closing socket {} left over from a previous run", id);
+                let _ = self.begin(&Command::QiClose(id), Job::Close(id));
+                return;
+            }
         }
         if let Some(id) = crate::types::ConnectId::ALL.into_iter().find(|id| {
             let s = &self.sockets[id.index()];
@@ -376,6 +414,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             }
         }
         let now = self.now;
+        match self.user_waiting_since {
+            Some(t) if now < t.saturating_add(USER_YIELD_MS) => return,
+            // The request did not come back (its caller went away): reads resume.
+            Some(_) => self.user_waiting_since = None,
+            None => {}
+        }
         let read = crate::types::ConnectId::ALL
             .into_iter()
             .find(|id| self.sockets[id.index()].wants_read(now));
@@ -486,11 +530,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         let now = self.now;
         match f.job {
             Job::Init(step) => match result {
-                Ok(()) if step + 1 >= INIT_STEPS => {
-                    self.init = None;
-                    crate::fmt::info!("bc20: module ready");
-                    self.event(Event::Ready);
+                Ok(()) if step + 1 == INIT_STEPS && self.stale_check => {
+                    self.init = Some(STALE_STEP)
                 }
+                Ok(()) if step + 1 >= INIT_STEPS => self.ready(),
+                // A module without `AT+QISTATE?`, or one that refuses it: nothing to close.
+                Err(Error::Modem(_)) if step == STALE_STEP => self.ready(),
                 Ok(()) => self.init = Some(step + 1),
                 Err(e) => {
                     if step == 0 && e == Error::Timeout {
@@ -584,6 +629,14 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
             }
         }
+    }
+
+    /// Start-up is done: requests are accepted.
+    fn ready(&mut self) {
+        self.init = None;
+        self.stale_check = false;
+        crate::fmt::info!("bc20: module ready");
+        self.event(Event::Ready);
     }
 
     /// Put socket `id` in `Failed(e)`; `close` when the module must still be told.

@@ -91,15 +91,32 @@ pub struct Config {
     /// [`Error::Timeout`], requests are refused with it, and [`Event::Unresponsive`] is
     /// reported. The engine keeps trying `AT`; once the module answers, new requests work.
     pub unresponsive_ms: u32,
-    /// Wake the module before a command when the host has sent nothing for this long: the
-    /// BC20 sleeps when idle and answers the first command after waking with a bare line end
-    /// only (spec section 6.3), which would lose that command. The engine sends `AT` until it
-    /// answers (at most [`WAKE_ATTEMPTS`] times, [`Config::wake_answer_ms`] each) and only then
-    /// the command. `None` never wakes ahead; a command answered by a bare line end and then
-    /// silence is still sent again after a wake.
-    pub wake_after_idle_ms: Option<u32>,
+    /// When to wake the module with `AT` before a command. The BC20 sleeps when idle and
+    /// answers the first command after waking with a bare line end only (spec section 6.3),
+    /// which loses that command. Whatever the policy, a command answered so (a bare line end,
+    /// then a quiet line) is sent again after a wake-up, so nothing is lost and no timeout is
+    /// spent; the policy decides whether the engine wakes the module *ahead* of a command,
+    /// which saves that round trip at the cost of an `AT` after every spell of idle.
+    pub wake: WakePolicy,
     /// How long each wake-up `AT` waits for its answer.
     pub wake_answer_ms: u32,
+}
+
+/// When the engine wakes the module ahead of a command (see [`Config::wake`]). A wake-up
+/// sends `AT` until the module answers (at most [`WAKE_ATTEMPTS`] times,
+/// [`Config::wake_answer_ms`] each), then the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WakePolicy {
+    /// Never ahead: only a command lost to sleep is sent again after a wake-up.
+    Never,
+    /// Before any command that follows this many milliseconds with nothing sent.
+    AfterIdle(u32),
+    /// Ahead only once the module has shown that it sleeps (a command answered by a bare
+    /// line end): then before any command that follows at least the shortest idle spell
+    /// after which the module was found asleep. A module that never sleeps costs nothing,
+    /// which matters to a superloop that polls seldom (each wake-up takes a poll).
+    Learn,
 }
 
 /// Most `AT` commands one wake-up sends before it gives up and sends the command anyway.
@@ -128,7 +145,7 @@ impl Default for Config {
             show_length: true,
             send_text_when_possible: false,
             unresponsive_ms: 30_000,
-            wake_after_idle_ms: Some(1_000),
+            wake: WakePolicy::Learn,
             wake_answer_ms: 300,
         }
     }
@@ -283,6 +300,18 @@ struct State<const SOCK_RX: usize> {
     waking: Option<Waking>,
     /// The shell should pulse the wake pin (see [`Engine::take_wake_request`]).
     wake_request: bool,
+    /// The shortest idle spell after which the module was found asleep ([`WakePolicy::Learn`]).
+    sleeps_after: Option<Millis>,
+    /// How long the host had been silent when the command in flight started going out.
+    idle_before: Millis,
+    /// Ask the module which sockets it holds at start-up (the driver may have restarted
+    /// while the module kept sockets of the previous run).
+    stale_check: bool,
+    /// Sockets the module holds that nobody here opened: closed before any request.
+    stale: u8,
+    /// Since when a request has been refused for want of the command slot: background reads
+    /// step aside for it a moment, so a long download cannot starve requests.
+    user_waiting_since: Option<Millis>,
 }
 
 /// The protocol engine. `SOCK_RX` is each socket's receive buffer (at least the largest push
@@ -336,6 +365,11 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 unresponsive: false,
                 waking: None,
                 wake_request: false,
+                sleeps_after: None,
+                idle_before: 0,
+                stale_check: true,
+                stale: 0,
+                user_waiting_since: None,
             },
         }
     }

@@ -12,6 +12,11 @@ use crate::error::Error;
 use crate::types::ConnectId;
 use crate::wire::ParseContext;
 
+/// The shortest idle spell [`WakePolicy::Learn`](super::WakePolicy) takes as the module's
+/// sleep threshold, ms: a module found asleep sooner is woken before any command that
+/// follows this much idle.
+const MIN_LEARNED_IDLE_MS: Millis = 100;
+
 impl<const SOCK_RX: usize> State<SOCK_RX> {
     /// The earliest instant at which a look has work; `staged`: unframed bytes are waiting.
     pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
@@ -65,6 +70,11 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
             next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
         }
+        if let Some(t) = self.user_waiting_since {
+            // Background reads resume then, whether or not the request came back.
+            let t = t.saturating_add(super::jobs::USER_YIELD_MS);
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         next
     }
 
@@ -85,11 +95,17 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             if self.lost_to_sleep() {
                 self.resend_after_wake();
             }
-            let expired = self
-                .inflight
-                .as_ref()
-                .and_then(|f| f.deadline)
-                .is_some_and(|d| self.passed(d));
+            // A bare line end came: the module may have slept through the command. Let the
+            // quiet line that tells so pass before the deadline counts.
+            let asleep_maybe = self.inflight.as_ref().is_some_and(|f| {
+                f.bare_only && f.blank_seen && f.resent < super::jobs::MAX_RESENDS
+            }) && !self.passed(self.quiet_after_rx());
+            let expired = !asleep_maybe
+                && self
+                    .inflight
+                    .as_ref()
+                    .and_then(|f| f.deadline)
+                    .is_some_and(|d| self.passed(d));
             if expired {
                 let late_first = self
                     .inflight
@@ -144,6 +160,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             }
         }
         self.expire_unresponsive();
+        if self
+            .user_waiting_since
+            .is_some_and(|t| now >= t.saturating_add(super::jobs::USER_YIELD_MS))
+        {
+            self.user_waiting_since = None;
+        }
         resync
     }
 
@@ -162,6 +184,16 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     /// Wake the module and write the command in flight again.
     fn resend_after_wake(&mut self) {
         crate::fmt::warn!("bc20: the module answered a bare line end (asleep); sending again");
+        let is_at = matches!(
+            self.inflight.as_ref().map(|f| f.job),
+            Some(Job::Init(0) | Job::Sync)
+        );
+        if !is_at {
+            // Learn after how much idle the module sleeps (`WakePolicy::Learn`). `AT` probes
+            // say nothing about that: they are how the engine finds the module to begin with.
+            let idle = self.idle_before.max(MIN_LEARNED_IDLE_MS);
+            self.sleeps_after = Some(self.sleeps_after.map_or(idle, |s| s.min(idle)));
+        }
         if let Some(f) = &mut self.inflight {
             f.resent += 1;
             f.deadline = None;
@@ -170,10 +202,6 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         }
         self.tx_pos = 0;
         self.traffic.resent = self.traffic.resent.saturating_add(1);
-        let is_at = matches!(
-            self.inflight.as_ref().map(|f| f.job),
-            Some(Job::Init(0) | Job::Sync)
-        );
         if !is_at {
             self.start_wake();
         }
@@ -217,6 +245,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.traffic.reboots = self.traffic.reboots.saturating_add(1);
         }
         self.waking = None;
+        // The module forgot every socket: none is left over.
+        self.stale_check = false;
+        self.stale = 0;
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }

@@ -584,7 +584,9 @@ impl Parser {
         if trailer {
             match (cur.input.get(consumed), cur.input.get(consumed + 1)) {
                 (None, _) | (Some(b'\r'), None) => return Err(Header::NeedMore),
-                (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => {}
+                // Exactly CR LF: a lone LF would let a payload one byte short pass with the
+                // CR of its trailer taken as data.
+                (Some(b'\r'), Some(b'\n')) => {}
                 _ => return Err(bad_data(Malformed::Layout, consumed)),
             }
         }

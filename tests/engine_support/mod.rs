@@ -26,18 +26,29 @@ impl Rig {
         }
     }
 
-    /// A rig whose module has answered the start-up sequence. Its module never sleeps, so
-    /// the engine sends no wake-up `AT` (the sleep tests turn that on).
+    /// A rig whose module has answered the start-up sequence.
     pub fn ready() -> Self {
-        let mut r = Rig::new(Config {
-            wake_after_idle_ms: None,
-            ..Config::default()
-        });
+        let mut r = Rig::new(Config::default());
         r.bring_up();
         r
     }
 
+    /// The first start-up: the settings, then the question for sockets left over from a
+    /// previous run (none).
     pub fn bring_up(&mut self) {
+        self.settings();
+        self.expect("AT+QISTATE?");
+        self.rx("\r\nOK\r\n");
+        assert!(self.e.is_ready());
+    }
+
+    /// The start-up after a reboot: the module forgot every socket, so only the settings.
+    pub fn bring_up_after_reboot(&mut self) {
+        self.settings();
+        assert!(self.e.is_ready());
+    }
+
+    fn settings(&mut self) {
         for cmd in [
             "AT",
             "ATE0",
@@ -49,7 +60,6 @@ impl Rig {
             self.expect(cmd);
             self.rx("\r\nOK\r\n");
         }
-        assert!(self.e.is_ready());
     }
 
     /// The engine must now write exactly `cmd` + CR.
@@ -79,16 +89,16 @@ impl Rig {
 
     /// Let `ms` pass, looking at the line every [`STEP_MS`] as a polling caller does.
     pub fn advance(&mut self, ms: u64) {
-        let end = self.now + ms;
+        let end = self.now.saturating_add(ms);
         while self.now < end {
-            self.now = (self.now + STEP_MS).min(end);
+            self.now = self.now.saturating_add(STEP_MS).min(end);
             self.e.handle_timeout(self.now);
         }
     }
 
     /// Let `ms` pass with a single look at the end: a caller that was away.
     pub fn jump(&mut self, ms: u64) {
-        self.now += ms;
+        self.now = self.now.saturating_add(ms);
         self.e.handle_timeout(self.now);
     }
 

@@ -1,0 +1,260 @@
+//! Issue 11 through the async stack: a flush that outlives its connection, a UART that fails
+//! or ends, a module that sleeps between every operation, and queued writes sent as text.
+
+mod async_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_support::{Mx, STEP, loopback, pattern, within};
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embedded_io_async::{Read, Write};
+use embedded_nal_async::TcpConnect;
+use quectel_bc20::asynch::{self, State};
+use quectel_bc20::engine::{self, WakePolicy};
+use quectel_bc20::host::StdDelay;
+use quectel_bc20::sim::{self, HostRx, HostTx};
+use quectel_bc20::{AccessMode, Error, StdClock};
+
+/// A TCP server on 127.0.0.1 that reads `take` bytes of each connection, waits `linger`,
+/// then closes it.
+async fn closes_after(take: usize, linger: Duration) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut seen = 0;
+                let mut b = [0u8; 256];
+                while seen < take {
+                    match s.read(&mut b[..(take - seen).min(256)]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen += n,
+                    }
+                }
+                tokio::time::sleep(linger).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_fails_with_the_close_and_says_what_went_out() {
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        // The emulated module takes the bytes slowly, so some are still queued when the
+        // peer closes.
+        let sim_config = sim::Config {
+            send_ok_delay: Duration::from_millis(1_000),
+            ..sim::Config::default()
+        };
+        let h = async_support::start::<1536, 3200>(sim_config, async_support::engine_config(mode))
+            .await;
+        let port = closes_after(100, Duration::from_millis(300)).await;
+        let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        // One chunk goes out at once; the next waits in the queue for its `SEND OK`, and
+        // the peer closes meanwhile.
+        let data = pattern(1024, 1);
+        within(STEP, "write", conn.write_all(&data[..512]))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        within(STEP, "write", conn.write_all(&data[512..]))
+            .await
+            .unwrap();
+        let r = within(Duration::from_secs(60), "flush", conn.flush()).await;
+        eprintln!("{mode:?}: {r:?}");
+        match r {
+            Err(Error::Unsent { sent, unsent }) => {
+                assert_eq!(
+                    sent + unsent as u64,
+                    1024,
+                    "{mode:?}: every byte accounted for"
+                );
+                assert!(unsent >= 512, "{mode:?}: the queued chunk");
+                assert_eq!(conn.sent(), sent);
+            }
+            other => panic!("{mode:?}: {other:?}"),
+        }
+    }
+}
+
+/// A UART receive half that has ended (end of stream) or keeps failing; counts reads.
+struct DeadRx {
+    reads: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+impl embedded_io_async::ErrorType for DeadRx {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for DeadRx {
+    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if self.fail {
+            Err(embedded_io::ErrorKind::Other)
+        } else {
+            Ok(0)
+        }
+    }
+}
+
+/// A UART transmit half that swallows everything.
+struct Sink;
+
+impl embedded_io_async::ErrorType for Sink {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Write for Sink {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_backs_off_a_uart_that_ends_or_fails() {
+    for fail in [false, true] {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let rx = DeadRx {
+            reads: reads.clone(),
+            fail,
+        };
+        let state: &'static State<CriticalSectionRawMutex> =
+            Box::leak(Box::new(State::new(engine::Config::default())));
+        let (stack, mut runner) = asynch::new(state, rx, Sink, StdClock::default(), StdDelay);
+        let task = tokio::spawn(async move { runner.run().await });
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let n = reads.load(Ordering::Relaxed);
+        // Back-off doubles from 10 ms to 1 s: about eight reads in 1.5 s, never thousands.
+        assert!((2..=20).contains(&n), "fail {fail}: {n} reads in 1.5 s");
+        assert!(stack.traffic().uart_errors >= 2, "fail {fail}: reported");
+        task.abort();
+    }
+}
+
+/// The host end of the emulator's pipe with a copy of what the driver wrote.
+struct TapTx {
+    inner: HostTx,
+    written: Arc<Mutex<Vec<u8>>>,
+}
+
+impl embedded_io_async::ErrorType for TapTx {
+    type Error = <HostTx as embedded_io_async::ErrorType>::Error;
+}
+
+impl embedded_io_async::Write for TapTx {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let n = self.inner.write(buf).await?;
+        self.written.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush().await
+    }
+}
+
+async fn tapped(
+    sim_config: sim::Config,
+    config: engine::Config,
+) -> (
+    &'static asynch::Stack<'static, Mx>,
+    Arc<Mutex<Vec<u8>>>,
+    sim::Emulator,
+) {
+    let (host, emu) = sim::start(sim_config);
+    let (rx, tx): (HostRx, HostTx) = host.split();
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let tx = TapTx {
+        inner: tx,
+        written: written.clone(),
+    };
+    let state: &'static State<Mx> = Box::leak(Box::new(State::new(config)));
+    let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
+    tokio::spawn(async move { runner.run().await });
+    within(STEP, "ready", stack.wait_ready()).await.unwrap();
+    (Box::leak(Box::new(stack)), written, emu)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_writes_honour_send_text_when_possible() {
+    let (port, _seen) = async_support::tcp_echo_reporting().await;
+    let mut goodput = Vec::new();
+    for text in [false, true] {
+        let config = engine::Config {
+            send_text_when_possible: text,
+            ..engine::Config::default()
+        };
+        let (stack, written, _emu) = tapped(sim::Config::default(), config).await;
+        let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        let before = written.lock().unwrap().len();
+        let page: Vec<u8> = (0..8192u32).map(|i| b'a' + (i % 26) as u8).collect();
+        within(STEP, "write", conn.write_all(&page)).await.unwrap();
+        within(STEP, "flush", conn.flush()).await.unwrap();
+        let mut back = vec![0u8; page.len()];
+        within(STEP, "echo", conn.read_exact(&mut back))
+            .await
+            .unwrap();
+        assert_eq!(back, page);
+        let out = written.lock().unwrap()[before..].to_vec();
+        let sends = String::from_utf8_lossy(&out);
+        let (qisend, qisendex) = (
+            sends.matches("AT+QISEND=").count(),
+            sends.matches("AT+QISENDEX=").count(),
+        );
+        if text {
+            assert!(qisend > 0 && qisendex == 0, "text: {qisend} / {qisendex}");
+        } else {
+            assert!(qisend == 0 && qisendex > 0, "hex: {qisend} / {qisendex}");
+        }
+        let sent: usize = out.len();
+        goodput.push(page.len() as f64 / sent as f64);
+    }
+    eprintln!("goodput hex {:.3}, text {:.3}", goodput[0], goodput[1]);
+    // Hex doubles every byte; text does not.
+    assert!(goodput[0] < 0.5 && goodput[1] > 0.9, "{goodput:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeping_module_loses_nothing_through_the_async_stack() {
+    for wake in [WakePolicy::Learn, WakePolicy::AfterIdle(500)] {
+        let (port, _seen) = async_support::tcp_echo_reporting().await;
+        let sim_config = sim::Config {
+            sleep_after: Some(Duration::from_millis(600)),
+            ..sim::Config::default()
+        };
+        let config = engine::Config {
+            wake,
+            ..engine::Config::default()
+        };
+        let (stack, _written, _emu) = tapped(sim_config, config).await;
+        let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        for round in 0..4u64 {
+            tokio::time::sleep(Duration::from_millis(900)).await; // asleep by now
+            let data = pattern(700, round);
+            within(STEP, "write", conn.write_all(&data)).await.unwrap();
+            within(STEP, "flush", conn.flush()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            let mut back = vec![0u8; data.len()];
+            within(STEP, "read", conn.read_exact(&mut back))
+                .await
+                .unwrap();
+            assert_eq!(back, data, "{wake:?} round {round}");
+        }
+        let t = stack.traffic();
+        assert_eq!(t.timeouts, 0, "{wake:?}: {t:?}");
+        assert!(t.wakes > 0, "{wake:?}: the module was woken: {t:?}");
+    }
+}

@@ -1,0 +1,689 @@
+//! Issue 11 at the engine level: every way a socket used to stop with no error, or deliver
+//! bytes that were not the peer's, scripted against the engine with explicit time.
+
+mod engine_support;
+
+use engine_support::{LATE, Rig};
+use quectel_bc20::engine::{
+    Config, Event, MAX_DATAGRAMS, PingEcho, Reply, Request, SocketPhase, WakePolicy,
+};
+use quectel_bc20::{
+    AccessMode, ConnectId, DataFormat, Error, ModemError, QiCfg, QiError, ResultCode, ServiceType,
+    ViewMode,
+};
+
+fn bad_payload_seen(r: &mut Rig) -> bool {
+    r.events().iter().any(|e| matches!(e, Event::BadPayload(_)))
+}
+
+fn push_config() -> Config {
+    Config {
+        access_mode: AccessMode::DirectPush,
+        ..Config::default()
+    }
+}
+
+fn open_udp(r: &mut Rig, mode: u8) -> ConnectId {
+    let id = r.e.allocate(ServiceType::Udp).unwrap();
+    r.e.open(id, "127.0.0.1", 9000).unwrap();
+    r.expect(&format!(
+        "AT+QIOPEN=1,{id},\"UDP\",\"127.0.0.1\",9000,0,{mode}"
+    ));
+    r.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
+    id
+}
+
+// ----- 1: time is judged after the line is read -----
+
+#[test]
+fn a_caller_away_past_the_deadline_still_gets_the_answer() {
+    // A superloop that polls every 2.001 s: the answer reached the UART while it was away.
+    for period in [2_001, 5_000, 30_000, 600_000] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+        r.expect("AT+QIRD=0,512");
+        // The first look after the deadline finds nothing yet (the module took the command
+        // when the UART was next touched): not late.
+        r.jump(period);
+        assert_eq!(r.e.traffic().timeouts, 0, "period {period}");
+        r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+        r.jump(period);
+        assert_eq!(r.recv_all(id), b"hello", "period {period}");
+        assert_eq!(r.e.traffic().timeouts, 0, "period {period}");
+        r.expect("AT+QIRD=0,512");
+        // Two looks past the deadline with nothing: late, and the read is tried again.
+        r.jump(period);
+        r.jump(period);
+        assert_eq!(r.e.traffic().timeouts, 1, "period {period}");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    }
+}
+
+#[test]
+fn an_answer_read_in_two_halves_seconds_apart_is_one_frame() {
+    // The first poll caught the start of the answer; the next one, 30 s later, the rest. The
+    // fragment is not noise: the line was never seen quiet in between.
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 10,0\r\n01234");
+    r.jump(30_000);
+    r.rx("56789\r\n\r\nOK\r\n");
+    r.jump(30_000);
+    assert_eq!(r.recv_all(id), b"0123456789");
+    assert!(!r.events().iter().any(|e| matches!(e, Event::Desync { .. })));
+}
+
+#[test]
+fn a_watching_caller_still_times_out_a_silent_module() {
+    let mut r = Rig::ready();
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    r.advance(2_000 + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+}
+
+// ----- 2: a failed read is retried, then fails loudly -----
+
+#[test]
+fn a_read_answered_error_is_retried() {
+    for answer in ["\r\nERROR\r\n", "\r\n+CME ERROR: 550\r\n"] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+        r.expect("AT+QIRD=0,512");
+        r.rx(answer);
+        r.idle();
+        r.advance(200 + LATE);
+        r.expect("AT+QIRD=0,512");
+        r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+        assert_eq!(r.recv_all(id), b"hello", "after {answer:?}");
+    }
+}
+
+#[test]
+fn a_read_that_keeps_failing_fails_the_socket() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    for _ in 0..3 {
+        r.advance(1_000);
+        r.expect("AT+QIRD=0,512");
+        r.rx("\r\n+CME ERROR: 550\r\n");
+    }
+    let err = Error::Modem(ModemError::Cme(quectel_bc20::CmeError(550)));
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(err));
+    let mut buf = [0u8; 8];
+    assert_eq!(r.e.recv(id, &mut buf), Err(err), "an error, not silence");
+}
+
+// ----- 3: a recv URC with a broken length -----
+
+#[test]
+fn a_recv_urc_with_a_length_that_does_not_parse_still_gets_read() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,4294967296\r\n");
+    assert!(bad_payload_seen(&mut r));
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 3,0\r\nabc\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"abc");
+}
+
+#[test]
+fn a_pushed_payload_with_a_broken_length_fails_the_socket() {
+    let mut r = Rig::new(push_config());
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    r.rx("\r\n+QIURC: \"recv\",0,4294967296\r\nxyz");
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    let mut buf = [0u8; 8];
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Malformed));
+}
+
+// ----- 4: a flush after the peer closed -----
+
+#[test]
+fn queued_bytes_left_when_the_peer_closes_are_reported() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    assert_eq!(r.e.queue_send(id, b"first"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,6669727374");
+    assert_eq!(r.e.queue_send(id, b"second"), Ok(6));
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.poll_flush(id), None, "\"second\" is still to go");
+    r.rx("\r\n+QIURC: \"closed\",0\r\n");
+    assert_eq!(
+        r.e.poll_flush(id),
+        Some(Err(Error::Unsent { sent: 5, unsent: 6 }))
+    );
+    assert_eq!(r.e.sent_total(id), 5);
+}
+
+#[test]
+fn a_flush_after_a_clean_peer_close_is_ok() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.queue_send(id, b"all").unwrap();
+    r.expect("AT+QISENDEX=0,3,616C6C");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n\r\n+QIURC: \"closed\",0\r\n");
+    assert_eq!(r.e.poll_flush(id), Some(Ok(())));
+}
+
+// ----- 5: a dead module -----
+
+#[test]
+fn a_dead_module_fails_a_socket_waiting_for_its_data() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    r.expect("AT+QIRD=0,512");
+    // From here on the module says nothing at all.
+    let mut waited = 0;
+    while r.e.phase(id) == SocketPhase::Connected {
+        r.advance(100);
+        waited += 100;
+        assert!(waited <= 60_000, "still connected after {waited} ms");
+        while let Some(b) = r.e.poll_transmit(r.now).map(|b| b.len()) {
+            r.e.transmitted(b, r.now);
+        }
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout));
+    assert!(r.e.is_unresponsive());
+    assert!(r.events().contains(&Event::Unresponsive));
+    assert_eq!(
+        r.e.start(Request::At),
+        Err(Error::Timeout),
+        "not Busy forever"
+    );
+    // The module comes back: it answers the resynchronising `AT`, and requests work again.
+    r.advance(2_000);
+    while r.e.poll_transmit(r.now).is_none() {
+        r.advance(100);
+    }
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert!(!r.e.is_unresponsive());
+    let t = r.e.start(Request::At).unwrap();
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+}
+
+// ----- 7: a lying length -----
+
+#[test]
+fn a_qird_answer_one_byte_short_is_not_delivered() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 10,0\r\n012345678\r\n\r\nOK\r\n");
+    assert!(bad_payload_seen(&mut r));
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        r.e.recv(id, &mut buf),
+        Err(Error::Malformed),
+        "never \"012345678\\r\""
+    );
+    r.expect("AT+QICLOSE=0");
+}
+
+#[test]
+fn a_qird_answer_one_byte_long_is_not_delivered() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 10,0\r\n0123456789X\r\n\r\nOK\r\n");
+    assert!(bad_payload_seen(&mut r));
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+}
+
+#[test]
+fn a_view_mode_1_push_with_a_wrong_length_fails_the_socket() {
+    let mut r = Rig::new(Config {
+        view_mode: ViewMode::HeaderCommaData,
+        ..push_config()
+    });
+    for cmd in [
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,0",
+        "AT+QICFG=\"viewmode\",1",
+        "AT+QICFG=\"showlength\",1",
+        "AT+QISTATE?",
+    ] {
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    r.rx("\r\n+QIURC: \"recv\",0,4,hello\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    // The right length on the next socket's push is taken.
+    let b = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(b, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 1,0\r\n\r\n+QIURC: \"recv\",1,5,hello\r\n");
+    assert_eq!(r.recv_all(b), b"hello");
+}
+
+// ----- 8: datagrams never merge -----
+
+#[test]
+fn buffer_mode_stops_fetching_when_datagram_boundaries_run_out() {
+    let mut r = Rig::ready();
+    let id = open_udp(&mut r, 0);
+    let n = MAX_DATAGRAMS + 4;
+    r.rx(&format!("\r\n+QIURC: \"recv\",0,{}\r\n", 2 * n));
+    for k in 0..n {
+        if k == MAX_DATAGRAMS {
+            r.idle();
+            break;
+        }
+        r.expect("AT+QIRD=0,512");
+        // One node (datagram) per read; nothing remains of it.
+        r.rx(&format!("\r\n+QIRD: 2,0\r\nd{}\r\n\r\nOK\r\n", k % 10));
+    }
+    // Reading one datagram frees a boundary: fetching resumes.
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"d0");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 2,0\r\nd6\r\n\r\nOK\r\n");
+    for k in 1..=MAX_DATAGRAMS {
+        assert_eq!(r.e.recv(id, &mut buf), Ok(2), "datagram {k} on its own");
+        assert_eq!(buf[..2], *format!("d{}", k % 10).as_bytes());
+    }
+}
+
+#[test]
+fn direct_push_drops_whole_datagrams_when_boundaries_run_out() {
+    let mut r = Rig::new(push_config());
+    r.bring_up();
+    let id = open_udp(&mut r, 1);
+    let n = MAX_DATAGRAMS + 3;
+    for k in 0..n {
+        r.rx(&format!("\r\n+QIURC: \"recv\",0,3\r\nd{:02}", k));
+    }
+    assert!(r.events().contains(&Event::DatagramsDropped(id)));
+    assert_eq!(r.e.traffic().datagrams_dropped, 3);
+    let mut buf = [0u8; 64];
+    for k in 0..MAX_DATAGRAMS {
+        assert_eq!(r.e.recv(id, &mut buf), Ok(3));
+        assert_eq!(buf[..3], *format!("d{k:02}").as_bytes());
+    }
+    assert_eq!(
+        r.e.recv(id, &mut buf),
+        Ok(0),
+        "the dropped ones are gone, whole"
+    );
+}
+
+#[test]
+fn hex_mode_keeps_datagram_boundaries() {
+    let mut r = Rig::new(Config {
+        recv_format: DataFormat::Hex,
+        ..push_config()
+    });
+    for cmd in [
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,1",
+        "AT+QICFG=\"viewmode\",0",
+        "AT+QICFG=\"showlength\",1",
+        "AT+QISTATE?",
+    ] {
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    let id = open_udp(&mut r, 1);
+    for k in 0..(MAX_DATAGRAMS + 2) {
+        r.rx(&format!("\r\n+QIURC: \"recv\",0,2\r\n41{:02X}", 0x30 + k));
+    }
+    let mut buf = [0u8; 64];
+    for k in 0..MAX_DATAGRAMS {
+        assert_eq!(r.e.recv(id, &mut buf), Ok(2), "datagram {k}");
+        assert_eq!(buf[..2], [b'A', 0x30 + k as u8]);
+    }
+    assert_eq!(r.e.traffic().datagrams_dropped, 2);
+}
+
+#[test]
+fn a_datagram_read_in_two_parts_is_one_datagram() {
+    let mut r = Rig::ready();
+    let id = open_udp(&mut r, 0);
+    r.rx("\r\n+QIURC: \"recv\",0,8\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,3\r\nabcde\r\n\r\nOK\r\n");
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0), "not a whole datagram yet");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 3,0\r\nfgh\r\n\r\nOK\r\n");
+    assert_eq!(r.e.recv(id, &mut buf), Ok(8));
+    assert_eq!(&buf[..8], b"abcdefgh");
+}
+
+// ----- 9: a sleeping module -----
+
+#[test]
+fn a_command_lost_to_sleep_is_sent_again_without_a_timeout() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.advance(10_000);
+    r.e.send(id, b"hi").unwrap();
+    r.expect("AT+QISENDEX=0,2,6869");
+    r.rx("\r\n"); // asleep: a bare line end and nothing else
+    r.advance(300 + LATE);
+    r.expect("AT"); // the wake-up
+    r.rx("\r\nOK\r\n");
+    r.expect("AT+QISENDEX=0,2,6869");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(2)));
+    assert_eq!(r.e.traffic().timeouts, 0);
+    assert_eq!(r.e.traffic().resent, 1);
+    // The engine learnt that the module sleeps: after as long an idle spell it wakes the
+    // module first, and loses nothing.
+    r.advance(10_000);
+    r.e.send(id, b"yo").unwrap();
+    assert!(r.e.take_wake_request(), "the wake pin is pulsed first");
+    r.expect("AT");
+    r.rx("\r\n");
+    r.advance(300 + LATE);
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    r.advance(300 + LATE);
+    r.expect("AT+QISENDEX=0,2,796F");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(2)));
+    assert_eq!(r.e.traffic().timeouts, 0);
+}
+
+#[test]
+fn a_fixed_wake_policy_wakes_before_commands_after_idle() {
+    let mut r = Rig::new(Config {
+        wake: WakePolicy::AfterIdle(5_000),
+        ..Config::default()
+    });
+    r.bring_up();
+    let t = r.e.start(Request::At).unwrap();
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.advance(4_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?"); // not idle long enough
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(r.e.take_reply(t).is_some());
+    r.advance(5_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,5\r\n\r\nOK\r\n");
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+}
+
+// ----- 10: settings survive a reboot -----
+
+#[test]
+fn settings_changed_at_run_time_are_reapplied_after_a_reboot() {
+    let mut r = Rig::ready();
+    for (cfg, cmd) in [
+        (
+            QiCfg::ViewMode(ViewMode::HeaderCommaData),
+            "AT+QICFG=\"viewmode\",1",
+        ),
+        (QiCfg::ShowLength(false), "AT+QICFG=\"showlength\",0"),
+        (
+            QiCfg::DataFormat {
+                send: DataFormat::Text,
+                recv: DataFormat::Hex,
+            },
+            "AT+QICFG=\"dataformat\",0,1",
+        ),
+    ] {
+        let t = r.e.start(Request::SetCfg(cfg)).unwrap();
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+        assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    }
+    r.rx("\r\nRDY\r\n");
+    r.advance(300 + LATE);
+    for cmd in [
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,1",
+        "AT+QICFG=\"viewmode\",1",
+        "AT+QICFG=\"showlength\",0",
+    ] {
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    assert!(r.e.is_ready());
+    assert_eq!(r.e.config().recv_format, DataFormat::Hex);
+}
+
+// ----- 11: ping -----
+
+fn ping(r: &mut Rig, count: u8) -> quectel_bc20::engine::Ticket {
+    let t =
+        r.e.start(Request::Ping {
+            host: "127.0.0.1",
+            timeout_s: 1,
+            count,
+            size: 32,
+        })
+        .unwrap();
+    r.expect(&format!("AT+QPING=1,\"127.0.0.1\",1,{count},32"));
+    r.rx("\r\nOK\r\n");
+    t
+}
+
+#[test]
+fn a_first_echo_that_times_out_does_not_end_the_ping() {
+    let mut r = Rig::ready();
+    let t = ping(&mut r, 3);
+    r.advance(1_000);
+    r.rx("\r\n+QPING: 569\r\n");
+    r.advance(1_000);
+    assert_eq!(r.e.take_reply(t), None, "later echoes may still come");
+    r.rx("\r\n+QPING: 0,\"127.0.0.1\",32,5,255\r\n");
+    r.rx("\r\n+QPING: 0,\"127.0.0.1\",32,7,255\r\n");
+    r.rx("\r\n+QPING: 0,3,2,1,5,7,6\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Ping(p))) => {
+            assert_eq!(p.replies.len(), 2);
+            assert_eq!(p.failures, 1);
+            assert_eq!(
+                p.echoes[0],
+                PingEcho::Failed(ResultCode::Qi(QiError::Timeout))
+            );
+            assert!(matches!(p.echoes[1], PingEcho::Reply(_)));
+            assert_eq!(p.summary.unwrap().lost, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_lone_error_with_nothing_after_it_fails_the_ping() {
+    let mut r = Rig::ready();
+    let t = ping(&mut r, 4);
+    r.rx("\r\n\r\n+QPING: 561\r\n");
+    r.advance(3_900);
+    assert_eq!(r.e.take_reply(t), None, "an echo's line may still follow");
+    r.advance(200 + LATE);
+    assert_eq!(
+        r.e.take_reply(t),
+        Some(Err(Error::Modem(ModemError::Result(ResultCode::Qi(
+            QiError::OpenPdpFailed
+        )))))
+    );
+}
+
+#[test]
+fn a_refused_ping_leaves_the_deadline_of_the_one_in_flight() {
+    let mut r = Rig::ready();
+    let t = ping(&mut r, 1);
+    let refused = r.e.start(Request::Ping {
+        host: "127.0.0.1",
+        timeout_s: 255,
+        count: 10,
+        size: 32,
+    });
+    assert_eq!(refused, Err(Error::Busy));
+    // Its own budget (1 s × 1 echo + ping_extra_ms), not the refused one's 2550 s.
+    r.advance(1_000 + 5_000 + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+}
+
+// ----- 12: queued text -----
+
+#[test]
+fn queued_printable_writes_go_out_as_text_when_configured() {
+    let mut r = Rig::new(Config {
+        send_text_when_possible: true,
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.open();
+    r.e.queue_send(id, b"GET / HTTP/1.0").unwrap();
+    r.expect("AT+QISEND=0,14,GET / HTTP/1.0");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    r.e.queue_send(id, b"\r\n\r\n").unwrap();
+    r.expect("AT+QISENDEX=0,4,0D0A0D0A");
+}
+
+// ----- 14: clocks near their end -----
+
+#[test]
+fn deadlines_near_the_end_of_the_clock_saturate() {
+    // Every sum of an instant and a wait saturates: a clock near its end neither panics nor
+    // wraps a deadline into the past.
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.now = u64::MAX - 100;
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,0\r\nhel");
+    assert_eq!(r.e.poll_timeout(), Some(u64::MAX));
+    r.advance(50);
+    assert_eq!(
+        r.e.traffic().timeouts,
+        0,
+        "no deadline wrapped into the past"
+    );
+    r.rx("lo\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hello");
+    r.advance(200);
+}
+
+// ----- sockets left over from a previous run -----
+
+#[test]
+fn sockets_left_over_from_a_previous_run_are_closed_at_start_up() {
+    // The firmware restarted; the module did not, and still holds sockets 0 and 3.
+    let mut r = Rig::new(Config::default());
+    for cmd in [
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,0",
+        "AT+QICFG=\"viewmode\",0",
+        "AT+QICFG=\"showlength\",1",
+    ] {
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    r.expect("AT+QISTATE?");
+    r.rx("\r\n+QISTATE: 0,\"TCP\",\"10.0.0.1\",80,4000,2,1,0\r\n");
+    r.rx("\r\n+QISTATE: 3,\"UDP\",\"10.0.0.2\",53,4001,2,1,1\r\n\r\nOK\r\n");
+    assert!(r.e.is_ready());
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    assert_eq!(
+        r.e.open(id, "127.0.0.1", 80),
+        Err(Error::Busy),
+        "after the cleanup"
+    );
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.expect("AT+QICLOSE=3");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+#[test]
+fn a_module_without_qistate_still_starts() {
+    let mut r = Rig::new(Config::default());
+    for cmd in [
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+QICFG=\"dataformat\",0,0",
+        "AT+QICFG=\"viewmode\",0",
+        "AT+QICFG=\"showlength\",1",
+    ] {
+        r.expect(cmd);
+        r.rx("\r\nOK\r\n");
+    }
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nERROR\r\n");
+    assert!(r.e.is_ready());
+}
+
+// ----- requests are not starved by a download -----
+
+#[test]
+fn a_request_gets_the_slot_between_background_reads() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,4096\r\n");
+    r.expect("AT+QIRD=0,512");
+    // A request while the read is in flight is refused...
+    assert_eq!(r.e.start(Request::Registration), Err(Error::Busy));
+    r.rx("\r\n+QIRD: 512,3584\r\n");
+    r.rx_bytes(&[b'x'; 512]);
+    r.rx("\r\n\r\nOK\r\n");
+    // ...and the next background read steps aside for it.
+    r.idle();
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(r.e.take_reply(t).is_some());
+    r.expect("AT+QIRD=0,512");
+    assert_eq!(r.recv_all(id).len(), 512);
+}
+
+#[test]
+fn background_reads_resume_when_the_request_never_comes_back() {
+    let mut r = Rig::ready();
+    let _id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,4096\r\n");
+    r.expect("AT+QIRD=0,512");
+    assert_eq!(r.e.start(Request::Registration), Err(Error::Busy));
+    r.rx("\r\n+QIRD: 1,0\r\nx\r\n\r\nOK\r\n");
+    r.idle();
+    assert!(r.e.poll_timeout().is_some(), "a wake-up for the reads");
+    r.advance(250);
+    r.expect("AT+QIRD=0,512");
+}

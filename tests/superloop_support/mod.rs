@@ -1,0 +1,319 @@
+//! A microcontroller's view of the emulated module, in virtual time: the blocking stack over a
+//! UART whose bytes cross the wire at 115200 baud into a bounded MCU receive buffer (an
+//! interrupt handler's ring; bytes that find it full are lost, as on hardware), while a
+//! superloop does other work and calls the driver only now and then.
+//!
+//! The emulator ([`Sim`]) is sans-IO towards the host, so it runs on virtual instants. Two
+//! models of the wire:
+//! - [`Wire::Continuous`]: the UART hardware runs all the time (the world is stepped every few
+//!   virtual milliseconds while the loop does other work), as with an RX interrupt;
+//! - [`Wire::Lazy`]: the world moves only when the driver touches the UART: a command written
+//!   reaches the module when the UART is next read, and the module's answer is in the MCU's
+//!   buffer at the read after that. Each exchange then spans two polls, and a poll period
+//!   longer than a command's timeout puts the answer in the UART just after the deadline.
+//!
+//! Behind the emulator are real loopback sockets, so peers are ordinary threads.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use quectel_bc20::sim::{self, Sim};
+use quectel_bc20::{Bc20, Clock, engine};
+
+/// How the bytes cross the wire between polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// The UART moves bytes all the time.
+    Continuous,
+    /// The world moves only when the driver touches the UART.
+    Lazy,
+}
+
+/// The module, the wire and the MCU's receive buffer.
+pub struct World {
+    pub sim: Sim,
+    base: Instant,
+    clock: Rc<Cell<u64>>,
+    to_module: VecDeque<u8>,
+    rx: VecDeque<u8>,
+    rx_cap: usize,
+    /// Bytes lost because the MCU's receive buffer was full.
+    pub overruns: usize,
+    /// The module is dead: it takes bytes and says nothing.
+    pub dead: bool,
+    wire: Wire,
+}
+
+impl World {
+    fn now(&self) -> Instant {
+        self.base + Duration::from_millis(self.clock.get())
+    }
+
+    /// Move what the wire has carried by now, both ways.
+    pub fn step(&mut self) {
+        let now = self.now();
+        if self.dead {
+            self.to_module.clear();
+            return;
+        }
+        match self.wire {
+            // The bytes cross the wire as time passes between steps.
+            Wire::Continuous => {
+                let mut idle_calls = 0;
+                while !self.to_module.is_empty() && idle_calls < 2 {
+                    let (a, _) = self.to_module.as_slices();
+                    let n = self.sim.handle_host_bytes(now, a);
+                    self.to_module.drain(..n);
+                    idle_calls = if n == 0 { idle_calls + 1 } else { 0 };
+                }
+            }
+            // The bytes start across the wire now, one byte time apart: the module has the
+            // command a moment after this touch, and its answer follows at the baud rate.
+            Wire::Lazy => {
+                let byte = Duration::from_nanos(10_000_000_000 / 115_200);
+                let mut t = now;
+                let mut spins = 0;
+                while !self.to_module.is_empty() && spins < 100_000 {
+                    let (a, _) = self.to_module.as_slices();
+                    let n = self.sim.handle_host_bytes(t, a);
+                    self.to_module.drain(..n);
+                    if n == 0 {
+                        t += byte;
+                        spins += 1;
+                    }
+                }
+            }
+        }
+        self.sim.tick(now);
+        let mut buf = [0u8; 512];
+        loop {
+            let n = self.sim.poll_output(now, &mut buf);
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if self.rx.len() < self.rx_cap {
+                    self.rx.push_back(b);
+                } else {
+                    self.overruns += 1;
+                }
+            }
+        }
+    }
+}
+
+impl World {
+    /// True when the driver wrote `needle` and the module has not taken it yet.
+    pub fn unsent(&self, needle: &[u8]) -> bool {
+        let (a, b) = self.to_module.as_slices();
+        [a, b].concat().windows(needle.len()).any(|w| w == needle)
+    }
+}
+
+/// The driver's UART: the MCU side of [`World`].
+#[derive(Clone)]
+pub struct Uart(pub Rc<RefCell<World>>);
+
+impl Uart {
+    fn touch(&self) {
+        if self.0.borrow().wire == Wire::Lazy {
+            self.0.borrow_mut().step();
+        }
+    }
+}
+
+impl embedded_io::ErrorType for Uart {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for Uart {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        self.touch();
+        let mut w = self.0.borrow_mut();
+        let n = buf.len().min(w.rx.len());
+        for (b, v) in buf.iter_mut().zip(w.rx.drain(..n)) {
+            *b = v;
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::ReadReady for Uart {
+    fn read_ready(&mut self) -> Result<bool, Infallible> {
+        self.touch();
+        Ok(!self.0.borrow().rx.is_empty())
+    }
+}
+
+impl embedded_io::Write for Uart {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        self.0.borrow_mut().to_module.extend(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// Virtual milliseconds. Each idle of the driver (inside its own blocking waits) is one, and
+/// moves the wire as hardware would.
+#[derive(Clone)]
+pub struct VClock {
+    ms: Rc<Cell<u64>>,
+    world: Rc<RefCell<World>>,
+}
+
+impl Clock for VClock {
+    fn now_ms(&self) -> u64 {
+        self.ms.get()
+    }
+    fn idle(&self) {
+        self.ms.set(self.ms.get() + 1);
+        if self.world.borrow().wire == Wire::Continuous {
+            self.world.borrow_mut().step();
+        }
+        // Let the emulator's loopback peers (real threads) keep up with virtual time.
+        thread::sleep(Duration::from_micros(20));
+    }
+}
+
+/// The rig: a driver, its world and its clock.
+pub struct Rig {
+    pub d: Bc20<Uart, VClock, 4096, 8448>,
+    pub world: Rc<RefCell<World>>,
+    pub clock: VClock,
+}
+
+impl Rig {
+    /// A module at 115200 baud behind an MCU receive buffer of `rx_cap` bytes, brought up.
+    pub fn new(wire: Wire, rx_cap: usize, sim_config: sim::Config, config: engine::Config) -> Rig {
+        let sim_config = sim::Config {
+            baud: Some(115_200),
+            ..sim_config
+        };
+        let base = Instant::now();
+        let sim = Sim::new(sim_config);
+        let ms = Rc::new(Cell::new(0));
+        let world = Rc::new(RefCell::new(World {
+            sim,
+            base,
+            clock: ms.clone(),
+            to_module: VecDeque::new(),
+            rx: VecDeque::new(),
+            rx_cap,
+            overruns: 0,
+            dead: false,
+            wire,
+        }));
+        let clock = VClock {
+            ms,
+            world: world.clone(),
+        };
+        let mut d = Bc20::new(Uart(world.clone()), clock.clone(), config);
+        d.set_wait_limit(120_000);
+        d.bring_up(10_000).expect("bring-up");
+        Rig { d, world, clock }
+    }
+
+    /// The superloop's other work: `ms` pass; the UART hardware keeps running meanwhile
+    /// (continuous wire), or not (lazy wire).
+    pub fn work(&mut self, ms: u64) {
+        let end = self.clock.ms.get() + ms;
+        while self.clock.ms.get() < end {
+            let step = (end - self.clock.ms.get()).min(5);
+            self.clock.ms.set(self.clock.ms.get() + step);
+            if self.world.borrow().wire == Wire::Continuous {
+                self.world.borrow_mut().step();
+            }
+        }
+        // Loopback peers are real threads.
+        thread::sleep(Duration::from_micros(200));
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.ms.get()
+    }
+
+    pub fn overruns(&self) -> usize {
+        self.world.borrow().overruns
+    }
+
+    /// Retry an `nb` call once a virtual millisecond, for at most `ms`.
+    pub fn nb<T, E>(
+        &mut self,
+        ms: u64,
+        mut f: impl FnMut(&mut Bc20<Uart, VClock, 4096, 8448>) -> nb::Result<T, E>,
+    ) -> Option<Result<T, E>> {
+        for _ in 0..ms {
+            match f(&mut self.d) {
+                Ok(v) => return Some(Ok(v)),
+                Err(nb::Error::Other(e)) => return Some(Err(e)),
+                Err(nb::Error::WouldBlock) => self.work(1),
+            }
+        }
+        None
+    }
+}
+
+/// `len` bytes from a seeded xorshift: binary, every byte value.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A TCP server on 127.0.0.1 that writes `data` to each connection and keeps it open.
+pub fn sender(data: Vec<u8>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let data = data.clone();
+            thread::spawn(move || {
+                let _ = s.write_all(&data);
+                let _ = s.flush();
+                let mut sink = [0u8; 256];
+                while let Ok(n) = s.read(&mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A TCP echo server on 127.0.0.1.
+pub fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
