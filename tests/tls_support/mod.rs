@@ -219,10 +219,12 @@ pub enum Cut {
     Handshake,
     /// After the handshake and the request, halfway through the record of the response.
     Response,
+    /// As `Response`, but the rest of the record follows a second later, then the close.
+    Pause,
 }
 
 /// A TLS server (rustls on a thread, blocking sockets) that accepts one connection and closes
-/// it mid-record at `cut`. Reports on the returned channel how many bytes it sent of how many.
+/// it (or pauses) mid-record at `cut`. Reports on the returned channel what it sent.
 pub fn cutting_server(pki: &Pki, cut: Cut) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
     let config = pki.server_config();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -246,7 +248,7 @@ pub fn cutting_server(pki: &Pki, cut: Cut) -> (SocketAddr, std::sync::mpsc::Rece
                     tls.write_tls(&mut out).unwrap();
                 }
             }
-            Cut::Response => {
+            Cut::Response | Cut::Pause => {
                 while tls.is_handshaking() {
                     tls.complete_io(&mut tcp).unwrap();
                 }
@@ -280,6 +282,16 @@ pub fn cutting_server(pki: &Pki, cut: Cut) -> (SocketAddr, std::sync::mpsc::Rece
         let half = out.len() / 2;
         tcp.write_all(&out[..half]).unwrap();
         tcp.flush().unwrap();
+        if let Cut::Pause = cut {
+            std::thread::sleep(Duration::from_secs(1));
+            tcp.write_all(&out[half..]).unwrap();
+            let _ = report.send(format!(
+                "sent {half} bytes, a second later the other {}, then closed",
+                out.len() - half
+            ));
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            return;
+        }
         let _ = report.send(format!("sent {half} of {} bytes, then closed", out.len()));
         let _ = tcp.shutdown(std::net::Shutdown::Both);
     });
