@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use async_support::{STEP, assert_same, engine_config, pattern, within};
-use embedded_io_async::{Read as _, Write as _};
+use embedded_io_async::Write as _;
 use embedded_nal_async::TcpConnect;
 use embedded_tls::{Aes128GcmSha256, Certificate, TlsConfig, TlsConnection, TlsContext, TlsError};
 use minimq::{
