@@ -184,6 +184,28 @@ async fn host_is_matched_against_the_cn_only() {
     assert_eq!((status, body), (200, pattern(16, 16)));
 }
 
+/// embedded-tls 0.18 checks the signatures up the chain but not basicConstraints: a
+/// certificate the CA issued to any server can sign a certificate for another host, and it
+/// is accepted. Pinned here because it decides which CA a device may trust (README, "TLS"):
+/// a private one whose certificates all belong to the servers the device talks to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_constraints_are_not_checked() {
+    let forged = Pki::forged_by_a_leaf(NAME);
+    let server = https_server(&forged).await;
+    let h: Harness = async_support::start(sim_config(), engine_config(AccessMode::Buffer)).await;
+    let url = format!("https://{NAME}:{}/bytes/16", server.port());
+    let r = within(
+        STEP,
+        "GET",
+        fetch(&h, &forged.ca_der, Method::GET, &url, None),
+    )
+    .await;
+    assert_eq!(
+        r.expect("a chain through a non-CA certificate is accepted by embedded-tls 0.18"),
+        (200, pattern(16, 16))
+    );
+}
+
 /// reqwless keeps the server's chain in a 4 KiB copy for the signature check: a chain of
 /// about 3.5 KB is verified, one of about 4.5 KB is refused (`OutOfMemory`), not truncated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,6 +124,37 @@ impl Pki {
         }
     }
 
+    /// A forged chain: a CA, an ordinary server certificate it issued to someone else (CN
+    /// `other.example`, not a CA), and a certificate for `name` signed with that server's key.
+    /// A verifier that checks basicConstraints refuses it.
+    pub fn forged_by_a_leaf(name: &str) -> Pki {
+        let ca = CertifiedIssuer::self_signed(
+            ca_params("BC20 test root CA"),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let mut other = CertificateParams::new(vec!["other.example".to_owned()]).unwrap();
+        other.distinguished_name = rcgen::DistinguishedName::new();
+        other
+            .distinguished_name
+            .push(DnType::CommonName, "other.example");
+        other.is_ca = IsCa::ExplicitNoCa;
+        let other = CertifiedIssuer::signed_by(other, KeyPair::generate().unwrap(), &ca).unwrap();
+        let mut forged = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        forged.distinguished_name = rcgen::DistinguishedName::new();
+        forged.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = forged.signed_by(&key, &other).unwrap();
+        Pki {
+            ca_der: ca.der().to_vec(),
+            ca_pem: ca.pem(),
+            chain: vec![cert.der().clone(), other.der().clone()],
+            key_der: key.serialize_der(),
+            chain_pem: cert.pem() + &other.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
     /// The usual test PKI: CA and leaf for [`NAME`].
     pub fn new() -> Pki {
         Pki::build(NAME, false, 0)
