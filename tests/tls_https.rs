@@ -32,7 +32,19 @@ async fn fetch<const S: usize, const R: usize>(
     url: &str,
     body: Option<&[u8]>,
 ) -> Fetched {
-    let (mut tls_rx, mut tls_tx) = (vec![0u8; TLS_RX], vec![0u8; TLS_TX]);
+    fetch_with(h, TLS_RX, ca, method, url, body).await
+}
+
+/// [`fetch`] with a TLS read buffer of `tls_rx` bytes.
+async fn fetch_with<const S: usize, const R: usize>(
+    h: &Harness<S, R>,
+    tls_rx: usize,
+    ca: &[u8],
+    method: Method,
+    url: &str,
+    body: Option<&[u8]>,
+) -> Fetched {
+    let (mut tls_rx, mut tls_tx) = (vec![0u8; tls_rx], vec![0u8; TLS_TX]);
     let verify = TlsVerify::Certificate {
         ca,
         cert: None,
@@ -286,4 +298,70 @@ fn direct_push_works_with_a_socket_buffer_for_the_largest_response() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// The read buffer must hold a whole record: with 4 KiB the handshake passes (its records are
+/// small) and the first larger record fails, reported by reqwless as `Network(Other)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_buffer_smaller_than_a_record_is_an_error() {
+    let pki = Pki::new();
+    let server = https_server(&pki).await;
+    let h: Harness = async_support::start(sim_config(), engine_config(AccessMode::Buffer)).await;
+    let url = format!("https://{NAME}:{}/bytes/8192", server.port());
+    let r = within(
+        STEP,
+        "GET",
+        fetch_with(&h, 4096, &pki.ca_der, Method::GET, &url, None),
+    )
+    .await;
+    assert!(matches!(r, Err(reqwless::Error::Network(_))), "{r:?}");
+    // 4 KiB is enough for small records.
+    let url = format!("https://{NAME}:{}/bytes/1024", server.port());
+    let (status, body) = within(
+        STEP,
+        "GET",
+        fetch_with(&h, 4096, &pki.ca_der, Method::GET, &url, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!((status, body), (200, pattern(1024, 1024)));
+}
+
+/// The other side of the coin: with the default 1,536-byte socket buffers, direct push and
+/// a response larger than the buffer, the response arrives before the request's `SEND OK`,
+/// the runner stops reading the UART with `SEND OK` behind the data, and the GET fails at
+/// the send timeout (shortened here). A small response fits and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_push_with_default_socket_buffers_stalls_until_the_send_timeout() {
+    let pki = Pki::new();
+    let server = https_server(&pki).await;
+    let mut config = engine_config(AccessMode::DirectPush);
+    config.send_timeout_ms = 2_000;
+    let h: Harness = async_support::start(sim_config(), config).await;
+    let url = format!("https://{NAME}:{}/bytes/512", server.port());
+    let (status, body) = within(
+        STEP,
+        "GET 512",
+        fetch(&h, &pki.ca_der, Method::GET, &url, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!((status, body), (200, pattern(512, 512)));
+
+    let url = format!("https://{NAME}:{}/bytes/4096", server.port());
+    let started = std::time::Instant::now();
+    let r = within(
+        STEP,
+        "GET 4096",
+        fetch(&h, &pki.ca_der, Method::GET, &url, None),
+    )
+    .await;
+    assert!(
+        matches!(
+            r,
+            Err(reqwless::Error::Network(embedded_io::ErrorKind::TimedOut))
+        ),
+        "{r:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2_000));
 }
