@@ -398,14 +398,15 @@ async fn run(common: &Common, options: Options) -> Result<(), String> {
     match &plain {
         Some(p) => {
             let (tls, clear) = (uart(&got.total), uart(&p.total));
+            let cost = tls.saturating_sub(clear);
             println!(
-                "TLS share: {tls} UART bytes over TLS, {clear} for the same page over plain \
-                 HTTP: TLS costs {} bytes, {:.1} % of the UART traffic (the handshake's {} \
-                 payload bytes; session tickets, record headers and tags, close_notify, and \
-                 the AT commands and hex that carry them)",
-                tls.saturating_sub(clear),
-                100.0 * tls.saturating_sub(clear) as f64 / tls as f64,
-                handshake
+                "TLS share: {cost} of {tls} UART bytes ({:.1} %); the same page over plain HTTP \
+                 took {clear}",
+                100.0 * cost as f64 / tls as f64
+            );
+            println!(
+                "  the handshake's {handshake} payload bytes, then session tickets, record \
+                 headers and tags, close_notify, and the AT commands and hex that carry them"
             );
             ok &= p.crc == got.crc && p.size == got.size;
         }
