@@ -39,7 +39,8 @@ USAGE:
                                       a real module; https:// URL, the module resolves its host
 
     --ca FILE        the CA certificate (PEM or DER) that signed the top of the server's chain;
-                     the server is verified against it. Required with --port.
+                     the server is verified against it. Required with --port; emulated, it
+                     replaces the local server's CA, so the handshake must fail.
 
     TLS runs here (TLS 1.3, TLS_AES_128_GCM_SHA256, P-256 key exchange, ECDSA certificates);
     the module only carries bytes. embedded-tls checks the signatures up to the CA and the
@@ -349,6 +350,14 @@ async fn run(common: &Common, options: Options) -> Result<(), String> {
             .url
             .unwrap_or(format!("https://{DEMO_HOST}:{tls_port}/page"));
         let plain = format!("http://{DEMO_HOST}:{plain_port}/page");
+        // Another CA given: the server's certificate must be refused.
+        let ca = match options.ca {
+            Some(path) => {
+                println!("trusting the CA in {path} instead of the server's");
+                load_ca(&path)?
+            }
+            None => ca,
+        };
         (url, ca, Some(plain))
     } else {
         let url = options
