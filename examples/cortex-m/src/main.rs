@@ -59,6 +59,10 @@ async fn main(spawner: Spawner) {
     let (stack, runner) = net::start(state, rx, tx);
     spawner.spawn(modem(runner).expect("one modem task"));
 
+    #[cfg(feature = "tls")]
+    https_loop(stack).await;
+
+    #[cfg(not(feature = "tls"))]
     loop {
         match net::http_get(stack, "example.com", "/").await {
             Ok(f) => defmt::info!(
@@ -76,6 +80,48 @@ async fn main(spawner: Spawner) {
             t.rx_bytes,
             t.commands
         );
+        Timer::after_secs(600).await;
+    }
+}
+
+/// The server's root CA certificate (DER), e.g. `include_bytes!("../ca.der")`: the one that
+/// signed the top of the chain the server sends.
+#[cfg(feature = "tls")]
+const CA_DER: &[u8] = &[];
+/// What to fetch (the host is matched against the certificate's CN).
+#[cfg(feature = "tls")]
+const URL: &str = "https://example.com/";
+
+/// A fresh 64-bit seed for each TLS connection, from a true random source. The STM32F411 has
+/// none: a chip with a TRNG reads it (`embassy_stm32::rng::Rng::next_u64`, e.g. on an
+/// STM32F405/F407/F429, L4, G4, U5); without one, take it from a secure element (ATECC608
+/// and the like). Never a constant, a counter or the time. Zero here, so this build refuses
+/// to connect (it measures what TLS costs in flash and RAM).
+#[cfg(feature = "tls")]
+fn tls_seed() -> u64 {
+    core::hint::black_box(0)
+}
+
+#[cfg(feature = "tls")]
+async fn https_loop(stack: quectel_bc20::asynch::Stack<'static, Mutex>) -> ! {
+    // Const-initialised: in .bss from the start, never built on the stack and copied.
+    static BUFFERS: static_cell::ConstStaticCell<net::TlsBuffers> =
+        static_cell::ConstStaticCell::new(net::TlsBuffers {
+            read: [0; 16_640],
+            write: [0; 512],
+            headers: [0; 2048],
+        });
+    let buffers = BUFFERS.take();
+    loop {
+        let seed = tls_seed();
+        if seed == 0 || core::hint::black_box(CA_DER).is_empty() {
+            defmt::error!("TLS needs a random seed and the server's CA: see src/main.rs");
+        } else {
+            match net::https_get(stack, buffers, seed, CA_DER, URL).await {
+                Ok(f) => defmt::info!("GET {}: status {}, {} bytes", URL, f.status, f.bytes),
+                Err(e) => defmt::warn!("GET {} failed: {}", URL, defmt::Debug2Format(&e)),
+            }
+        }
         Timer::after_secs(600).await;
     }
 }

@@ -33,6 +33,7 @@ pub fn start<M: RawMutex, R: Read, W: Write>(
 }
 
 /// What [`http_get`] found.
+#[cfg_attr(feature = "tls", allow(dead_code))]
 pub struct Fetched {
     /// The server's address, as the module resolved it.
     pub remote: SocketAddr,
@@ -44,6 +45,7 @@ pub struct Fetched {
 
 /// Wait for the network, resolve `host` through the module, connect to port 80, send a GET
 /// for `path` and read the response to its end.
+#[cfg_attr(feature = "tls", allow(dead_code))]
 pub async fn http_get<M: RawMutex>(
     stack: Stack<'_, M>,
     host: &str,
@@ -88,4 +90,66 @@ pub async fn http_get<M: RawMutex>(
         status,
         bytes,
     })
+}
+
+/// Buffers of one TLS connection: the read buffer holds a whole record (16 KiB of plaintext
+/// and 256 bytes), the write buffer records of up to 384 bytes of plaintext.
+#[cfg(feature = "tls")]
+pub struct TlsBuffers {
+    /// TLS records in.
+    pub read: [u8; 16_640],
+    /// TLS records out.
+    pub write: [u8; 512],
+    /// The response's status line and headers.
+    pub headers: [u8; 2048],
+}
+
+/// What [`https_get`] found.
+#[cfg(feature = "tls")]
+pub struct HttpsFetched {
+    /// The status code of the response.
+    pub status: u16,
+    /// Body bytes received.
+    pub bytes: usize,
+}
+
+/// An HTTPS GET of `url` with reqwless and embedded-tls: the server's chain is verified up to
+/// `ca` (DER) and its CN against the URL's host; `seed` seeds the handshake's ChaCha8 and must
+/// come from a true random source, a fresh one for every connection.
+#[cfg(feature = "tls")]
+pub async fn https_get<M: RawMutex>(
+    stack: Stack<'_, M>,
+    buffers: &mut TlsBuffers,
+    seed: u64,
+    ca: &[u8],
+    url: &str,
+) -> Result<HttpsFetched, reqwless::Error> {
+    use reqwless::client::{HttpClient, TlsConfig, TlsVerify};
+    use reqwless::request::Method;
+
+    stack
+        .bring_up(&mut Delay, 120_000)
+        .await
+        .map_err(|e| reqwless::Error::Network(embedded_io_async::Error::kind(&e)))?;
+    let verify = TlsVerify::Certificate {
+        ca,
+        cert: None,
+        key: None,
+    };
+    let tls = TlsConfig::new(seed, &mut buffers.read, &mut buffers.write, verify);
+    let mut client = HttpClient::new_with_tls(&stack, &stack, tls);
+    let mut request = client.request(Method::GET, url).await?;
+    let response = request.send(&mut buffers.headers).await?;
+    let status = response.status.0;
+    let mut body = response.body().reader();
+    let mut chunk = [0u8; 512];
+    let mut bytes = 0;
+    loop {
+        let n = body.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        bytes += n;
+    }
+    Ok(HttpsFetched { status, bytes })
 }
