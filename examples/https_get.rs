@@ -27,7 +27,8 @@ use reqwless::request::Method;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use common::{Common, Net, crc32_update};
+use common::{Common, Net};
+use lexopt::{Arg, Parser, ValueExt};
 
 const HELP_HEAD: &str = "\
 https_get: an HTTPS GET through a Quectel BC20 (reqwless + embedded-tls over the async stack)
@@ -65,21 +66,14 @@ struct Options {
     url: Option<String>,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut o = Options {
-        ca: None,
-        url: None,
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--ca" => o.ca = Some(it.next().ok_or("--ca needs a file")?),
-            s if s.starts_with('-') => return Err(format!("unknown option {s} (try --help)")),
-            _ if o.url.is_none() => o.url = Some(a),
-            _ => return Err(format!("unexpected argument {a:?} (try --help)")),
-        }
+/// The example's own options (lexopt, through `common::begin`).
+fn own(o: &mut Options, arg: Arg<'_>, p: &mut Parser) -> Result<(), lexopt::Error> {
+    match arg {
+        Arg::Long("ca") => o.ca = Some(p.value()?.string()?),
+        Arg::Value(v) if o.url.is_none() => o.url = Some(v.string()?),
+        _ => return Err(arg.unexpected()),
     }
-    Ok(o)
+    Ok(())
 }
 
 /// The demo page: numbered lines of text, exactly `PAGE_SIZE` bytes.
@@ -171,7 +165,7 @@ fn answer<S: Read + Write>(s: &mut S, body: &[u8]) -> std::io::Result<()> {
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
              X-Body-CRC32: {:08x}\r\nConnection: close\r\n\r\n",
             body.len(),
-            crc32_update(0, body)
+            crc32fast::hash(body)
         )?;
         s.write_all(body)?;
     } else {
@@ -204,19 +198,6 @@ struct Got {
     total: Traffic,
 }
 
-/// `after - before`, counter by counter.
-fn delta(after: &Traffic, before: &Traffic) -> Traffic {
-    Traffic {
-        tx_bytes: after.tx_bytes - before.tx_bytes,
-        rx_bytes: after.rx_bytes - before.rx_bytes,
-        commands: after.commands - before.commands,
-        payload_sent: after.payload_sent - before.payload_sent,
-        payload_received: after.payload_received - before.payload_received,
-        timeouts: after.timeouts - before.timeouts,
-        reboots: after.reboots - before.reboots,
-    }
-}
-
 fn uart(t: &Traffic) -> u64 {
     t.tx_bytes + t.rx_bytes
 }
@@ -244,7 +225,7 @@ async fn get(stack: &Net, url: &str, ca: Option<&[u8]>) -> Result<Got, String> {
         .request(Method::GET, url)
         .await
         .map_err(|e| format!("connect: {e:?}{}", hint(&e)))?;
-    let connect = delta(&stack.traffic(), &start);
+    let connect = stack.traffic().since(&start);
     let mut header_buf = vec![0u8; 4096];
     let resp = req
         .send(&mut header_buf)
@@ -258,7 +239,7 @@ async fn get(stack: &Net, url: &str, ca: Option<&[u8]>) -> Result<Got, String> {
         .and_then(|v| u32::from_str_radix(v.trim(), 16).ok());
     let announced_len = resp.content_length;
     let mut body = resp.body().reader();
-    let (mut size, mut crc) = (0usize, 0u32);
+    let (mut size, mut crc) = (0usize, crc32fast::Hasher::new());
     let mut chunk = [0u8; 1024];
     loop {
         let n = body
@@ -269,17 +250,17 @@ async fn get(stack: &Net, url: &str, ca: Option<&[u8]>) -> Result<Got, String> {
             break;
         }
         size += n;
-        crc = crc32_update(crc, &chunk[..n]);
+        crc.update(&chunk[..n]);
     }
     drop(req);
     Ok(Got {
         status,
         size,
-        crc,
+        crc: crc.finalize(),
         announced_len,
         expected_crc,
         connect,
-        total: delta(&stack.traffic(), &start),
+        total: stack.traffic().since(&start),
     })
 }
 
@@ -435,7 +416,11 @@ async fn run(common: &Common, options: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match common::begin("https_get", HELP_HEAD, parse) {
+    let options = Options {
+        ca: None,
+        url: None,
+    };
+    match common::begin("https_get", HELP_HEAD, options, own) {
         Ok((common, options)) => {
             common::block_on_with_timeout("https_get", common.timeout, run(&common, options))
         }

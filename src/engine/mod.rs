@@ -228,6 +228,29 @@ pub struct Traffic {
     pub datagrams_dropped: u64,
 }
 
+impl Traffic {
+    /// What happened between `earlier` and `self`, counter by counter (saturating).
+    pub fn since(&self, earlier: &Traffic) -> Traffic {
+        Traffic {
+            tx_bytes: self.tx_bytes.saturating_sub(earlier.tx_bytes),
+            rx_bytes: self.rx_bytes.saturating_sub(earlier.rx_bytes),
+            commands: self.commands.saturating_sub(earlier.commands),
+            payload_sent: self.payload_sent.saturating_sub(earlier.payload_sent),
+            payload_received: self
+                .payload_received
+                .saturating_sub(earlier.payload_received),
+            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
+            reboots: self.reboots.saturating_sub(earlier.reboots),
+            wakes: self.wakes.saturating_sub(earlier.wakes),
+            resent: self.resent.saturating_sub(earlier.resent),
+            uart_errors: self.uart_errors.saturating_sub(earlier.uart_errors),
+            datagrams_dropped: self
+                .datagrams_dropped
+                .saturating_sub(earlier.datagrams_dropped),
+        }
+    }
+}
+
 /// A handle on a [`Request`] in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
