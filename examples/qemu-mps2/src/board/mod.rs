@@ -23,7 +23,6 @@ pub const SYSCLK_HZ: u32 = 25_000_000;
 /// once.
 pub fn init(baud: u32) -> Option<uart::Uart0> {
     let p = cortex_m::Peripherals::take()?;
-    let cortex_m::Peripherals { SYST, mut NVIC, .. } = p;
-    time::start(SYST);
-    Some(uart::Uart0::start(&mut NVIC, baud))
+    time::start(p.SYST);
+    Some(uart::Uart0::start(baud))
 }

@@ -75,11 +75,3 @@ fn SysTick() {
 pub fn now_ms() -> u64 {
     embassy_time_driver::now()
 }
-
-/// Sleep (`wfi`) until `deadline_ms` on [`now_ms`]'s clock; any interrupt wakes the core,
-/// the tick at the latest.
-pub fn sleep_until(deadline_ms: u64) {
-    while now_ms() < deadline_ms {
-        cortex_m::asm::wfi();
-    }
-}

@@ -231,7 +231,7 @@ pub struct Uart0 {
 
 impl Uart0 {
     /// Program the baud divisor, enable both directions and both interrupts.
-    pub(crate) fn start(_nvic: &mut cortex_m::peripheral::NVIC, baud: u32) -> Self {
+    pub(crate) fn start(baud: u32) -> Self {
         // QEMU ignores the UART until BAUDDIV >= 16 (the hardware's minimum).
         let div = (super::SYSCLK_HZ / baud.max(1)).max(16);
         reg::write(reg::BAUDDIV, div);
