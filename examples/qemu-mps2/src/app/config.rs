@@ -1,0 +1,79 @@
+//! Settings fixed at build time. `scripts/qemu-test` starts the host's servers on free ports
+//! and builds the firmware with them in the environment:
+//!
+//! | variable | what | default |
+//! |----------|------|---------|
+//! | `BC20_QEMU_HTTP_PORT` | the HTTP server's port on the host | 8080 |
+//! | `BC20_QEMU_PAGE_LEN` | length of its page `/page`, bytes | 20480 |
+//! | `BC20_QEMU_PAGE_CRC` | CRC-32 of that page, hex | 0 |
+//! | `BC20_QEMU_MQTT_PORT` | mosquitto's port | 1883 |
+//! | `BC20_QEMU_ECHO_PORT` | the TCP echo server's port | 7 |
+//! | `BC20_QEMU_LOG` | the crate's log level: off, error, warn, info, debug, trace | warn |
+//! | `BC20_QEMU_QUIET_MS` | the blocking firmware's `engine::Config::quiet_ms` | 1000 |
+//!
+//! The defaults only let the firmware build; a run needs the real values.
+
+/// The name the emulated module resolves (`bc20-sim --dns bc20-demo.example=127.0.0.1`).
+pub const HOST_NAME: &str = "bc20-demo.example";
+
+/// The host's servers as the module sees them: it opens real sockets on the host.
+pub const HOST_IP: core::net::Ipv4Addr = core::net::Ipv4Addr::LOCALHOST;
+
+/// The HTTP server's port.
+pub const HTTP_PORT: u16 = number(option_env!("BC20_QEMU_HTTP_PORT"), 8080, 10) as u16;
+
+/// The length of the page the HTTP server serves at `/page`.
+pub const PAGE_LEN: usize = number(option_env!("BC20_QEMU_PAGE_LEN"), 20_480, 10) as usize;
+
+/// The CRC-32 (IEEE) of that page.
+pub const PAGE_CRC: u32 = number(option_env!("BC20_QEMU_PAGE_CRC"), 0, 16) as u32;
+
+/// mosquitto's port.
+pub const MQTT_PORT: u16 = number(option_env!("BC20_QEMU_MQTT_PORT"), 1883, 10) as u16;
+
+/// The TCP echo server's port.
+pub const ECHO_PORT: u16 = number(option_env!("BC20_QEMU_ECHO_PORT"), 7, 10) as u16;
+
+/// The blocking firmware's `quiet_ms` (the crate's default is 300). The engine takes a frame
+/// left unfinished for `quiet_ms` as noise and drops it, and it measures that time between
+/// *reads* of the UART: a superloop that reads a frame in two parts more than `quiet_ms` apart
+/// loses the first part (and, inside an `AT+QIRD` payload, received data). So it must exceed
+/// the longest time between two driver calls, 500 ms here. Build with 300 to see the loss.
+pub const QUIET_MS: u32 = number(option_env!("BC20_QEMU_QUIET_MS"), 1000, 10) as u32;
+
+/// The log level of the crate's messages, printed over semihosting.
+pub const LOG: &str = match option_env!("BC20_QEMU_LOG") {
+    Some(level) => level,
+    None => "warn",
+};
+
+/// `text` as a number in `radix` (10 or 16), or `default` when it is absent; a malformed
+/// value fails the build.
+const fn number(text: Option<&str>, default: u64, radix: u64) -> u64 {
+    let Some(text) = text else {
+        return default;
+    };
+    let bytes = text.as_bytes();
+    assert!(!bytes.is_empty(), "empty number in a BC20_QEMU_* variable");
+    let mut value: u64 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let digit = match bytes[i] {
+            b @ b'0'..=b'9' => (b - b'0') as u64,
+            b @ b'a'..=b'f' => (b - b'a' + 10) as u64,
+            b @ b'A'..=b'F' => (b - b'A' + 10) as u64,
+            _ => panic!("not a number in a BC20_QEMU_* variable"),
+        };
+        assert!(
+            digit < radix,
+            "digit out of range in a BC20_QEMU_* variable"
+        );
+        value = value * radix + digit;
+        assert!(
+            value <= u32::MAX as u64,
+            "number too large in a BC20_QEMU_* variable"
+        );
+        i += 1;
+    }
+    value
+}
