@@ -9,7 +9,6 @@
 //! | `BC20_QEMU_MQTT_PORT` | mosquitto's port | 1883 |
 //! | `BC20_QEMU_ECHO_PORT` | the TCP echo server's port | 7 |
 //! | `BC20_QEMU_LOG` | the crate's log level: off, error, warn, info, debug, trace | warn |
-//! | `BC20_QEMU_QUIET_MS` | the blocking firmware's `engine::Config::quiet_ms` | 1000 |
 //!
 //! The defaults only let the firmware build; a run needs the real values.
 
@@ -33,13 +32,6 @@ pub const MQTT_PORT: u16 = number(option_env!("BC20_QEMU_MQTT_PORT"), 1883, 10) 
 
 /// The TCP echo server's port.
 pub const ECHO_PORT: u16 = number(option_env!("BC20_QEMU_ECHO_PORT"), 7, 10) as u16;
-
-/// The blocking firmware's `quiet_ms` (the crate's default is 300). The engine takes a frame
-/// left unfinished for `quiet_ms` as noise and drops it, and it measures that time between
-/// *reads* of the UART: a superloop that reads a frame in two parts more than `quiet_ms` apart
-/// loses the first part (and, inside an `AT+QIRD` payload, received data). So it must exceed
-/// the longest time between two driver calls, 500 ms here. Build with 300 to see the loss.
-pub const QUIET_MS: u32 = number(option_env!("BC20_QEMU_QUIET_MS"), 1000, 10) as u32;
 
 /// The log level of the crate's messages, printed over semihosting.
 pub const LOG: &str = match option_env!("BC20_QEMU_LOG") {

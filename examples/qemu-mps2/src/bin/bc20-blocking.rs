@@ -74,9 +74,8 @@ fn main() -> ! {
     };
     logger::init();
     hprintln!(
-        "{}: quectel-bc20 blocking stack in a superloop, mps2-an386 (quiet_ms {})",
-        NAME,
-        config::QUIET_MS
+        "{}: quectel-bc20 blocking stack in a superloop, mps2-an386",
+        NAME
     );
     let driver = driver(uart.blocking());
     board::stack::start_up_done();
@@ -99,12 +98,7 @@ fn main() -> ! {
 #[inline(never)]
 fn driver(uart: BlockingUart) -> &'static mut Driver {
     static DRIVER: StaticCell<Driver> = StaticCell::new();
-    // quiet_ms above the longest gap between driver calls: see `config::QUIET_MS`.
-    let config = Config {
-        quiet_ms: config::QUIET_MS,
-        ..Config::default()
-    };
-    DRIVER.init_with(|| Bc20::new(uart, BoardClock, config))
+    DRIVER.init_with(|| Bc20::new(uart, BoardClock, Config::default()))
 }
 
 /// The superloop's pace: each turn waits a period of 50 to 500 ms, from a fixed sequence that
