@@ -19,9 +19,9 @@ use quectel_bc20::{AccessMode, Error, sim};
 /// reads, and a `flush` waits for a `SEND OK` that comes after it; the tests read between
 /// writes, but a dropped read may leave a few kilobytes of echo unread for a while.
 const SOCK_RX: usize = 16 * 1024;
-type H = Harness<SOCK_RX, 3200>;
-type Conn = TcpConnection<'static, async_support::Mx, SOCK_RX, 3200>;
-type Stack = quectel_bc20::asynch::Stack<'static, async_support::Mx, SOCK_RX, 3200>;
+type H = Harness<SOCK_RX>;
+type Conn = TcpConnection<'static, async_support::Mx, 5, SOCK_RX>;
+type Stack = quectel_bc20::asynch::Stack<'static, async_support::Mx, 5, SOCK_RX>;
 
 /// One `#[tokio::test]` per access mode for `$body(mode)`.
 macro_rules! both_modes {

@@ -42,8 +42,7 @@ where
 
 async fn five_tasks<const S: usize>(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h: Harness<S, 3200> =
-        async_support::start(sim::Config::default(), engine_config(mode)).await;
+    let h: Harness<S> = async_support::start(sim::Config::default(), engine_config(mode)).await;
     let stack = h.stack;
     let tasks: Vec<_> = (0..5u64)
         .map(|i| {

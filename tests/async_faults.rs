@@ -71,7 +71,7 @@ async fn echo<C: Read<Error = Error> + Write<Error = Error>>(
 
 async fn echo_64k_under_faults(mode: AccessMode, seed: u64) {
     let port = sim_support::tcp_echo();
-    let h: Harness<SOCK_RX, 4096> = async_support::start(faulty(seed), engine_config(mode)).await;
+    let h: Harness<SOCK_RX> = async_support::start(faulty(seed), engine_config(mode)).await;
     let data = pattern(64 * 1024, seed);
     let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
         .await
@@ -105,7 +105,7 @@ async fn echo_64k_direct_push_under_faults() {
 /// connection works once the driver has brought the module up again.
 async fn reboot_mid_transfer(mode: AccessMode) {
     let port = sim_support::tcp_echo();
-    let h: Harness<SOCK_RX, 4096> =
+    let h: Harness<SOCK_RX> =
         async_support::start(sim::Config::default(), engine_config(mode)).await;
     let data = pattern(64 * 1024, 5);
     let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))

@@ -29,11 +29,7 @@ fn sim_config() -> sim::Config {
 }
 
 /// GET `/bytes/N` and POST `/echo` for every size, one request per connection.
-async fn get_and_post<const S: usize, const R: usize>(
-    h: &Harness<S, R>,
-    server: SocketAddr,
-    host: &str,
-) {
+async fn get_and_post<const S: usize>(h: &Harness<S>, server: SocketAddr, host: &str) {
     let mut client = HttpClient::new(h.stack, h.stack);
     let mut rx_buf = vec![0u8; 128 * 1024];
     for n in SIZES {
@@ -94,7 +90,7 @@ fn get_and_post_direct_push_by_name_and_by_ip() {
                 .unwrap()
                 .block_on(async {
                     let server = http_server().await;
-                    let h: Harness<PUSH_SOCK_RX, 3200> =
+                    let h: Harness<PUSH_SOCK_RX> =
                         async_support::start(sim_config(), engine_config(AccessMode::DirectPush))
                             .await;
                     get_and_post(&h, server, NAME).await;

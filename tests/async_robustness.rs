@@ -50,8 +50,7 @@ async fn flush_fails_with_the_close_and_says_what_went_out() {
             send_ok_delay: Duration::from_millis(1_000),
             ..sim::Config::default()
         };
-        let h = async_support::start::<1536, 3200>(sim_config, async_support::engine_config(mode))
-            .await;
+        let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
         let port = closes_after(100, Duration::from_millis(300)).await;
         let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
             .await

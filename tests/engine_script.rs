@@ -437,22 +437,25 @@ fn queued_sends_coalesce_small_writes_and_linger_on_close() {
     assert_eq!(r.e.queue_send(id, b" / HTTP/1.1\r\n\r\n"), Ok(15));
     assert_eq!(r.e.unsent(id), 18);
     r.expect("AT+QISENDEX=0,18,474554202F20485454502F312E310D0A0D0A");
-    assert_eq!(
-        r.e.queue_send(id, &[0xAB; 600]),
-        Ok(512),
-        "the queue holds 512 bytes"
-    );
+    // The queue holds DEFAULT_TX bytes, those in flight (kept until `SEND OK`) included.
+    let room = quectel_bc20::engine::DEFAULT_TX - 18;
+    assert_eq!(r.e.queue_send(id, &vec![0xAB; room + 100]), Ok(room));
     r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.unsent(id), 18 + 512, "SEND OK still outstanding");
+    assert_eq!(r.e.unsent(id), 18 + room, "SEND OK still outstanding");
     r.rx("\r\nSEND OK\r\n");
-    assert_eq!(r.e.unsent(id), 512);
-    // Closing with bytes queued: they go out first, then AT+QICLOSE.
+    assert_eq!(r.e.unsent(id), room);
+    // Closing with bytes queued: they go out first, 512 at a time, then AT+QICLOSE.
     r.e.close(id).unwrap();
-    let hex: String = std::iter::repeat_n("AB", 512).collect();
-    r.expect(&format!("AT+QISENDEX=0,512,{hex}"));
-    r.rx("\r\nOK\r\n");
-    r.idle();
-    r.rx("\r\nSEND OK\r\n");
+    let mut left = room;
+    while left > 0 {
+        let n = left.min(512);
+        let hex: String = std::iter::repeat_n("AB", n).collect();
+        r.expect(&format!("AT+QISENDEX=0,{n},{hex}"));
+        r.rx("\r\nOK\r\n");
+        r.idle();
+        r.rx("\r\nSEND OK\r\n");
+        left -= n;
+    }
     r.expect("AT+QICLOSE=0");
     r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
     assert_eq!(r.e.phase(id), SocketPhase::Free);

@@ -68,7 +68,7 @@ fn echo_over_async_stack(config: Config, mode: AccessMode, len: usize) {
     // The socket buffer holds the whole echo: in direct push, a writer that awaits `flush`
     // (SEND OK) while echoed data fills a smaller buffer deadlocks, because the SEND OK sits
     // behind the pushed data that nobody reads (as it would on hardware).
-    let state: asynch::State<NoopRawMutex, 16384, 4096> = asynch::State::new(engine::Config {
+    let state: asynch::State<NoopRawMutex, 5, 16384> = asynch::State::sized(engine::Config {
         access_mode: mode,
         ..engine::Config::default()
     });

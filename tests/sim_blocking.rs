@@ -14,11 +14,11 @@ use quectel_bc20::sim::{self, BootStyle, Config, Faults, HostPort, Rate};
 use quectel_bc20::{AccessMode, Bc20, StdClock};
 use sim_support::{sntp_server, tcp_echo, udp_echo};
 
-type Driver = Bc20<HostPort, StdClock, 4096, 4096>;
+type Driver = Bc20<HostPort, StdClock, 5, 4096>;
 
 fn driver(config: Config, mode: AccessMode) -> (Driver, sim::Emulator) {
     let (host, emu) = sim::start(config);
-    let mut d = Bc20::new(
+    let mut d = Driver::sized(
         host,
         StdClock::default(),
         engine::Config {

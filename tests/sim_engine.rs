@@ -14,7 +14,7 @@ use sim_support::tcp_echo;
 
 struct Bench {
     sim: Sim,
-    eng: Engine<4096, 4096>,
+    eng: Engine<5, 4096>,
     start: Instant,
     pending: Vec<u8>,
     events: Vec<Event>,
@@ -24,7 +24,7 @@ impl Bench {
     fn new(sim: Config, eng: engine::Config) -> Bench {
         Bench {
             sim: Sim::new(sim),
-            eng: Engine::new(eng),
+            eng: Engine::sized(eng),
             start: Instant::now(),
             pending: Vec::new(),
             events: Vec::new(),

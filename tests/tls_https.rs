@@ -25,8 +25,8 @@ type Fetched = Result<(u16, Vec<u8>), reqwless::Error>;
 /// One HTTPS request on a connection of its own, the server verified against `ca`. A fresh
 /// client (and so a fresh seed) for every connection: reqwless seeds its RNG from the same
 /// `u64` on every connection of one client.
-async fn fetch<const S: usize, const R: usize>(
-    h: &Harness<S, R>,
+async fn fetch<const S: usize>(
+    h: &Harness<S>,
     ca: &[u8],
     method: Method,
     url: &str,
@@ -36,8 +36,8 @@ async fn fetch<const S: usize, const R: usize>(
 }
 
 /// [`fetch`] with a TLS read buffer of `tls_rx` bytes.
-async fn fetch_with<const S: usize, const R: usize>(
-    h: &Harness<S, R>,
+async fn fetch_with<const S: usize>(
+    h: &Harness<S>,
     tls_rx: usize,
     ca: &[u8],
     method: Method,
@@ -82,8 +82,8 @@ where
 }
 
 /// GET `/bytes/N` and POST `/echo` of N bytes for every size, each on its own connection.
-async fn get_and_post<const S: usize, const R: usize>(
-    h: &Harness<S, R>,
+async fn get_and_post<const S: usize>(
+    h: &Harness<S>,
     pki: &Pki,
     server: SocketAddr,
     sizes: &[usize],
@@ -289,7 +289,7 @@ fn direct_push_works_with_a_socket_buffer_for_the_largest_response() {
                 .block_on(async {
                     let pki = Pki::new();
                     let server = https_server(&pki).await;
-                    let h: Harness<PUSH_SOCK_RX, 3200> =
+                    let h: Harness<PUSH_SOCK_RX> =
                         async_support::start(sim_config(), engine_config(AccessMode::DirectPush))
                             .await;
                     get_and_post(&h, &pki, server, &[0, 4096, 16_384]).await;

@@ -63,23 +63,32 @@ use embassy_sync::signal::Signal;
 use embassy_sync::waitqueue::MultiWakerRegistration;
 use embedded_hal_async::delay::DelayNs;
 
-use crate::engine::{Config, Engine, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket};
+use crate::engine::{
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, PingOutcome, Reply,
+    Request, SocketInfo, SocketPhase, Ticket,
+};
 use crate::error::Error;
 use crate::types::{
     AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus, ServiceType,
 };
 
 /// How many tasks can wait on the driver at once before they are all woken to re-register.
-const WAITERS: usize = 16;
+const WAITERS: usize = 8;
 
-struct Inner<const SOCK_RX: usize, const RX: usize> {
-    engine: Engine<SOCK_RX, RX>,
+struct Inner<const N: usize, const RX: usize, const TX: usize, const ST: usize> {
+    engine: Engine<N, RX, TX, ST>,
     waiters: MultiWakerRegistration<WAITERS>,
 }
 
 /// The driver's state, owned by the application; see the module docs.
-pub struct State<M: RawMutex, const SOCK_RX: usize = 1536, const RX: usize = 3200> {
-    inner: Mutex<M, RefCell<Inner<SOCK_RX, RX>>>,
+pub struct State<
+    M: RawMutex,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+> {
+    inner: Mutex<M, RefCell<Inner<N, RX, TX, ST>>>,
     /// Wakes the runner's transmit side: there may be something to send.
     kick: Signal<M, ()>,
     /// Wakes the runner's receive side: a socket was read, there may be room again.
@@ -91,12 +100,25 @@ pub struct State<M: RawMutex, const SOCK_RX: usize = 1536, const RX: usize = 320
     rx_resume: Signal<M, ()>,
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
-    /// A new state; the engine starts by bringing the module up once the runner runs.
-    pub fn new(config: Config) -> Self {
+impl<M: RawMutex> State<M> {
+    /// A state of the default sizes (five sockets, [`DEFAULT_RX`]-byte receive buffers,
+    /// [`DEFAULT_TX`]-byte send queues); the engine starts by bringing the module up once the
+    /// runner runs. `const`, so it can initialise a `static`.
+    pub const fn new(config: Config) -> Self {
+        Self::sized(config)
+    }
+}
+
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    State<M, N, RX, TX, ST>
+{
+    /// A state of the sizes its type names: `N` sockets with `RX`-byte receive buffers and
+    /// `TX`-byte send queues, `ST` bytes of staging (see [`crate::engine`]), e.g.
+    /// `State::<NoopRawMutex, 1, 256, 256>::sized(config)`. Invalid sizes fail to compile.
+    pub const fn sized(config: Config) -> Self {
         State {
             inner: Mutex::new(RefCell::new(Inner {
-                engine: Engine::new(config),
+                engine: Engine::sized(config),
                 waiters: MultiWakerRegistration::new(),
             })),
             kick: Signal::new(),
@@ -106,7 +128,7 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Engine<SOCK_RX, RX>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Engine<N, RX, TX, ST>) -> T) -> T {
         self.inner.lock(|c| f(&mut c.borrow_mut().engine))
     }
 
@@ -117,15 +139,15 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> State<M, SOCK_RX, RX> {
 
 /// Split `state` into the stack handle and the runner that owns the UART halves. The runner
 /// wakes a sleeping module with `AT` alone; [`Runner::with_wake`] adds a wake pin.
-pub fn new<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize>(
-    state: &'a State<M, SOCK_RX, RX>,
+pub fn new<'a, M, R, W, C, D, const N: usize, const RX: usize, const TX: usize, const ST: usize>(
+    state: &'a State<M, N, RX, TX, ST>,
     rx: R,
     tx: W,
     clock: C,
     delay: D,
 ) -> (
-    Stack<'a, M, SOCK_RX, RX>,
-    Runner<'a, M, R, W, C, D, SOCK_RX, RX>,
+    Stack<'a, M, N, RX, TX, ST>,
+    Runner<'a, M, R, W, C, D, N, RX, TX, ST>,
 )
 where
     M: RawMutex,
@@ -137,25 +159,46 @@ where
 }
 
 /// The handle the application uses: cheap to copy, every method takes `&self`.
-pub struct Stack<'a, M: RawMutex, const SOCK_RX: usize = 1536, const RX: usize = 3200> {
-    state: &'a State<M, SOCK_RX, RX>,
+pub struct Stack<
+    'a,
+    M: RawMutex,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+> {
+    state: &'a State<M, N, RX, TX, ST>,
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Clone for Stack<'_, M, SOCK_RX, RX> {
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Clone
+    for Stack<'_, M, N, RX, TX, ST>
+{
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Copy for Stack<'_, M, SOCK_RX, RX> {}
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Copy
+    for Stack<'_, M, N, RX, TX, ST>
+{
+}
 
 /// Gives up a request's reply if its future is dropped.
-struct TicketGuard<'s, M: RawMutex, const S: usize, const R: usize> {
-    state: &'s State<M, S, R>,
+struct TicketGuard<
+    's,
+    M: RawMutex,
+    const N: usize,
+    const RX: usize,
+    const TX: usize,
+    const ST: usize,
+> {
+    state: &'s State<M, N, RX, TX, ST>,
     ticket: Option<Ticket>,
 }
 
-impl<M: RawMutex, const S: usize, const R: usize> Drop for TicketGuard<'_, M, S, R> {
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Drop
+    for TicketGuard<'_, M, N, RX, TX, ST>
+{
     fn drop(&mut self) {
         if let Some(t) = self.ticket {
             self.state.with(|e| e.abandon(t));
@@ -164,12 +207,21 @@ impl<M: RawMutex, const S: usize, const R: usize> Drop for TicketGuard<'_, M, S,
 }
 
 /// Closes a socket whose `connect` future was dropped or failed.
-struct SocketGuard<'s, M: RawMutex, const S: usize, const R: usize> {
-    state: &'s State<M, S, R>,
+struct SocketGuard<
+    's,
+    M: RawMutex,
+    const N: usize,
+    const RX: usize,
+    const TX: usize,
+    const ST: usize,
+> {
+    state: &'s State<M, N, RX, TX, ST>,
     id: Option<ConnectId>,
 }
 
-impl<M: RawMutex, const S: usize, const R: usize> Drop for SocketGuard<'_, M, S, R> {
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Drop
+    for SocketGuard<'_, M, N, RX, TX, ST>
+{
     fn drop(&mut self) {
         if let Some(id) = self.id {
             self.state.with(|e| {
@@ -183,10 +235,12 @@ impl<M: RawMutex, const S: usize, const R: usize> Drop for SocketGuard<'_, M, S,
     }
 }
 
-impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_RX, RX> {
+impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    Stack<'a, M, N, RX, TX, ST>
+{
     /// Wait until `f` answers, re-checking whenever the runner reports a change. `f` runs with
     /// the engine locked; the runner is woken after each call, since `f` may have queued work.
-    async fn wait<T>(&self, mut f: impl FnMut(&mut Engine<SOCK_RX, RX>) -> Poll<T>) -> T {
+    async fn wait<T>(&self, mut f: impl FnMut(&mut Engine<N, RX, TX, ST>) -> Poll<T>) -> T {
         poll_fn(|cx| {
             let r = self.state.inner.lock(|c| {
                 let mut inner = c.borrow_mut();
@@ -403,8 +457,8 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_nal_async::Dns
-    for Stack<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_nal_async::Dns for Stack<'_, M, N, RX, TX, ST>
 {
     type Error = Error;
 

@@ -8,8 +8,9 @@ use embedded_io_async::{Read, Write};
 
 use super::State;
 use crate::clock::Clock;
+use crate::engine::{DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX};
 use crate::wake::{NoWake, Wake};
-use crate::wire::MAX_COMMAND_LEN;
+use crate::wire::MAX_CONTROL_LEN;
 
 /// How many bytes the runner reads from the UART at a time.
 const READ_CHUNK: usize = 256;
@@ -22,8 +23,20 @@ const MAX_BACKOFF_MS: u64 = 1_000;
 
 /// The UART side of the async driver: run [`Runner::run`] for the stack to work. `P` pulses
 /// the module's wake pin, if it has one (see [`crate::wake`]).
-pub struct Runner<'a, M: RawMutex, R, W, C, D, const SOCK_RX: usize, const RX: usize, P = NoWake> {
-    state: &'a State<M, SOCK_RX, RX>,
+pub struct Runner<
+    'a,
+    M: RawMutex,
+    R,
+    W,
+    C,
+    D,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+    P = NoWake,
+> {
+    state: &'a State<M, N, RX, TX, ST>,
     rx: R,
     tx: W,
     clock: C,
@@ -31,13 +44,13 @@ pub struct Runner<'a, M: RawMutex, R, W, C, D, const SOCK_RX: usize, const RX: u
     wake: P,
 }
 
-impl<'a, M, R, W, C, D, const SOCK_RX: usize, const RX: usize, P>
-    Runner<'a, M, R, W, C, D, SOCK_RX, RX, P>
+impl<'a, M, R, W, C, D, const N: usize, const RX: usize, const TX: usize, const ST: usize, P>
+    Runner<'a, M, R, W, C, D, N, RX, TX, ST, P>
 where
     M: RawMutex,
 {
     pub(super) fn new(
-        state: &'a State<M, SOCK_RX, RX>,
+        state: &'a State<M, N, RX, TX, ST>,
         rx: R,
         tx: W,
         clock: C,
@@ -56,13 +69,13 @@ where
 
     /// The same runner with a wake pin: `wake` is called before the driver wakes the module
     /// from sleep (see [`crate::wake`]).
-    pub fn with_wake<P2: Wake>(self, wake: P2) -> Runner<'a, M, R, W, C, D, SOCK_RX, RX, P2> {
+    pub fn with_wake<P2: Wake>(self, wake: P2) -> Runner<'a, M, R, W, C, D, N, RX, TX, ST, P2> {
         Runner::new(self.state, self.rx, self.tx, self.clock, self.delay, wake)
     }
 }
 
-impl<M, R, W, C, D, const SOCK_RX: usize, const RX: usize, P>
-    Runner<'_, M, R, W, C, D, SOCK_RX, RX, P>
+impl<M, R, W, C, D, const N: usize, const RX: usize, const TX: usize, const ST: usize, P>
+    Runner<'_, M, R, W, C, D, N, RX, TX, ST, P>
 where
     M: RawMutex,
     R: Read,
@@ -142,7 +155,7 @@ where
             }
         };
         let transmit = async {
-            let mut out = [0u8; MAX_COMMAND_LEN];
+            let mut out = [0u8; MAX_CONTROL_LEN];
             loop {
                 loop {
                     let now = clock.now_ms();

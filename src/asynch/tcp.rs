@@ -6,17 +6,27 @@ use core::task::Poll;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
 use super::{SocketGuard, Stack};
+use crate::engine::{DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX};
 use crate::error::Error;
 use crate::types::{ConnectId, ServiceType};
 
 /// A TCP connection through the module. Dropping it closes the socket (the runner sends
 /// `AT+QICLOSE`).
-pub struct TcpConnection<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> {
-    pub(super) stack: Stack<'a, M, SOCK_RX, RX>,
+pub struct TcpConnection<
+    'a,
+    M: RawMutex,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+> {
+    pub(super) stack: Stack<'a, M, N, RX, TX, ST>,
     pub(super) id: ConnectId,
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> TcpConnection<'_, M, SOCK_RX, RX> {
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    TcpConnection<'_, M, N, RX, TX, ST>
+{
     /// The module's connectID of this connection.
     pub fn id(&self) -> ConnectId {
         self.id
@@ -33,8 +43,8 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> TcpConnection<'_, M, SO
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Drop
-    for TcpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Drop
+    for TcpConnection<'_, M, N, RX, TX, ST>
 {
     fn drop(&mut self) {
         // Reuse the connect guard's close-on-drop.
@@ -45,7 +55,9 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Drop
     }
 }
 
-impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_RX, RX> {
+impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    Stack<'a, M, N, RX, TX, ST>
+{
     /// Read into `buf` from socket `id`: `Ok(0)` at end of stream.
     pub(super) async fn read_socket(&self, id: ConnectId, buf: &mut [u8]) -> Result<usize, Error> {
         if buf.is_empty() {
@@ -70,12 +82,21 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
             return Ok(0);
         }
         /// Forgets the outcome of a chunk whose writer went away.
-        struct Pending<'s, M: RawMutex, const S: usize, const R: usize> {
-            stack: &'s Stack<'s, M, S, R>,
+        struct Pending<
+            's,
+            M: RawMutex,
+            const N: usize,
+            const RX: usize,
+            const TX: usize,
+            const ST: usize,
+        > {
+            stack: &'s Stack<'s, M, N, RX, TX, ST>,
             id: ConnectId,
             armed: bool,
         }
-        impl<M: RawMutex, const S: usize, const R: usize> Drop for Pending<'_, M, S, R> {
+        impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Drop
+            for Pending<'_, M, N, RX, TX, ST>
+        {
             fn drop(&mut self) {
                 if self.armed {
                     self.stack.state.with(|e| e.forget_send(self.id));
@@ -137,22 +158,22 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::ErrorType
-    for TcpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_io_async::ErrorType for TcpConnection<'_, M, N, RX, TX, ST>
 {
     type Error = Error;
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Read
-    for TcpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_io_async::Read for TcpConnection<'_, M, N, RX, TX, ST>
 {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         self.stack.read_socket(self.id, buf).await
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Write
-    for TcpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_io_async::Write for TcpConnection<'_, M, N, RX, TX, ST>
 {
     /// Queues as much of `buf` as fits in the socket's send queue (512 bytes) and returns; the
     /// runner hands queued bytes to the module in the background. Small writes (HTTP and MQTT
@@ -172,12 +193,12 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_io_async::Writ
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_nal_async::TcpConnect
-    for Stack<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_nal_async::TcpConnect for Stack<'_, M, N, RX, TX, ST>
 {
     type Error = Error;
     type Connection<'c>
-        = TcpConnection<'c, M, SOCK_RX, RX>
+        = TcpConnection<'c, M, N, RX, TX, ST>
     where
         Self: 'c;
 

@@ -5,25 +5,35 @@ use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
 use super::{SocketGuard, Stack};
+use crate::engine::{DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX};
 use crate::error::Error;
 use crate::types::{ConnectId, MAX_SEND_HEX, ServiceType};
 use crate::wire::{EncodeError, encode::Field};
 
 /// A connected UDP socket. Dropping it closes the socket.
-pub struct UdpConnection<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> {
-    stack: Stack<'a, M, SOCK_RX, RX>,
+pub struct UdpConnection<
+    'a,
+    M: RawMutex,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+> {
+    stack: Stack<'a, M, N, RX, TX, ST>,
     id: ConnectId,
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> UdpConnection<'_, M, SOCK_RX, RX> {
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    UdpConnection<'_, M, N, RX, TX, ST>
+{
     /// The module's connectID of this socket.
     pub fn id(&self) -> ConnectId {
         self.id
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Drop
-    for UdpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize> Drop
+    for UdpConnection<'_, M, N, RX, TX, ST>
 {
     fn drop(&mut self) {
         let _ = SocketGuard {
@@ -33,8 +43,8 @@ impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> Drop
     }
 }
 
-impl<M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_nal_async::ConnectedUdp
-    for UdpConnection<'_, M, SOCK_RX, RX>
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_nal_async::ConnectedUdp for UdpConnection<'_, M, N, RX, TX, ST>
 {
     type Error = Error;
 
@@ -78,11 +88,11 @@ impl embedded_nal_async::UnconnectedUdp for NoUdpServer {
     }
 }
 
-impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> embedded_nal_async::UdpStack
-    for Stack<'a, M, SOCK_RX, RX>
+impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    embedded_nal_async::UdpStack for Stack<'a, M, N, RX, TX, ST>
 {
     type Error = Error;
-    type Connected = UdpConnection<'a, M, SOCK_RX, RX>;
+    type Connected = UdpConnection<'a, M, N, RX, TX, ST>;
     type UniquelyBound = NoUdpServer;
     type MultiplyBound = NoUdpServer;
 

@@ -31,18 +31,30 @@ use core::net::SocketAddr;
 use embedded_io::{Read, ReadReady, Write};
 
 use crate::clock::Clock;
-use crate::engine::{Config, Engine, PingOutcome, Reply, Request, SocketInfo, SocketPhase, Ticket};
+use crate::engine::{
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, PingOutcome, Reply,
+    Request, SocketInfo, SocketPhase, Ticket,
+};
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus};
 use crate::wake::{NoWake, Wake};
 
-/// The BC20 as a blocking network stack. `SOCK_RX` and `RX` size the engine's buffers (see
-/// [`Engine`]); `P` pulses the module's wake pin, if it has one (see [`crate::wake`]).
-pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200, P = NoWake> {
+/// The BC20 as a blocking network stack. `N`, `RX`, `TX` and `ST` size the engine (sockets,
+/// their receive buffers and send queues, staging: see [`crate::engine`]); the defaults need
+/// no annotation. `P` pulses the module's wake pin, if it has one (see [`crate::wake`]).
+pub struct Bc20<
+    U,
+    C,
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+    P = NoWake,
+> {
     uart: U,
     clock: C,
     wake: P,
-    engine: Engine<SOCK_RX, RX>,
+    engine: Engine<N, RX, TX, ST>,
     remotes: [Option<SocketAddr>; crate::types::SOCKET_COUNT],
     dns: Option<(Ticket, heapless::String<255>)>,
     wait_limit_ms: u64,
@@ -53,18 +65,33 @@ pub struct Bc20<U, C, const SOCK_RX: usize = 1536, const RX: usize = 3200, P = N
 /// The `busy_since` slot of DNS lookups.
 const DNS_SLOT: usize = crate::types::SOCKET_COUNT;
 
-impl<U, C, const SOCK_RX: usize, const RX: usize> Bc20<U, C, SOCK_RX, RX>
+impl<U, C> Bc20<U, C>
 where
     U: Read + Write + ReadReady,
     C: Clock,
 {
-    /// A driver over `uart`. Nothing is sent until the first call that pumps.
+    /// A driver of the default sizes over `uart` (five sockets, [`DEFAULT_RX`]-byte receive
+    /// buffers, [`DEFAULT_TX`]-byte send queues). Nothing is sent until the first call that
+    /// pumps.
     pub fn new(uart: U, clock: C, config: Config) -> Self {
+        Self::sized(uart, clock, config)
+    }
+}
+
+impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize>
+    Bc20<U, C, N, RX, TX, ST>
+where
+    U: Read + Write + ReadReady,
+    C: Clock,
+{
+    /// A driver of the sizes its type names, e.g. `Bc20::<_, _, 1, 256, 256>::sized(uart,
+    /// clock, config)` for one socket with 256-byte buffers. Invalid sizes fail to compile.
+    pub fn sized(uart: U, clock: C, config: Config) -> Self {
         Bc20 {
             uart,
             clock,
             wake: NoWake,
-            engine: Engine::new(config),
+            engine: Engine::sized(config),
             remotes: [None; crate::types::SOCKET_COUNT],
             dns: None,
             wait_limit_ms: 180_000,
@@ -74,7 +101,7 @@ where
 
     /// The same driver with a wake pin: `wake` is called before the driver wakes the module
     /// from sleep (see [`crate::wake`]).
-    pub fn with_wake<P: Wake>(self, wake: P) -> Bc20<U, C, SOCK_RX, RX, P> {
+    pub fn with_wake<P: Wake>(self, wake: P) -> Bc20<U, C, N, RX, TX, ST, P> {
         Bc20 {
             uart: self.uart,
             clock: self.clock,
@@ -88,14 +115,15 @@ where
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize, P> Bc20<U, C, SOCK_RX, RX, P>
+impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize, P>
+    Bc20<U, C, N, RX, TX, ST, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
     P: Wake,
 {
     /// The engine, for counters and state queries.
-    pub fn engine(&self) -> &Engine<SOCK_RX, RX> {
+    pub fn engine(&self) -> &Engine<N, RX, TX, ST> {
         &self.engine
     }
 

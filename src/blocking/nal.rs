@@ -40,7 +40,8 @@ impl UdpSocket {
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize, P> TcpClientStack for Bc20<U, C, SOCK_RX, RX, P>
+impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize, P> TcpClientStack
+    for Bc20<U, C, N, RX, TX, ST, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
@@ -72,7 +73,8 @@ where
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize, P> UdpClientStack for Bc20<U, C, SOCK_RX, RX, P>
+impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize, P> UdpClientStack
+    for Bc20<U, C, N, RX, TX, ST, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,
@@ -123,7 +125,8 @@ where
     }
 }
 
-impl<U, C, const SOCK_RX: usize, const RX: usize, P> Dns for Bc20<U, C, SOCK_RX, RX, P>
+impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize, P> Dns
+    for Bc20<U, C, N, RX, TX, ST, P>
 where
     U: Read + Write + ReadReady,
     C: Clock,

@@ -2,31 +2,42 @@
 
 use super::jobs::{InFlight, Job};
 use super::reply::{Reply, Request};
-use super::socket::SocketPhase;
+use super::socket::{Socket, SocketPhase};
 use super::{Engine, Event, Ticket};
 use crate::error::Error;
 use crate::types::{ConnectId, ServiceType};
 use crate::wire::Command;
 
-impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
+impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usize>
+    Engine<SOCKETS, RX, TX, STAGING>
+{
+    /// Socket `id`, when this engine has it (it has `0..SOCKETS`).
+    fn socket(&self, id: ConnectId) -> Option<&Socket<RX, TX>> {
+        self.st.sockets.get(id.index())
+    }
+
+    fn socket_mut(&mut self, id: ConnectId) -> Option<&mut Socket<RX, TX>> {
+        self.st.sockets.get_mut(id.index())
+    }
+
     // ----- sockets -----
 
     /// Reserve a free socket for `service`.
     pub fn allocate(&mut self, service: ServiceType) -> Result<ConnectId, Error> {
-        let id = ConnectId::ALL
-            .into_iter()
-            .find(|id| self.st.sockets[id.index()].phase == SocketPhase::Free)
+        let id = self
+            .st
+            .find_socket(|s| s.phase == SocketPhase::Free)
             .ok_or(Error::NoSocket)?;
-        let s = &mut self.st.sockets[id.index()];
+        let s = self.socket_mut(id).ok_or(Error::NoSocket)?;
         s.reset();
         s.phase = SocketPhase::Reserved;
         s.service = service;
         Ok(id)
     }
 
-    /// The phase of socket `id`.
+    /// The phase of socket `id` (`Free` for an id this engine does not have).
     pub fn phase(&self, id: ConnectId) -> SocketPhase {
-        self.st.sockets[id.index()].phase
+        self.socket(id).map_or(SocketPhase::Free, |s| s.phase)
     }
 
     /// Start connecting a reserved socket to `remote:port` (`AT+QIOPEN`). Watch
@@ -43,7 +54,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         port: u16,
         local_port: u16,
     ) -> Result<(), Error> {
-        let s = &self.st.sockets[id.index()];
+        let s = self.socket(id).ok_or(Error::Unexpected)?;
         if s.phase != SocketPhase::Reserved {
             return Err(Error::Unexpected);
         }
@@ -60,10 +71,11 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         self.st.claim_slot()?;
         self.st.begin(&cmd, Job::Open(id))?;
         let mode = self.st.config.access_mode;
-        let s = &mut self.st.sockets[id.index()];
-        s.phase = SocketPhase::Opening;
-        s.mode = mode;
-        s.open_deadline = None;
+        if let Some(s) = self.socket_mut(id) {
+            s.phase = SocketPhase::Opening;
+            s.mode = mode;
+            s.open_deadline = None;
+        }
         self.st.ctx.set_access_mode(id, mode);
         self.link.parser.ctx = self.st.ctx;
         Ok(())
@@ -87,29 +99,40 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     }
 
     /// Start sending the first chunk of `data` on a connected socket: up to 512 bytes with
-    /// `AT+QISENDEX` (or 1024 printable bytes with `AT+QISEND` when configured). Returns the
-    /// chunk's length; [`Engine::take_send_result`] tells when the module took it.
+    /// `AT+QISENDEX` (or 1024 printable bytes with `AT+QISEND` when configured), and at most
+    /// the socket's send queue (`TX`). Returns the chunk's length;
+    /// [`Engine::take_send_result`] tells when the module took it.
     pub fn send(&mut self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
-        let s = &self.st.sockets[id.index()];
+        let s = self.socket(id).ok_or(Error::Closed)?;
         match s.phase {
             SocketPhase::Connected => {}
             SocketPhase::Failed(e) => return Err(e),
             SocketPhase::Opening => return Err(Error::Busy),
             _ => return Err(Error::Closed),
         }
-        if s.send_result.is_some() || self.st.send_wait.is_some() {
+        if s.send_result.is_some() || self.st.send_wait.is_some() || s.tx.len() > 0 {
             return Err(Error::Busy);
         }
         if data.is_empty() {
             return Ok(0);
         }
         self.st.claim_slot()?;
-        let cmd = super::jobs::send_command(&self.st.config, id, data);
-        let len = match cmd {
-            Command::QiSend { data, .. } | Command::QiSendEx { data, .. } => data.len(),
-            _ => 0,
-        };
-        self.st.begin(&cmd, Job::Send { id, len })?;
+        let s = self.socket_mut(id).ok_or(Error::Closed)?;
+        s.tx.write(&data[..data.len().min(crate::types::MAX_SEND_TEXT)]);
+        s.direct = true;
+        let (len, hex) = self.st.chunk_of(id);
+        if let Some(s) = self.socket_mut(id) {
+            // Only the chunk goes out; the rest stays with the caller.
+            s.tx.truncate(len);
+        }
+        if let Err(e) = self.st.begin_send(id, len, hex) {
+            if let Some(s) = self.socket_mut(id) {
+                s.tx.clear();
+                s.tx_inflight = 0;
+                s.direct = false;
+            }
+            return Err(e);
+        }
         Ok(len)
     }
 
@@ -121,9 +144,10 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// This is the buffered alternative to [`Engine::send`] (which the blocking stack uses to
     /// report each chunk's `SEND OK`); do not mix the two on one socket.
     pub fn queue_send(&mut self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
-        let s = &mut self.st.sockets[id.index()];
+        let s = self.socket_mut(id).ok_or(Error::Closed)?;
         match s.phase {
-            SocketPhase::Connected => Ok(s.tx.write(data)),
+            SocketPhase::Connected if !s.direct => Ok(s.tx.write(data)),
+            SocketPhase::Connected => Ok(0),
             SocketPhase::Failed(e) => Err(e),
             _ => Err(Error::Closed),
         }
@@ -131,8 +155,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
 
     /// Queued bytes of `id` the module has not accepted yet (`SEND OK` outstanding included).
     pub fn unsent(&self, id: ConnectId) -> usize {
-        let s = &self.st.sockets[id.index()];
-        s.tx.len() + s.tx_inflight
+        self.socket(id).map_or(0, |s| s.tx.len())
     }
 
     /// Whether every byte queued on `id` ([`Engine::queue_send`]) went out: `None` while some
@@ -143,7 +166,9 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     ///
     /// [`Config::unresponsive_ms`]: super::Config::unresponsive_ms
     pub fn poll_flush(&self, id: ConnectId) -> Option<Result<(), Error>> {
-        let s = &self.st.sockets[id.index()];
+        let Some(s) = self.socket(id) else {
+            return Some(Err(Error::Closed));
+        };
         if s.tx_inflight > 0 || self.send_pending(id) {
             return None;
         }
@@ -162,20 +187,23 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
 
     /// Payload bytes of the connection on `id` the module accepted (`SEND OK`) so far.
     pub fn sent_total(&self, id: ConnectId) -> u64 {
-        self.st.sockets[id.index()].sent_total
+        self.socket(id).map_or(0, |s| s.sent_total)
     }
 
     /// The outcome of the last send on `id`, once known (taking it allows the next send).
     pub fn take_send_result(&mut self, id: ConnectId) -> Option<Result<usize, Error>> {
-        self.st.sockets[id.index()].send_result.take()
+        self.socket_mut(id).and_then(|s| s.send_result.take())
     }
 
     /// The caller of the last send on `id` went away: drop its outcome, now or when it comes
     /// (a failure still marks nothing else; the next send starts clean).
     pub fn forget_send(&mut self, id: ConnectId) {
-        let s = &mut self.st.sockets[id.index()];
-        if s.send_result.take().is_none() && self.send_pending(id) {
-            self.st.sockets[id.index()].discard_send = true;
+        let pending = self.send_pending(id);
+        if let Some(s) = self.socket_mut(id)
+            && s.send_result.take().is_none()
+            && pending
+        {
+            s.discard_send = true;
         }
     }
 
@@ -188,12 +216,12 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// Read received data of `id` into `out`. `Ok(0)` means nothing yet (when `out` is not
     /// empty); after the peer closed and every byte was read, `Err(Error::Closed)`.
     pub fn recv(&mut self, id: ConnectId, out: &mut [u8]) -> Result<usize, Error> {
-        let s = &mut self.st.sockets[id.index()];
+        let s = self.socket_mut(id).ok_or(Error::Closed)?;
         let n = s.read_data(out);
         if n > 0 {
             if self.st.stalled == Some(id) {
                 self.st.stalled = None;
-                self.process();
+                self.process_staged();
             }
             return Ok(n);
         }
@@ -207,13 +235,15 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
 
     /// Bytes of `id` received and not read yet.
     pub fn available(&self, id: ConnectId) -> usize {
-        self.st.sockets[id.index()].rx.len()
+        self.socket(id).map_or(0, |s| s.rx.len())
     }
 
     /// Start closing `id` (`AT+QICLOSE`, then `CLOSE OK`); `phase` becomes `Free` when done.
     /// A socket the module never opened is freed at once.
     pub fn close(&mut self, id: ConnectId) -> Result<(), Error> {
-        let s = &mut self.st.sockets[id.index()];
+        let Some(s) = self.socket_mut(id) else {
+            return Ok(());
+        };
         match s.phase {
             SocketPhase::Free => return Ok(()),
             SocketPhase::Reserved => {
@@ -229,7 +259,11 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             _ => {}
         }
         // Bytes the application queued before closing still go out, then the socket closes.
-        s.linger = s.phase == SocketPhase::Connected && (s.tx.len() > 0 || s.tx_inflight > 0);
+        s.linger = s.phase == SocketPhase::Connected && s.tx.len() > 0 && !s.direct;
+        if !s.linger {
+            let inflight = s.tx_inflight;
+            s.tx.truncate(inflight);
+        }
         s.phase = SocketPhase::Closing;
         s.needs_close = true;
         s.rx.clear();
@@ -238,7 +272,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             // Output held back for this socket's reader, who is gone: its data is now dropped
             // as it comes, so the rest of the module's output (the close's answer) can flow.
             self.st.stalled = None;
-            self.process();
+            self.process_staged();
         }
         Ok(())
     }

@@ -3,35 +3,15 @@
 use core::net::Ipv4Addr;
 
 use crate::error::{Error, ModemError};
-use crate::types::{AccessMode, ConnectId, ResultCode};
-use crate::wire::{CeReg, Frame, Malformed, Payload, PingLine};
+use crate::types::{ConnectId, ResultCode};
+use crate::wire::{CeReg, Frame, PingLine};
 
 use super::jobs::{Job, UserKind};
 use super::reply::{PingEcho, Reply, SocketInfo, bounded};
 use super::socket::SocketPhase;
 use super::{Event, State};
 
-impl<const SOCK_RX: usize> State<SOCK_RX> {
-    /// False when `frame` cannot be taken yet: pushed data for a socket whose buffer is full.
-    /// The frame stays in the staging buffer until the application reads.
-    pub(super) fn accepts(&mut self, frame: &Frame<'_>) -> bool {
-        if let Frame::RecvData { id, data } = frame {
-            let s = &self.sockets[id.index()];
-            if s.in_use() && s.phase != SocketPhase::Closing && s.rx.free() < data.len() {
-                if self.stalled != Some(*id) {
-                    crate::fmt::warn!(
-                        "bc20: receive buffer of socket {} full; holding the UART",
-                        id
-                    );
-                    self.stalled = Some(*id);
-                    self.event(Event::Stalled(*id));
-                }
-                return false;
-            }
-        }
-        true
-    }
-
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
         if let Some(f) = &mut self.inflight
             && f.bare_only
@@ -45,6 +25,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         }
         match frame {
             Frame::Echo(_) | Frame::Blank | Frame::Test { .. } => {}
+            Frame::QiRdHeader { len, remaining } => self.start_read(len, remaining),
+            Frame::RecvHeader { id, len } => self.start_push(id, len),
             Frame::Ok => self.on_final(Ok(())),
             Frame::Error => self.on_final(Err(ModemError::Error.into())),
             Frame::CmeError(c) => self.on_final(Err(ModemError::Cme(c).into())),
@@ -60,7 +42,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             }
             Frame::QiOpen { id, result } => self.on_opened(id, result),
             Frame::Closed(id) => {
-                let s = &mut self.sockets[id.index()];
+                let Some(s) = self.sockets.get_mut(id.index()) else {
+                    return;
+                };
                 if matches!(s.phase, SocketPhase::Connected | SocketPhase::Opening) {
                     s.phase = SocketPhase::PeerClosed;
                     s.open_deadline = None;
@@ -70,16 +54,22 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
             }
             Frame::RecvNotify { id, .. } | Frame::BuffFull(id) => {
-                let s = &mut self.sockets[id.index()];
-                if s.in_use() {
-                    s.read_pending = true;
-                    self.event(Event::DataReady(id));
-                } else {
-                    crate::fmt::warn!("bc20: data announced for socket {}, which is not open", id);
+                match self.sockets.get_mut(id.index()) {
+                    Some(s) if s.in_use() => {
+                        s.read_pending = true;
+                        self.event(Event::DataReady(id));
+                    }
+                    _ => crate::fmt::warn!(
+                        "bc20: data announced for socket {}, which is not open",
+                        id
+                    ),
                 }
             }
-            Frame::RecvData { id, data } => self.on_pushed(id, data),
-            Frame::QiRd { data, remaining } => self.on_read(data, remaining),
+            // The streaming parser gives these whole only when they carry no data (`+QIRD: 0`).
+            Frame::QiRd { data, .. } if data.is_empty() => self.on_read_empty(),
+            Frame::QiRd { .. } | Frame::RecvData { .. } => {
+                crate::fmt::warn!("bc20: a whole payload frame where pieces were expected")
+            }
             Frame::BadPayload { id, line, why } => self.on_bad_payload(id, line, why),
             Frame::PdpDeact(_) => {
                 crate::fmt::warn!("bc20: PDP context deactivated");
@@ -236,7 +226,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     fn on_send_result(&mut self, result: Result<(), Error>) {
         if let Some(f) = &mut self.inflight
-            && let Job::Send { id, len } = f.job
+            && let Job::Send { id, len, .. } = f.job
         {
             // SEND OK before OK (manual 4.2.2).
             f.late_done = true;
@@ -253,13 +243,17 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         if result.is_ok() {
             self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
         }
-        let s = &mut self.sockets[id.index()];
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
         if result.is_ok() {
             s.sent_total = s.sent_total.saturating_add(len as u64);
         }
-        if s.tx_inflight > 0 {
+        // The bytes sent (or given up on) leave the front of the send queue.
+        let done = core::mem::take(&mut s.tx_inflight);
+        s.tx.discard(done);
+        if !core::mem::take(&mut s.direct) {
             // A chunk of the send queue: success just frees it; failure breaks the stream.
-            s.tx_inflight = 0;
             if let Err(e) = result {
                 s.tx.clear();
                 self.fail_socket(id, e, false);
@@ -280,7 +274,13 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     }
 
     fn on_opened(&mut self, id: ConnectId, result: ResultCode) {
-        let s = &mut self.sockets[id.index()];
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            crate::fmt::warn!(
+                "bc20: +QIOPEN for socket {}, which this driver does not have",
+                id
+            );
+            return;
+        };
         if s.phase != SocketPhase::Opening {
             crate::fmt::warn!("bc20: +QIOPEN for socket {}, which is not opening", id);
             return;
@@ -292,108 +292,6 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         } else {
             self.fail_socket(id, ModemError::Result(result).into(), true);
         }
-    }
-
-    fn on_pushed(&mut self, id: ConnectId, data: Payload<'_>) {
-        let s = &mut self.sockets[id.index()];
-        if !s.in_use() || s.phase == SocketPhase::Closing {
-            crate::fmt::warn!(
-                "bc20: {} bytes pushed for socket {}, which is not open",
-                data.len(),
-                id
-            );
-            return;
-        }
-        if s.mode != AccessMode::DirectPush {
-            crate::fmt::warn!(
-                "bc20: data pushed for socket {} in buffer mode; keeping it",
-                id
-            );
-        }
-        let (n, dropped) = store(s, data, true);
-        self.count_received(id, n, dropped);
-    }
-
-    fn count_received(&mut self, id: ConnectId, n: usize, dropped: u32) {
-        self.traffic.payload_received = self.traffic.payload_received.saturating_add(n as u64);
-        if dropped > 0 {
-            self.traffic.datagrams_dropped = self
-                .traffic
-                .datagrams_dropped
-                .saturating_add(u64::from(dropped));
-            self.event(Event::DatagramsDropped(id));
-        }
-        if n > 0 {
-            self.event(Event::DataReady(id));
-        }
-    }
-
-    /// A payload header that did not decode, or a payload not followed by what its layout
-    /// requires: no byte of it was taken as data.
-    fn on_bad_payload(&mut self, id: Option<ConnectId>, line: &[u8], why: Malformed) {
-        crate::fmt::warn!(
-            "bc20: received data could not be framed ({:?}): {}",
-            why,
-            crate::fmt::Printable(line)
-        );
-        self.event(Event::BadPayload(id));
-        match id {
-            // A recv URC: in buffer access the data waits in the module, so read it; pushed
-            // data is lost, and the socket must say so.
-            Some(id) => {
-                let s = &mut self.sockets[id.index()];
-                if !s.in_use() {
-                    return;
-                }
-                if s.mode == AccessMode::Buffer {
-                    s.read_pending = true;
-                } else {
-                    self.fail_socket(id, Error::Malformed, true);
-                }
-            }
-            // A `+QIRD` answer: the bytes the module handed out are lost to the stream.
-            None => match self.inflight.as_mut() {
-                Some(f) if matches!(f.job, Job::Read { .. }) => {
-                    f.late_error = Some(Error::Malformed);
-                    if let Job::Read { id, .. } = f.job {
-                        self.fail_socket(id, Error::Malformed, true);
-                    }
-                }
-                _ => {}
-            },
-        }
-    }
-
-    fn on_read(&mut self, data: Payload<'_>, remaining: Option<u16>) {
-        let Some(f) = &mut self.inflight else {
-            crate::fmt::warn!("bc20: +QIRD with no read in flight");
-            return;
-        };
-        let Job::Read { id, asked } = f.job else {
-            crate::fmt::warn!("bc20: +QIRD with no read in flight");
-            return;
-        };
-        let s = &mut self.sockets[id.index()];
-        if data.is_empty() {
-            s.read_pending = false;
-            if s.partial > 0 {
-                // The module said more of a datagram remained, then had none: end it here.
-                let _ = s.push_data(&[], true);
-            }
-            return;
-        }
-        if data.len() > asked {
-            crate::fmt::error!(
-                "bc20: module returned {} bytes for a read of {}",
-                data.len(),
-                asked
-            );
-            self.fail_socket(id, Error::Malformed, true);
-            return;
-        }
-        // UDP: a datagram larger than the read continues in the next one.
-        let (n, dropped) = store(s, data, remaining.is_none_or(|r| r == 0));
-        self.count_received(id, n, dropped);
     }
 
     fn on_ping(&mut self, line: PingLine) {
@@ -465,27 +363,3 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 /// Longest gap between two lines of a ping beyond one echo's timeout (the module waits about
 /// a second between echoes), ms.
 const PING_LINE_GAP_MS: u64 = 3_000;
-
-/// Decode a payload into the socket's buffer (the caller checked the room). `end`: the bytes
-/// end a UDP datagram. Returns the bytes kept and the datagrams dropped whole.
-fn store<const N: usize>(
-    s: &mut super::socket::Socket<N>,
-    data: Payload<'_>,
-    end: bool,
-) -> (usize, u32) {
-    if let Some(raw) = data.as_raw() {
-        return s.push_data(raw, end);
-    }
-    // Hex: decode in pieces; only the last piece may end a datagram.
-    let (mut total, mut dropped) = (0, 0);
-    let mut chunk = [0u8; 64];
-    let mut pieces = data.wire_bytes().chunks(128).peekable();
-    while let Some(piece) = pieces.next() {
-        let n = crate::wire::hex::decode_into(piece, &mut chunk).unwrap_or(0);
-        let last = pieces.peek().is_none();
-        let (k, d) = s.push_data(&chunk[..n], end && last);
-        total += k;
-        dropped += d;
-    }
-    (total, dropped)
-}

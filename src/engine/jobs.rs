@@ -35,10 +35,20 @@ pub(super) enum Job {
     Init(u8),
     Sync,
     Open(ConnectId),
-    Send { id: ConnectId, len: usize },
-    Read { id: ConnectId, asked: usize },
+    Send {
+        id: ConnectId,
+        len: usize,
+        hex: bool,
+    },
+    Read {
+        id: ConnectId,
+        asked: usize,
+    },
     Close(ConnectId),
-    User { ticket: Ticket, kind: UserKind },
+    User {
+        ticket: Ticket,
+        kind: UserKind,
+    },
 }
 
 impl Job {
@@ -105,7 +115,7 @@ const MAX_READ_FAILURES: u8 = 3;
 /// Wait before the n-th retry of a failed `AT+QIRD`, ms (times n).
 const READ_RETRY_MS: Millis = 200;
 
-impl<const SOCK_RX: usize> State<SOCK_RX> {
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// `Err(Busy)` unless a user command may start now.
     pub(super) fn user_slot_free(&self) -> Result<(), Error> {
         if self.unresponsive {
@@ -115,7 +125,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             || self.init.is_some()
             || self.needs_sync
             || self.stale != 0
-            || self.tx_pos < self.tx_len
+            || self.tx_busy()
         {
             Err(Error::Busy)
         } else {
@@ -139,10 +149,22 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     /// Encode `cmd` for transmission as the command in flight.
     pub(super) fn begin(&mut self, cmd: &Command<'_>, job: Job) -> Result<(), Error> {
-        let n = cmd.encode(&mut self.tx)?;
-        crate::fmt::trace!("bc20 > {}", crate::fmt::Printable(&self.tx[..n]));
-        self.tx_len = n;
-        self.tx_pos = 0;
+        self.load_command(cmd)?;
+        self.set_inflight(job);
+        Ok(())
+    }
+
+    /// Send the first `len` queued bytes of `id` as the command in flight.
+    pub(super) fn begin_send(&mut self, id: ConnectId, len: usize, hex: bool) -> Result<(), Error> {
+        self.load_send(id, len, hex)?;
+        self.set_inflight(Job::Send { id, len, hex });
+        if let Some(s) = self.sockets.get_mut(id.index()) {
+            s.tx_inflight = len;
+        }
+        Ok(())
+    }
+
+    fn set_inflight(&mut self, job: Job) {
         self.traffic.commands = self.traffic.commands.saturating_add(1);
         self.inflight = Some(InFlight {
             job,
@@ -159,7 +181,6 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             resent: 0,
             ping: None,
         });
-        Ok(())
     }
 
     /// The whole command is written: its answer timer starts now.
@@ -171,95 +192,6 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             f.bare_only = true;
             f.blank_seen = false;
         }
-    }
-
-    /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
-    pub(super) fn maybe_wake(&mut self) {
-        if self.waking.is_some() {
-            return;
-        }
-        let idle = self.now.saturating_sub(self.last_tx);
-        self.idle_before = idle;
-        let threshold = match self.config.wake {
-            super::WakePolicy::Never => None,
-            super::WakePolicy::AfterIdle(ms) => Some(Millis::from(ms)),
-            super::WakePolicy::Learn => self.sleeps_after,
-        };
-        let is_at = matches!(
-            self.inflight.as_ref().map(|f| f.job),
-            Some(Job::Init(0) | Job::Sync)
-        );
-        if is_at || threshold.is_none_or(|t| idle < t) {
-            return;
-        }
-        self.start_wake();
-    }
-
-    /// Send `AT` until the module answers, then the command waiting in the transmit buffer.
-    pub(super) fn start_wake(&mut self) {
-        crate::fmt::debug!("bc20: waking the module");
-        self.waking = Some(super::Waking {
-            attempt: 1,
-            pos: 0,
-            deadline: None,
-            settle_until: None,
-        });
-        self.wake_request = true;
-        self.traffic.wakes = self.traffic.wakes.saturating_add(1);
-    }
-
-    /// A wake-up `AT` was answered (`OK`, `ERROR`, or anything final: the module is awake).
-    pub(super) fn woken(&mut self) {
-        let Some(w) = self.waking else {
-            return;
-        };
-        if w.attempt > 1 {
-            // An earlier `AT` may still be answered late: let the line go quiet first, so
-            // that answer is not taken for the command's.
-            let until = self
-                .last_rx
-                .max(self.now)
-                .saturating_add(u64::from(self.config.quiet_ms));
-            self.waking = Some(super::Waking {
-                deadline: None,
-                settle_until: Some(until),
-                ..w
-            });
-        } else {
-            self.waking = None;
-        }
-        self.event(Event::Woken);
-    }
-
-    /// Wake-up deadlines: the next `AT`, or the end of the settling time.
-    pub(super) fn expire_wake(&mut self) {
-        let Some(w) = self.waking else {
-            return;
-        };
-        if let Some(until) = w.settle_until {
-            if self.passed(until.max(self.last_rx.saturating_add(u64::from(self.config.quiet_ms))))
-            {
-                self.waking = None;
-            }
-            return;
-        }
-        let Some(d) = w.deadline else {
-            return;
-        };
-        if !self.passed(d) {
-            return;
-        }
-        if w.attempt >= super::WAKE_ATTEMPTS {
-            crate::fmt::warn!("bc20: the module did not wake; sending the command anyway");
-            self.waking = None;
-            return;
-        }
-        self.waking = Some(super::Waking {
-            attempt: w.attempt + 1,
-            pos: 0,
-            deadline: None,
-            settle_until: None,
-        });
     }
 
     pub(super) fn start(&mut self, request: Request<'_>) -> Result<Ticket, Error> {
@@ -385,30 +317,26 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 return;
             }
         }
-        if let Some(id) = crate::types::ConnectId::ALL.into_iter().find(|id| {
-            let s = &self.sockets[id.index()];
-            s.needs_close && !(s.linger && (s.tx.len() > 0 || s.tx_inflight > 0))
-        }) {
+        if let Some(id) = self
+            .find_socket(|s| s.needs_close && !(s.linger && (s.tx.len() > 0 || s.tx_inflight > 0)))
+        {
             let _ = self.begin(&Command::QiClose(id), Job::Close(id));
             return;
         }
         if self.send_wait.is_none() {
-            let queued = crate::types::ConnectId::ALL.into_iter().find(|id| {
-                let s = &self.sockets[id.index()];
+            let queued = self.find_socket(|s| {
                 s.tx.len() > 0
                     && s.tx_inflight == 0
                     && (s.phase == SocketPhase::Connected
                         || (s.phase == SocketPhase::Closing && s.linger))
             });
             if let Some(id) = queued {
-                let mut chunk = [0u8; super::socket::TX_QUEUE];
-                let s = &mut self.sockets[id.index()];
-                let n = s.tx.read(&mut chunk);
-                s.tx_inflight = n;
-                let cmd = send_command(&self.config, id, &chunk[..n]);
-                if let Err(e) = self.begin(&cmd, Job::Send { id, len: n }) {
+                let (len, hex) = self.chunk_of(id);
+                if let Err(e) = self.begin_send(id, len, hex) {
                     crate::fmt::error!("bc20: queued send on {} could not be encoded: {}", id, e);
-                    self.sockets[id.index()].tx_inflight = 0;
+                    if let Some(s) = self.sockets.get_mut(id.index()) {
+                        s.tx_inflight = 0;
+                    }
                 }
                 return;
             }
@@ -420,14 +348,53 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Some(_) => self.user_waiting_since = None,
             None => {}
         }
-        let read = crate::types::ConnectId::ALL
-            .into_iter()
-            .find(|id| self.sockets[id.index()].wants_read(now));
-        if let Some(id) = read {
-            let asked = self.sockets[id.index()].read_size();
+        if let Some(id) = self.find_socket(|s| s.wants_read(now)) {
+            let asked = self.sockets.get(id.index()).map_or(1, |s| s.read_size());
             let len = u16::try_from(asked).unwrap_or(512);
             let _ = self.begin(&Command::QiRd { id, len }, Job::Read { id, asked });
         }
+    }
+
+    /// The first socket for which `f` holds.
+    pub(super) fn find_socket(
+        &self,
+        f: impl Fn(&super::socket::Socket<RX, TX>) -> bool,
+    ) -> Option<ConnectId> {
+        self.sockets
+            .iter()
+            .position(f)
+            .and_then(|i| u8::try_from(i).ok())
+            .and_then(ConnectId::new)
+    }
+
+    /// How much of `id`'s send queue the next send command takes, and whether as hex:
+    /// `AT+QISEND` with up to 1024 bytes when they are all printable and
+    /// [`Config::send_text_when_possible`](super::Config) is set, else `AT+QISENDEX` with up
+    /// to 512.
+    pub(super) fn chunk_of(&self, id: ConnectId) -> (usize, bool) {
+        let Some(q) = self.sockets.get(id.index()).map(|s| &s.tx) else {
+            return (0, true);
+        };
+        let text_len = q.len().min(crate::types::MAX_SEND_TEXT);
+        if self.config.send_text_when_possible && text_len > 0 {
+            let mut chunk = [0u8; 64];
+            let mut off = 0;
+            let mut text = true;
+            while text && off < text_len {
+                let n = q.peek_at(off, &mut chunk[..(text_len - off).min(64)]);
+                if n == 0 {
+                    break;
+                }
+                text = chunk[..n]
+                    .iter()
+                    .all(|&b| crate::wire::encode::is_text_byte(b));
+                off += n;
+            }
+            if text {
+                return (text_len, false);
+            }
+        }
+        (q.len().min(crate::types::MAX_SEND_HEX), true)
     }
 
     /// An `AT+QIRD` on `id` failed (an error answer, a timeout, or an answer that could not
@@ -436,7 +403,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     /// [`MAX_READ_FAILURES`] attempts in a row, so a socket never stalls in silence.
     pub(super) fn read_failed(&mut self, id: ConnectId, e: Error) {
         let now = self.now;
-        let s = &mut self.sockets[id.index()];
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
         s.read_failures = s.read_failures.saturating_add(1);
         if s.read_failures >= MAX_READ_FAILURES {
             crate::fmt::error!(
@@ -527,6 +496,8 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
         };
         self.tx_len = 0;
         self.tx_pos = 0;
+        self.tx_body = None;
+        self.tx_last = false;
         let now = self.now;
         match f.job {
             Job::Init(step) => match result {
@@ -561,18 +532,18 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     self.unanswered();
                 }
             }
-            Job::Open(id) => {
-                let s = &mut self.sockets[id.index()];
-                match result {
-                    Ok(()) if s.phase == SocketPhase::Opening => {
-                        s.open_deadline =
-                            Some(now.saturating_add(u64::from(self.config.open_timeout_ms)));
+            Job::Open(id) => match result {
+                Ok(()) => {
+                    let t = u64::from(self.config.open_timeout_ms);
+                    if let Some(s) = self.sockets.get_mut(id.index())
+                        && s.phase == SocketPhase::Opening
+                    {
+                        s.open_deadline = Some(now.saturating_add(t));
                     }
-                    Ok(()) => {}
-                    Err(e) => self.fail_socket(id, e, true),
                 }
-            }
-            Job::Send { id, len } => match result {
+                Err(e) => self.fail_socket(id, e, true),
+            },
+            Job::Send { id, len, .. } => match result {
                 Ok(()) if f.late_done => {}
                 Ok(()) => {
                     self.send_wait = Some((
@@ -589,19 +560,24 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     // The answer could not be framed (see `on_bad_payload`).
                     self.read_failed(id, f.late_error.unwrap_or(Error::Malformed));
                 }
-                Ok(()) => self.sockets[id.index()].read_failures = 0,
+                Ok(()) => {
+                    if let Some(s) = self.sockets.get_mut(id.index()) {
+                        s.read_failures = 0;
+                    }
+                }
             },
             Job::Close(id) => {
                 if let Err(e) = result {
                     crate::fmt::warn!("bc20: AT+QICLOSE on {}: {}; treating it as closed", id, e);
                 }
-                let s = &mut self.sockets[id.index()];
-                if s.phase == SocketPhase::Closing {
-                    s.reset();
-                    self.event(Event::Closed(id));
-                } else {
-                    // Closed on the module after a failure; the user closes it later.
-                    s.needs_close = false;
+                if let Some(s) = self.sockets.get_mut(id.index()) {
+                    if s.phase == SocketPhase::Closing {
+                        s.reset();
+                        self.event(Event::Closed(id));
+                    } else {
+                        // Closed on the module after a failure; the user closes it later.
+                        s.needs_close = false;
+                    }
                 }
                 self.ctx.set_access_mode(id, AccessMode::Buffer);
             }
@@ -609,7 +585,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 let outcome = result.map(|()| {
                     match kind {
                         UserKind::SwitchMode(id, mode) => {
-                            self.sockets[id.index()].mode = mode;
+                            if let Some(s) = self.sockets.get_mut(id.index()) {
+                                s.mode = mode;
+                            }
                             self.ctx.set_access_mode(id, mode);
                         }
                         UserKind::SetCfg(c) => {
@@ -641,7 +619,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
 
     /// Put socket `id` in `Failed(e)`; `close` when the module must still be told.
     pub(super) fn fail_socket(&mut self, id: ConnectId, e: Error, close: bool) {
-        let s = &mut self.sockets[id.index()];
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
         if s.in_use() && s.phase != SocketPhase::Closing {
             s.phase = SocketPhase::Failed(e);
             s.open_deadline = None;
@@ -657,31 +637,5 @@ fn apply_cfg(config: &mut super::Config, c: QiCfg) {
         QiCfg::DataFormat { recv, .. } => config.recv_format = recv,
         QiCfg::ViewMode(v) => config.view_mode = v,
         QiCfg::ShowLength(s) => config.show_length = s,
-    }
-}
-
-/// The command that sends `data` on `id`: `AT+QISEND` with up to 1024 bytes when they are
-/// all printable and [`Config::send_text_when_possible`](super::Config) is set, else
-/// `AT+QISENDEX` with up to 512.
-pub(super) fn send_command<'d>(
-    config: &super::Config,
-    id: ConnectId,
-    data: &'d [u8],
-) -> Command<'d> {
-    let text_len = data.len().min(crate::types::MAX_SEND_TEXT);
-    if config.send_text_when_possible
-        && data[..text_len]
-            .iter()
-            .all(|&b| crate::wire::encode::is_text_byte(b))
-    {
-        Command::QiSend {
-            id,
-            data: &data[..text_len],
-        }
-    } else {
-        Command::QiSendEx {
-            id,
-            data: &data[..data.len().min(crate::types::MAX_SEND_HEX)],
-        }
     }
 }

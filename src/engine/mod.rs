@@ -1,19 +1,34 @@
-//! The sans-IO engine: five sockets, one command in flight, the `SEND OK` rule, DNS, ping and
-//! NTP collectors, deadlines, reboot detection. Both network stacks drive this one engine.
+//! The sans-IO engine: up to five sockets, one command in flight, the `SEND OK` rule, DNS, ping
+//! and NTP collectors, deadlines, reboot detection. Both network stacks drive this one engine.
+//!
+//! # Sizes
+//!
+//! The application sizes the engine at compile time: `Engine<SOCKETS, RX, TX, STAGING>` has
+//! `SOCKETS` sockets (1 to 5, connectIDs `0..SOCKETS`), each with an `RX`-byte receive buffer
+//! and a `TX`-byte send queue, and `STAGING` bytes for module output that is not framed yet.
+//! The defaults ([`DEFAULT_SOCKETS`], [`DEFAULT_RX`], [`DEFAULT_TX`], [`DEFAULT_STAGING`]) need
+//! no annotation; invalid sizes fail to compile. Received payloads go from the UART bytes
+//! straight into the socket's receive buffer: staging holds only the longest line that is not
+//! payload (see [`DEFAULT_STAGING`]), never a payload.
 //!
 //! # Calling contract
 //!
 //! The engine does no I/O and reads no clock: time (`now`, milliseconds from any fixed
 //! origin) is an argument of every call that may need it.
 //!
-//! - **Input.** Read UART bytes straight into [`Engine::rx_space`] and announce them with
-//!   [`Engine::rx_commit`]. When `rx_space` is empty the engine is holding module output back
-//!   because a socket's receive buffer is full (direct push): read that socket, and do not read
-//!   the UART until there is room again. Nothing is ever dropped to make room.
+//! - **Input.** Either hand the bytes read from the UART to [`Engine::handle_rx`], which frames
+//!   them in place and keeps only an unfinished line, or read straight into
+//!   [`Engine::rx_space`] and announce them with [`Engine::rx_commit`]. When fewer bytes are
+//!   taken (or `rx_space` is empty), the engine is holding module output back because a
+//!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
+//!   once there is room. Nothing is ever dropped to make room.
 //! - **Output.** Write [`Engine::poll_transmit`]'s bytes to the UART and report how many went
-//!   out with [`Engine::transmitted`].
-//! - **Time.** Call [`Engine::handle_timeout`] when [`Engine::poll_timeout`]'s instant has
-//!   passed (calling it more often is harmless).
+//!   out with [`Engine::transmitted`]; repeat until it gives nothing (a send command comes in
+//!   several pieces).
+//! - **Time.** Call [`Engine::handle_timeout`] after reading what the UART has, whenever
+//!   [`Engine::poll_timeout`]'s instant has passed (calling it more often is harmless).
+//!   Deadlines are judged by what has been read (see [`LOOK_GRACE_MS`]), so the poll period
+//!   may be anything.
 //! - **Requests.** Socket operations ([`Engine::open`], [`Engine::send`], [`Engine::close`])
 //!   and [`Engine::start`] return [`Error::Busy`] while another command is in flight; try
 //!   again after the next input. Their outcomes are read back with [`Engine::phase`],
@@ -28,13 +43,18 @@
 //! then reports [`Error::Reset`], never stale data.
 
 mod api;
+mod config;
 mod dispatch;
 mod jobs;
+mod receive;
 mod recovery;
 mod reply;
 mod ring;
 mod socket;
+mod transmit;
+mod wake;
 
+pub use config::{Config, Event, LOOK_GRACE_MS, Ticket, Traffic, WAKE_ATTEMPTS, WakePolicy};
 pub use reply::{
     Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingEcho, PingOutcome, Reply, Request, SocketInfo,
 };
@@ -43,223 +63,39 @@ pub use socket::{MAX_DATAGRAMS, SocketPhase};
 use heapless::Deque;
 
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId, DataFormat, RegistrationStatus, SOCKET_COUNT, ViewMode};
-use crate::wire::{MAX_COMMAND_LEN, ParseContext, Parser};
+use crate::types::{ConnectId, SOCKET_COUNT};
+use crate::wire::{MAX_CONTROL_LEN, ParseContext, Parser, Stream};
 
 use jobs::InFlight;
-use socket::Socket;
+use socket::{Intake, Socket};
 
 /// Milliseconds on the caller's clock.
 pub type Millis = u64;
 
-/// Timeouts and the module settings the engine applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Config {
-    /// Wait for a command's final result (`OK`/`ERROR`). The manual says 300 ms.
-    pub command_timeout_ms: u32,
-    /// Wait for `+QIOPEN` after `AT+QIOPEN` (the manual recommends 60 s).
-    pub open_timeout_ms: u32,
-    /// Wait for `SEND OK` / `SEND FAIL`.
-    pub send_timeout_ms: u32,
-    /// Wait for `CLOSE OK` after the `OK` of `AT+QICLOSE`.
-    pub close_timeout_ms: u32,
-    /// Wait for the DNS answer.
-    pub dns_timeout_ms: u32,
-    /// Wait for the NTP answer.
-    pub ntp_timeout_ms: u32,
-    /// Added to `timeout × count` of a ping to wait for its summary.
-    pub ping_extra_ms: u32,
-    /// Silence on the line required before the engine resynchronises (after a timeout or a
-    /// reboot): received bytes push the next `AT` out by this much, so that a late answer
-    /// cannot be taken for the answer to the next command.
-    pub quiet_ms: u32,
-    /// Access mode of new sockets.
-    pub access_mode: AccessMode,
-    /// Receive format applied at start-up.
-    pub recv_format: DataFormat,
-    /// View mode applied at start-up.
-    pub view_mode: ViewMode,
-    /// `showlength` applied at start-up.
-    pub show_length: bool,
-    /// Send printable data with `AT+QISEND` (1024 bytes a command, no hex doubling) instead of
-    /// `AT+QISENDEX` (512 bytes, hex). Binary data always goes through `AT+QISENDEX`. Applies
-    /// to direct sends and to queued (async) writes alike.
-    pub send_text_when_possible: bool,
-    /// How long the module may go without answering (`AT` unanswered while resynchronising or
-    /// starting up) before the engine gives up on it: every open socket then fails with
-    /// [`Error::Timeout`], requests are refused with it, and [`Event::Unresponsive`] is
-    /// reported. The engine keeps trying `AT`; once the module answers, new requests work.
-    pub unresponsive_ms: u32,
-    /// When to wake the module with `AT` before a command. The BC20 sleeps when idle and
-    /// answers the first command after waking with a bare line end only (spec section 6.3),
-    /// which loses that command. Whatever the policy, a command answered so (a bare line end,
-    /// then a quiet line) is sent again after a wake-up, so nothing is lost and no timeout is
-    /// spent; the policy decides whether the engine wakes the module *ahead* of a command,
-    /// which saves that round trip at the cost of an `AT` after every spell of idle.
-    pub wake: WakePolicy,
-    /// How long each wake-up `AT` waits for its answer.
-    pub wake_answer_ms: u32,
-}
-
-/// When the engine wakes the module ahead of a command (see [`Config::wake`]). A wake-up
-/// sends `AT` until the module answers (at most [`WAKE_ATTEMPTS`] times,
-/// [`Config::wake_answer_ms`] each), then the command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum WakePolicy {
-    /// Never ahead: only a command lost to sleep is sent again after a wake-up.
-    Never,
-    /// Before any command that follows this many milliseconds with nothing sent.
-    AfterIdle(u32),
-    /// Ahead only once the module has shown that it sleeps (a command answered by a bare
-    /// line end): then before any command that follows at least the shortest idle spell
-    /// after which the module was found asleep. A module that never sleeps costs nothing,
-    /// which matters to a superloop that polls seldom (each wake-up takes a poll).
-    Learn,
-}
-
-/// Most `AT` commands one wake-up sends before it gives up and sends the command anyway.
-pub const WAKE_ATTEMPTS: u8 = 10;
-
-/// A deadline counts as passed only once the engine has looked at the line (drained the UART
-/// and called [`Engine::handle_timeout`]) after it, and then again at least this much later.
-/// So an answer that reached the UART while the caller was away (a superloop that polls every
-/// few seconds) is always read before its command is declared late, whatever the poll period.
-pub const LOOK_GRACE_MS: Millis = 50;
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            command_timeout_ms: 2_000,
-            open_timeout_ms: 60_000,
-            send_timeout_ms: 30_000,
-            close_timeout_ms: 5_000,
-            dns_timeout_ms: 60_000,
-            ntp_timeout_ms: 60_000,
-            ping_extra_ms: 5_000,
-            quiet_ms: 300,
-            access_mode: AccessMode::Buffer,
-            recv_format: DataFormat::Text,
-            view_mode: ViewMode::HeaderCrLfData,
-            show_length: true,
-            send_text_when_possible: false,
-            unresponsive_ms: 30_000,
-            wake: WakePolicy::Learn,
-            wake_answer_ms: 300,
-        }
-    }
-}
-
-/// Something that happened, for logs and wake-ups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Event {
-    /// Start-up settings applied; requests are accepted.
-    Ready,
-    /// The module rebooted; every socket is gone.
-    Rebooted,
-    /// A socket connected.
-    Opened(ConnectId),
-    /// A socket failed to connect or broke.
-    Failed(ConnectId, Error),
-    /// Data arrived for a socket.
-    DataReady(ConnectId),
-    /// The peer closed a socket.
-    PeerClosed(ConnectId),
-    /// A send finished.
-    SendDone(ConnectId),
-    /// A socket is closed and free.
-    Closed(ConnectId),
-    /// A request's reply is ready.
-    ReplyReady,
-    /// Network registration changed (`+CEREG` URC).
-    Registration(RegistrationStatus),
-    /// The PDP context dropped.
-    PdpDeactivated,
-    /// Module output is held back until the application reads this socket.
-    Stalled(ConnectId),
-    /// After a timeout, bytes that could not be framed were dropped to resynchronise.
-    Desync {
-        /// How many bytes.
-        dropped: usize,
-    },
-    /// Received data for a socket could not be framed (a payload header that did not decode,
-    /// or a payload not followed by what its layout requires): its bytes were dropped and the
-    /// socket failed with [`Error::Malformed`] (or, in buffer access mode, is read again).
-    BadPayload(Option<ConnectId>),
-    /// The module stopped answering for [`Config::unresponsive_ms`]: open sockets failed with
-    /// [`Error::Timeout`].
-    Unresponsive,
-    /// The module answers again after [`Event::Unresponsive`].
-    Responsive,
-    /// The module was woken from sleep before a command (see [`Config::wake_after_idle_ms`]).
-    Woken,
-    /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
-    /// push; buffer mode stops fetching instead).
-    DatagramsDropped(ConnectId),
-}
-
-/// Counters for diagnostics and benchmarks (saturating).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Traffic {
-    /// Bytes written to the UART.
-    pub tx_bytes: u64,
-    /// Bytes read from the UART.
-    pub rx_bytes: u64,
-    /// Commands sent.
-    pub commands: u64,
-    /// Payload bytes the module accepted (`SEND OK`).
-    pub payload_sent: u64,
-    /// Payload bytes received for sockets.
-    pub payload_received: u64,
-    /// Timeouts.
-    pub timeouts: u64,
-    /// Reboots seen.
-    pub reboots: u64,
-    /// Wake-ups of a sleeping module (the `AT` sent before a command after idle).
-    pub wakes: u64,
-    /// Commands sent again because a sleeping module lost them (answered a bare line end).
-    pub resent: u64,
-    /// UART read or write errors the shells reported (see [`Engine::note_uart_error`]).
-    pub uart_errors: u64,
-    /// Whole UDP datagrams dropped for want of room for their boundary (direct push).
-    pub datagrams_dropped: u64,
-}
-
-impl Traffic {
-    /// What happened between `earlier` and `self`, counter by counter (saturating).
-    pub fn since(&self, earlier: &Traffic) -> Traffic {
-        Traffic {
-            tx_bytes: self.tx_bytes.saturating_sub(earlier.tx_bytes),
-            rx_bytes: self.rx_bytes.saturating_sub(earlier.rx_bytes),
-            commands: self.commands.saturating_sub(earlier.commands),
-            payload_sent: self.payload_sent.saturating_sub(earlier.payload_sent),
-            payload_received: self
-                .payload_received
-                .saturating_sub(earlier.payload_received),
-            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
-            reboots: self.reboots.saturating_sub(earlier.reboots),
-            wakes: self.wakes.saturating_sub(earlier.wakes),
-            resent: self.resent.saturating_sub(earlier.resent),
-            uart_errors: self.uart_errors.saturating_sub(earlier.uart_errors),
-            datagrams_dropped: self
-                .datagrams_dropped
-                .saturating_sub(earlier.datagrams_dropped),
-        }
-    }
-}
-
-/// A handle on a [`Request`] in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Ticket(u32);
+/// Sockets of the default engine: all five the module has.
+pub const DEFAULT_SOCKETS: usize = SOCKET_COUNT;
+/// Receive buffer of each socket by default: a whole direct push of a sibling module (1500
+/// bytes) fits. In buffer access mode any size works (reads ask for what fits).
+pub const DEFAULT_RX: usize = 1536;
+/// Send queue of each socket by default: two `AT+QISENDEX` worth, so the application can
+/// queue the next 512 bytes while the module has not yet answered `SEND OK` for the last (the
+/// bytes of a send stay queued until then, so that a command lost to a sleeping module can be
+/// sent again whole). One `AT+QISEND` of printable data takes up to 1024.
+pub const DEFAULT_TX: usize = 2 * crate::types::MAX_SEND_HEX;
+/// Staging for module output that is not framed yet, by default. It must hold the longest line
+/// the driver needs to understand: `+QISTATE` and `+QIURC: "dnsgip"` lines with an IPv4
+/// address, `+CEREG` with cell data, `+CME ERROR` text and the `ATI` lines are under 100
+/// bytes, a payload header under 40; lines longer than `STAGING - 1` bytes are skipped whole
+/// ([`crate::wire::Frame::Overlong`]), and payloads never pass through staging. 256 leaves
+/// room for a host name in `+QISTATE`.
+pub const DEFAULT_STAGING: usize = 256;
+/// The smallest staging the engine accepts.
+pub const MIN_STAGING: usize = 128;
 
 /// Receive staging and parsing: the bytes the UART gave that are not framed yet.
 #[derive(Debug)]
-struct Link<const RX: usize> {
-    buf: [u8; RX],
+struct Link<const STAGING: usize> {
+    buf: [u8; STAGING],
     len: usize,
     parser: Parser,
 }
@@ -280,12 +116,35 @@ struct Waking {
 /// The wake-up command.
 const WAKE_AT: &[u8] = b"AT\r";
 
+/// Where the payload being received goes.
+#[derive(Debug, Clone, Copy)]
+struct Sink {
+    /// The socket, or `None` to drop the bytes (no socket takes them).
+    id: Option<ConnectId>,
+    intake: Intake,
+    /// It ends a UDP datagram.
+    end: bool,
+    /// The answer to the `AT+QIRD` in flight (else a direct push).
+    read: bool,
+}
+
+/// The data part of a send command that is going out.
+#[derive(Debug, Clone, Copy)]
+struct TxBody {
+    id: ConnectId,
+    /// Bytes of the socket's send queue already written.
+    offset: usize,
+    /// Bytes still to write.
+    left: usize,
+    hex: bool,
+}
+
 /// Everything but the receive staging, so frames borrowed from [`Link`] can update it.
 #[derive(Debug)]
-struct State<const SOCK_RX: usize> {
+struct State<const S: usize, const RX: usize, const TX: usize> {
     config: Config,
     now: Millis,
-    sockets: [Socket<SOCK_RX>; SOCKET_COUNT],
+    sockets: [Socket<RX, TX>; S],
     inflight: Option<InFlight>,
     /// `SEND OK` awaited: socket, length, deadline.
     send_wait: Option<(ConnectId, usize, Millis)>,
@@ -298,13 +157,23 @@ struct State<const SOCK_RX: usize> {
     reply: Option<(Ticket, Result<Reply, Error>)>,
     next_ticket: u32,
     stalled: Option<ConnectId>,
-    events: Deque<Event, 16>,
+    events: Deque<Event, 8>,
     traffic: Traffic,
     /// Parse context changes to apply after the current frame.
     ctx: ParseContext,
-    tx: [u8; MAX_COMMAND_LEN],
+    /// The payload being received.
+    sink: Option<Sink>,
+    /// The piece of the command going out: all of a command without data, else its head,
+    /// then pieces of its data, then its `\r`.
+    tx: [u8; MAX_CONTROL_LEN],
     tx_len: usize,
     tx_pos: usize,
+    /// The data of a send command still to go out after `tx`.
+    tx_body: Option<TxBody>,
+    /// The command in `tx` has not started going out.
+    tx_fresh: bool,
+    /// The piece in `tx` ends the command.
+    tx_last: bool,
     /// When the last byte came in.
     last_rx: Millis,
     /// When the host last wrote to the module (for sleep).
@@ -337,35 +206,69 @@ struct State<const SOCK_RX: usize> {
     user_waiting_since: Option<Millis>,
 }
 
-/// The protocol engine. `SOCK_RX` is each socket's receive buffer (at least the largest push
-/// the module makes, 1500 bytes on siblings); `RX` the staging of unframed UART bytes (at least
-/// `2 × SOCK_RX + 128` in hex receive mode, `SOCK_RX + 1200` otherwise).
+/// The protocol engine; see the module docs for its sizes and calling contract.
 #[derive(Debug)]
-pub struct Engine<const SOCK_RX: usize = 1536, const RX: usize = 3200> {
-    link: Link<RX>,
-    st: State<SOCK_RX>,
+pub struct Engine<
+    const SOCKETS: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const STAGING: usize = DEFAULT_STAGING,
+> {
+    link: Link<STAGING>,
+    st: State<SOCKETS, RX, TX>,
 }
 
-impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
-    /// A new engine; it starts by bringing the module up.
-    pub fn new(config: Config) -> Self {
-        let ctx = ParseContext {
-            view_mode: config.view_mode,
-            show_length: config.show_length,
-            recv_format: config.recv_format,
-            max_payload: SOCK_RX,
-            ..ParseContext::default()
-        };
+impl Engine {
+    /// An engine of the default sizes; it starts by bringing the module up.
+    pub const fn new(config: Config) -> Self {
+        Self::sized(config)
+    }
+}
+
+impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usize>
+    Engine<SOCKETS, RX, TX, STAGING>
+{
+    /// Sizes the compiler refuses (checked when [`Engine::sized`] is instantiated).
+    const VALID: () = {
+        assert!(
+            SOCKETS >= 1 && SOCKETS <= SOCKET_COUNT,
+            "quectel-bc20: SOCKETS must be 1 to 5 (the module has five connectIDs)"
+        );
+        assert!(
+            RX >= 1,
+            "quectel-bc20: each socket needs a receive buffer (RX >= 1)"
+        );
+        assert!(
+            TX >= 1,
+            "quectel-bc20: each socket needs a send queue (TX >= 1)"
+        );
+        assert!(
+            STAGING >= MIN_STAGING,
+            "quectel-bc20: STAGING must hold the longest line the driver reads (>= MIN_STAGING)"
+        );
+    };
+
+    /// An engine of the sizes its type names (`Engine::<1, 256, 256, 256>::sized(config)`); it
+    /// starts by bringing the module up.
+    pub const fn sized(config: Config) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        let mut ctx = ParseContext::DEFAULT;
+        ctx.view_mode = config.view_mode;
+        ctx.show_length = config.show_length;
+        ctx.recv_format = config.recv_format;
+        ctx.max_payload = RX;
+        ctx.max_line = STAGING - 1;
         Engine {
             link: Link {
-                buf: [0; RX],
+                buf: [0; STAGING],
                 len: 0,
                 parser: Parser::new(ctx),
             },
             st: State {
                 config,
                 now: 0,
-                sockets: Default::default(),
+                sockets: [Socket::NEW; SOCKETS],
                 inflight: None,
                 send_wait: None,
                 init: Some(0),
@@ -375,11 +278,15 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 next_ticket: 1,
                 stalled: None,
                 events: Deque::new(),
-                traffic: Traffic::default(),
+                traffic: Traffic::ZERO,
                 ctx,
-                tx: [0; MAX_COMMAND_LEN],
+                sink: None,
+                tx: [0; MAX_CONTROL_LEN],
                 tx_len: 0,
                 tx_pos: 0,
+                tx_body: None,
+                tx_fresh: false,
+                tx_last: false,
                 last_rx: 0,
                 last_tx: 0,
                 look_anchor: 0,
@@ -444,13 +351,63 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// go what arrived over seconds. Staged bytes that never became a frame are dropped by
     /// [`Engine::handle_timeout`], once the line has been seen quiet for [`Config::quiet_ms`].
     pub fn rx_commit(&mut self, n: usize, now: Millis) {
-        let room = RX - self.link.len;
-        let n = n.min(room);
+        let n = n.min(STAGING - self.link.len);
+        self.note_rx(n, now);
+        self.link.len += n;
+        self.process_staged();
+    }
+
+    /// Frame and apply `bytes` (read from the UART) in place: payload bytes go straight into
+    /// their socket's buffer, and only an unfinished line is staged. Returns how many were
+    /// taken: fewer when output is held back (keep the rest and offer it again later).
+    pub fn handle_rx(&mut self, bytes: &[u8], now: Millis) -> usize {
+        self.note_rx(bytes.len(), now);
+        let mut taken = 0;
+        while taken < bytes.len() && self.st.stalled.is_none() {
+            let rest = &bytes[taken..];
+            if self.link.len > 0 {
+                // Finish the staged item first, a field at a time, so that little more than
+                // it is staged (a payload after it is taken in place).
+                let room = STAGING - self.link.len;
+                let k = rest
+                    .iter()
+                    .position(|&b| b == b'\n' || b == b',')
+                    .map_or(rest.len(), |i| i + 1)
+                    .min(room);
+                if k == 0 {
+                    break;
+                }
+                self.link.buf[self.link.len..self.link.len + k].copy_from_slice(&rest[..k]);
+                self.link.len += k;
+                taken += k;
+                self.process_staged();
+                continue;
+            }
+            let used = self.process(rest);
+            taken += used;
+            if self.st.stalled.is_some() {
+                break;
+            }
+            let left = &bytes[taken..];
+            let k = left.len().min(STAGING);
+            if k == 0 {
+                break;
+            }
+            // An unfinished item: stage it.
+            self.link.buf[..k].copy_from_slice(&left[..k]);
+            self.link.len = k;
+            taken += k;
+            self.process_staged();
+        }
+        taken
+    }
+
+    /// Count received bytes and note when they came.
+    fn note_rx(&mut self, n: usize, now: Millis) {
         self.st.now = self.st.now.max(now);
         if n > 0 {
             self.st.last_rx = self.st.now;
         }
-        self.link.len += n;
         self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
         if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
             self.st.retry_at = self.st.retry_at.max(
@@ -459,77 +416,43 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                     .saturating_add(u64::from(self.st.config.quiet_ms)),
             );
         }
-        self.process();
     }
 
-    /// Copy `bytes` in and apply them; returns how many were taken (fewer when output is held
-    /// back: keep the rest and offer it again later).
-    pub fn handle_rx(&mut self, bytes: &[u8], now: Millis) -> usize {
-        let space = self.rx_space();
-        let n = bytes.len().min(space.len());
-        space[..n].copy_from_slice(&bytes[..n]);
-        self.rx_commit(n, now);
-        n
-    }
-
-    fn process(&mut self) {
-        let mut pos = 0;
-        loop {
-            let input = self.link.buf.get(pos..self.link.len).unwrap_or_default();
-            match self.link.parser.parse(input) {
-                crate::wire::Parse::NeedMore => break,
-                crate::wire::Parse::Skipped { consumed } => {
-                    crate::fmt::trace!(
-                        "bc20 < (skipped) {}",
-                        crate::fmt::Printable(&input[..consumed])
-                    );
-                    pos += consumed
-                }
-                crate::wire::Parse::Frame { frame, consumed } => {
-                    if !self.st.accepts(&frame) {
-                        break;
-                    }
-                    if input[..consumed] != b"\r\n"[..] {
-                        crate::fmt::trace!("bc20 < {}", crate::fmt::Printable(&input[..consumed]));
-                    }
-                    self.st.on_frame(frame);
-                    pos += consumed;
-                    self.link.parser.ctx = self.st.ctx;
-                }
-            }
-        }
-        self.link.buf.copy_within(pos..self.link.len, 0);
-        self.link.len -= pos;
-        if self
-            .link
-            .buf
-            .get(..self.link.len)
-            .is_some_and(|b| !b.is_empty() && b != b"\r")
+    /// Frame what is staged, and keep what is left of it.
+    fn process_staged(&mut self) {
+        let Link { buf, len, parser } = &mut self.link;
+        let used = process(parser, &mut self.st, buf.get(..*len).unwrap_or_default());
+        buf.copy_within(used..*len, 0);
+        *len -= used;
+        let staged = buf.get(..*len).unwrap_or_default();
+        if !staged.is_empty()
+            && staged != b"\r"
             && let Some(f) = &mut self.st.inflight
         {
             // The start of a real answer: the module is awake.
             f.bare_only = false;
         }
-        if self.link.len == RX && self.st.stalled.is_none() {
-            // Full of bytes that do not make a frame: the buffer is too small for what the
-            // module sends, or the module lies about a length. Drop them and resynchronise.
-            self.st.desync(self.link.len);
-            self.link.len = 0;
-            self.link.parser.reset();
+        if self.link.len == STAGING && self.st.stalled.is_none() {
+            // Full of bytes that do not make a frame: the parser skips lines longer than
+            // staging, so the module lies about something. Drop them and resynchronise.
+            self.drop_staged(self.link.len);
         }
+    }
+
+    /// Frame and apply items of `input` in place (nothing staged before them).
+    fn process(&mut self, input: &[u8]) -> usize {
+        process(&mut self.link.parser, &mut self.st, input)
     }
 
     // ----- output -----
 
     /// The next bytes to write to the UART, if any. Before a command that follows a spell
-    /// of idle, these are a wake-up `AT` (see [`Config::wake_after_idle_ms`]); check
+    /// of idle, these may be a wake-up `AT` (see [`Config::wake`]); check
     /// [`Engine::take_wake_request`] first if the module has a wake pin.
     pub fn poll_transmit(&mut self, now: Millis) -> Option<&[u8]> {
         self.st.now = self.st.now.max(now);
-        if self.st.tx_pos >= self.st.tx_len && self.st.waking.is_none() {
-            self.st.schedule();
-        }
-        if self.st.tx_pos == 0 && self.st.tx_len > 0 {
+        self.st.next_piece();
+        if self.st.tx_fresh && self.st.tx_len > 0 {
             self.st.maybe_wake();
         }
         if let Some(w) = &self.st.waking {
@@ -562,11 +485,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             }
             return;
         }
-        let n = n.min(self.st.tx_len - self.st.tx_pos);
-        self.st.tx_pos += n;
-        if self.st.tx_pos == self.st.tx_len {
-            self.st.sent_out();
-        }
+        self.st.wrote(n);
     }
 
     /// True once when the engine is about to wake the module: pulse its wake pin (PSM_EINT)
@@ -588,7 +507,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
         self.st.now = self.st.now.max(now);
         self.st.look();
         let staged = self.link.len;
-        let stale = staged > 0
+        let stale = (staged > 0 || self.link.parser.in_payload())
             && self.st.stalled.is_none()
             && self.st.passed(
                 self.st
@@ -596,18 +515,25 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                     .saturating_add(u64::from(self.st.config.quiet_ms)),
             );
         if stale {
-            // The module finishes what it starts: a fragment left unfinished through a quiet
-            // line is noise, and must not join what comes next (a stray "OK" would become the
-            // answer to the next command).
-            self.st.desync(staged);
-            self.link.len = 0;
-            self.link.parser.reset();
+            // The module finishes what it starts: a fragment (or a payload) left unfinished
+            // through a quiet line is noise, and must not join what comes next (a stray "OK"
+            // would become the answer to the next command).
+            self.drop_staged(staged);
         }
         if self.st.expire(self.link.len > 0) {
-            self.st.desync(self.link.len);
-            self.link.len = 0;
-            self.link.parser.reset();
+            self.drop_staged(self.link.len);
         }
+    }
+
+    /// Drop what is staged and any payload in progress, to resynchronise.
+    fn drop_staged(&mut self, dropped: usize) {
+        self.st.desync(dropped);
+        self.link.len = 0;
+        if self.link.parser.in_payload() {
+            // A payload cut short: what was taken of it is not the data.
+            self.st.on_end(Err(crate::wire::Malformed::Layout));
+        }
+        self.link.parser.reset();
     }
 
     // ----- events -----
@@ -618,25 +544,47 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     }
 }
 
-impl Event {
-    /// Log the event: warn for what a user should know about (reboots, a lost PDP context,
-    /// resynchronisation, a held-back UART), debug for the rest. The shells call this for
-    /// every event they drain.
-    pub fn log(&self) {
-        match self {
-            Event::Rebooted
-            | Event::PdpDeactivated
-            | Event::Desync { .. }
-            | Event::Stalled(_)
-            | Event::BadPayload(_)
-            | Event::Unresponsive
-            | Event::DatagramsDropped(_) => crate::fmt::warn!("bc20: {:?}", self),
-            _ => crate::fmt::debug!("bc20: {:?}", self),
+/// Frame and apply the items of `input` until more bytes are needed or output is held back;
+/// returns the bytes used.
+fn process<const S: usize, const RX: usize, const TX: usize>(
+    parser: &mut Parser,
+    st: &mut State<S, RX, TX>,
+    input: &[u8],
+) -> usize {
+    let mut pos = 0;
+    loop {
+        let rest = input.get(pos..).unwrap_or_default();
+        let item = parser.stream(rest);
+        match item {
+            Stream::NeedMore => break,
+            Stream::Skipped { consumed } => {
+                crate::fmt::trace!(
+                    "bc20 < (skipped) {}",
+                    crate::fmt::Printable(&rest[..consumed])
+                );
+            }
+            Stream::Frame { frame, consumed } => {
+                if !st.accepts(&frame) {
+                    // Held back: the header is framed again once there is room.
+                    parser.reset();
+                    break;
+                }
+                if rest[..consumed] != b"\r\n"[..] {
+                    crate::fmt::trace!("bc20 < {}", crate::fmt::Printable(&rest[..consumed]));
+                }
+                st.on_frame(frame);
+                parser.ctx = st.ctx;
+            }
+            Stream::Data { data, .. } => st.on_data(data),
+            Stream::Dropped { .. } => {}
+            Stream::End { result, .. } => st.on_end(result),
         }
+        pos += item.consumed();
     }
+    pos
 }
 
-impl<const SOCK_RX: usize> State<SOCK_RX> {
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     fn event(&mut self, e: Event) {
         if self.events.is_full() {
             self.events.pop_front();

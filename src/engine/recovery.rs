@@ -17,7 +17,7 @@ use crate::wire::ParseContext;
 /// follows this much idle.
 const MIN_LEARNED_IDLE_MS: Millis = 100;
 
-impl<const SOCK_RX: usize> State<SOCK_RX> {
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The earliest instant at which a look has work; `staged`: unframed bytes are waiting.
     pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
         let mut next: Option<Millis> = None;
@@ -152,12 +152,12 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.send_wait = None;
             self.complete_send(id, 0, Err(Error::Timeout));
         }
-        for id in ConnectId::ALL {
-            let s = &self.sockets[id.index()];
-            if s.open_deadline.is_some_and(|d| self.passed(d)) && s.phase == SocketPhase::Opening {
-                self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
-                self.fail_socket(id, Error::Timeout, true);
-            }
+        while let Some(id) = self.find_socket(|s| {
+            s.phase == SocketPhase::Opening
+                && s.open_deadline.is_some_and(|d| d <= self.look_certified)
+        }) {
+            self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+            self.fail_socket(id, Error::Timeout, true);
         }
         self.expire_unresponsive();
         if self
@@ -200,7 +200,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             f.bare_only = false;
             f.blank_seen = false;
         }
-        self.tx_pos = 0;
+        self.reload();
         self.traffic.resent = self.traffic.resent.saturating_add(1);
         if !is_at {
             self.start_wake();
@@ -255,19 +255,27 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             self.complete_send(id, len, Err(Error::Reset));
         }
         for id in ConnectId::ALL {
-            if self.sockets[id.index()].phase == SocketPhase::Closing {
+            let Some(s) = self.sockets.get_mut(id.index()) else {
+                continue;
+            };
+            if s.phase == SocketPhase::Closing {
                 // Its close is moot now: the module forgot the socket.
-                self.sockets[id.index()].reset();
+                s.reset();
                 self.event(Event::Closed(id));
                 continue;
             }
             self.fail_socket(id, Error::Reset, false);
-            let s = &mut self.sockets[id.index()];
-            s.needs_close = false;
-            s.read_pending = false;
-            s.drop_queued();
-            s.tx_inflight = 0;
+            if let Some(s) = self.sockets.get_mut(id.index()) {
+                s.needs_close = false;
+                s.read_pending = false;
+                s.tx.clear();
+                s.tx_inflight = 0;
+                s.direct = false;
+                s.rx.abort();
+            }
         }
+        // A payload in progress belonged to the module that rebooted.
+        self.sink = None;
         self.ctx = ParseContext {
             access_modes: Default::default(),
             ..self.ctx

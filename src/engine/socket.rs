@@ -33,14 +33,25 @@ pub enum SocketPhase {
 /// joined to another.
 pub const MAX_DATAGRAMS: usize = 16;
 
-/// One socket: its phase, its mode and the data received for it.
+/// What happens to the payload being received for a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intake {
+    /// Stored, pending until the payload ends well.
+    Store,
+    /// Thrown away: the rest of a truncated datagram, or a datagram with no room for its
+    /// boundary.
+    Discard,
+}
+
+/// One socket: its phase, its mode and its data. `RX` is its receive buffer, `TX` its send
+/// queue.
 #[derive(Debug)]
-pub(crate) struct Socket<const N: usize> {
+pub(crate) struct Socket<const RX: usize, const TX: usize> {
     pub phase: SocketPhase,
     pub service: ServiceType,
     pub mode: AccessMode,
-    /// Received bytes the application has not read.
-    pub rx: Ring<N>,
+    /// Received bytes the application has not read (and the payload being received, pending).
+    pub rx: Ring<RX>,
     /// Buffer mode: the module holds data for us (URC seen; read until `+QIRD: 0`).
     pub read_pending: bool,
     /// Deadline of `+QIOPEN`.
@@ -53,6 +64,8 @@ pub(crate) struct Socket<const N: usize> {
     pub partial: u16,
     /// UDP: the rest of a datagram too large for the receive buffer is being dropped.
     pub discard_rest: bool,
+    /// The payload being received does not fit: what does not is dropped (UDP truncation).
+    pub truncated: bool,
     /// Failed `AT+QIRD` attempts in a row.
     pub read_failures: u8,
     /// No `AT+QIRD` before this instant (after a failed one).
@@ -61,52 +74,60 @@ pub(crate) struct Socket<const N: usize> {
     pub sent_total: u64,
     /// Queued bytes dropped because the connection ended before they could go out.
     pub tx_dropped: usize,
-    /// Outcome of the last send, until the application takes it.
+    /// Outcome of the last direct send, until the application takes it.
     pub send_result: Option<Result<usize, Error>>,
     /// The caller of the send in flight went away: drop its outcome when it comes.
     pub discard_send: bool,
-    /// Bytes queued by [`Engine::queue_send`](super::Engine::queue_send), not yet handed to
-    /// the module.
-    pub tx: Ring<TX_QUEUE>,
-    /// Queued bytes handed to the module, waiting for `SEND OK`.
+    /// The send in flight reports its outcome in `send_result` ([`Engine::send`]) rather than
+    /// in the background ([`Engine::queue_send`]).
+    ///
+    /// [`Engine::send`]: super::Engine::send
+    /// [`Engine::queue_send`]: super::Engine::queue_send
+    pub direct: bool,
+    /// Bytes to send: the head of it (`tx_inflight` bytes) is being sent, waiting for
+    /// `SEND OK`; the rest is queued.
+    pub tx: Ring<TX>,
+    /// Bytes at the front of `tx` handed to the module, waiting for `SEND OK`.
     pub tx_inflight: usize,
     /// Closed by the application with queued bytes still to send: send them, then close.
     pub linger: bool,
 }
 
-/// Size of each socket's send queue (one `AT+QISENDEX` worth).
-pub const TX_QUEUE: usize = crate::types::MAX_SEND_HEX;
-
-impl<const N: usize> Default for Socket<N> {
+impl<const RX: usize, const TX: usize> Default for Socket<RX, TX> {
     fn default() -> Self {
-        Socket {
-            phase: SocketPhase::Free,
-            service: ServiceType::Tcp,
-            mode: AccessMode::Buffer,
-            rx: Ring::default(),
-            read_pending: false,
-            open_deadline: None,
-            needs_close: false,
-            datagrams: Deque::new(),
-            partial: 0,
-            discard_rest: false,
-            read_failures: 0,
-            read_retry_at: 0,
-            sent_total: 0,
-            tx_dropped: 0,
-            send_result: None,
-            discard_send: false,
-            tx: Ring::default(),
-            tx_inflight: 0,
-            linger: false,
-        }
+        Self::NEW
     }
 }
 
-impl<const N: usize> Socket<N> {
+impl<const RX: usize, const TX: usize> Socket<RX, TX> {
+    /// A free socket.
+    pub const NEW: Self = Socket {
+        phase: SocketPhase::Free,
+        service: ServiceType::Tcp,
+        mode: AccessMode::Buffer,
+        rx: Ring::NEW,
+        read_pending: false,
+        open_deadline: None,
+        needs_close: false,
+        datagrams: Deque::new(),
+        partial: 0,
+        discard_rest: false,
+        truncated: false,
+        read_failures: 0,
+        read_retry_at: 0,
+        sent_total: 0,
+        tx_dropped: 0,
+        send_result: None,
+        discard_send: false,
+        direct: false,
+        tx: Ring::NEW,
+        tx_inflight: 0,
+        linger: false,
+    };
+
     /// Forget everything (after `CLOSE OK`, or when the socket is handed out again).
     pub fn reset(&mut self) {
-        *self = Socket::default();
+        *self = Self::NEW;
     }
 
     /// True while the module has (or may have) a socket for this id.
@@ -122,7 +143,7 @@ impl<const N: usize> Socket<N> {
             && self.phase != SocketPhase::Closing
             && now >= self.read_retry_at
             && (self.service == ServiceType::Tcp || !self.datagrams.is_full())
-            && (self.rx.free() >= N.min(64) || self.discard_rest)
+            && (self.rx.free() >= RX.min(64) || self.discard_rest)
     }
 
     /// How many bytes to ask for in the next `AT+QIRD`.
@@ -137,43 +158,67 @@ impl<const N: usize> Socket<N> {
     /// The connection ended: queued bytes can no longer go out. They are counted, so the
     /// application learns how many were lost, never silently.
     pub fn drop_queued(&mut self) {
-        self.tx_dropped += self.tx.len();
-        self.tx.clear();
+        // Bytes in flight stay until their `SEND OK` or failure settles them.
+        let queued = self.tx.len().saturating_sub(self.tx_inflight);
+        self.tx_dropped += queued;
+        self.tx.truncate(self.tx_inflight);
     }
 
-    /// Store received bytes. For UDP, `end` says whether they end a datagram (direct push
-    /// pushes whole datagrams; `+QIRD` says whether more of the datagram remains). Returns
-    /// how many bytes were kept, and how many datagrams were dropped whole.
-    pub fn push_data(&mut self, data: &[u8], end: bool) -> (usize, u32) {
+    /// A payload of `len` bytes starts for this socket; `end`: it ends a UDP datagram. Says
+    /// what to do with its bytes, and whether a whole datagram is dropped for want of a
+    /// boundary.
+    pub fn begin_payload(&mut self, len: usize, end: bool) -> (Intake, bool) {
+        self.truncated = false;
         if self.service == ServiceType::Tcp {
-            return (self.rx.write(data), 0);
+            return (Intake::Store, false);
         }
         if self.discard_rest {
             // The head of this datagram was delivered truncated; drop the rest of it.
             self.discard_rest = !end;
-            return (0, 0);
+            return (Intake::Discard, false);
         }
         if self.partial == 0 && self.datagrams.is_full() {
             // No room to remember where it ends: drop it whole (direct push only; buffer
             // access does not fetch while the store is full).
-            self.discard_rest = !end;
-            return (0, 1);
+            self.discard_rest = !end && len > 0;
+            return (Intake::Discard, true);
         }
-        let n = self.rx.write(data);
-        self.partial = self
-            .partial
-            .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
-        let truncated = n < data.len();
-        if end || truncated {
-            // A datagram larger than the receive buffer is delivered truncated, as a UDP
-            // socket does; the rest of it is dropped as it comes.
-            if self.partial > 0 {
-                let _ = self.datagrams.push_back(self.partial);
+        (Intake::Store, false)
+    }
+
+    /// Store a piece of the payload (raw bytes, or hex digits when `hex`), pending.
+    pub fn store_piece(&mut self, piece: &[u8], hex: bool) {
+        let want = if hex { piece.len() / 2 } else { piece.len() };
+        let n = if hex {
+            self.rx.decode_hex_pending(piece)
+        } else {
+            self.rx.write_pending(piece)
+        };
+        if n < want {
+            // A datagram larger than the receive buffer (the engine checks room for stream
+            // data before it asks): what does not fit is dropped, as a UDP socket truncates.
+            self.truncated = true;
+        }
+    }
+
+    /// The payload ended well: its bytes become readable. Returns how many. For UDP, `end`
+    /// says whether it ended a datagram.
+    pub fn commit_payload(&mut self, end: bool) -> usize {
+        let n = self.rx.commit();
+        if self.service == ServiceType::Udp {
+            self.partial = self
+                .partial
+                .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
+            if end || self.truncated {
+                if self.partial > 0 {
+                    let _ = self.datagrams.push_back(self.partial);
+                }
+                self.partial = 0;
+                self.discard_rest = self.truncated && !end;
             }
-            self.partial = 0;
-            self.discard_rest = truncated && !end;
         }
-        (n, 0)
+        self.truncated = false;
+        n
     }
 
     /// Read bytes for the application: a stream read for TCP, one whole datagram for UDP (the
@@ -187,15 +232,7 @@ impl<const N: usize> Socket<N> {
             let n = self
                 .rx
                 .read(out.get_mut(..len.min(out.len())).unwrap_or_default());
-            let mut rest = len - n;
-            let mut sink = [0u8; 64];
-            while rest > 0 {
-                let k = self.rx.read(&mut sink[..rest.min(64)]);
-                if k == 0 {
-                    break;
-                }
-                rest -= k;
-            }
+            self.rx.discard(len - n);
             return n;
         }
         self.rx.read(out)

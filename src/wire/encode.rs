@@ -87,6 +87,47 @@ pub const MAX_COMMAND_LEN: usize = max(
     max(QIOPEN_MAX, max(QPING_MAX, QNTP_MAX)),
 );
 
+/// `AT+QISENDEX=4,512,`: the longest head of a send command.
+const SEND_HEAD_MAX: usize = "AT+QISENDEX=".len() + 2 + digits(MAX_SEND_TEXT) + 1;
+
+/// Longest command without send data, trailing `\r` included: `AT+QIOPEN`, `AT+QPING` or
+/// `AT+QNTP` with a 255-byte host. A sender that streams the data of `AT+QISEND`/`AT+QISENDEX`
+/// after [`encode_send_head`] needs no buffer longer than this.
+pub const MAX_CONTROL_LEN: usize = max(SEND_HEAD_MAX, max(QIOPEN_MAX, max(QPING_MAX, QNTP_MAX)));
+
+/// Write the head of a send command to the start of `out`, up to and including the `,`
+/// before the data: `AT+QISEND=<id>,<len>,` (`hex` false: `len` text bytes follow, at most
+/// 1024) or `AT+QISENDEX=<id>,<len>,` (`hex`: `2 × len` hex digits follow, `len` at most 512).
+/// The caller then writes the data and the trailing `\r`; [`Command::QiSend`] and
+/// [`Command::QiSendEx`] produce the same bytes whole. Returns the head's length.
+pub fn encode_send_head(
+    id: ConnectId,
+    len: usize,
+    hex: bool,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let max = if hex { MAX_SEND_HEX } else { MAX_SEND_TEXT };
+    if len == 0 {
+        return Err(EncodeError::Empty { field: Field::Data });
+    }
+    if len > max {
+        return Err(EncodeError::TooLong {
+            field: Field::Data,
+            len,
+            max,
+        });
+    }
+    let mut counter = Counter::default();
+    emit::send_head(&mut counter, id, len, hex);
+    let needed = counter.len;
+    let out = out
+        .get_mut(..needed)
+        .ok_or(EncodeError::BufferTooSmall { needed })?;
+    let mut writer = SliceWriter::new(out);
+    emit::send_head(&mut writer, id, len, hex);
+    Ok(needed)
+}
+
 /// The syntactic form of a command (3GPP TS 27.007 4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

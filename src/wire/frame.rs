@@ -205,6 +205,18 @@ pub enum Frame<'a> {
         /// What is left in the current buffer node (only with `showlength` 1).
         remaining: Option<u16>,
     },
+    /// `+QIRD: <len>[,<remaining>]` from the streaming parser ([`Parser::stream`]): `len`
+    /// payload bytes follow as [`Stream::Data`] pieces, then [`Stream::End`].
+    ///
+    /// [`Parser::stream`]: super::Parser::stream
+    /// [`Stream::Data`]: super::Stream::Data
+    /// [`Stream::End`]: super::Stream::End
+    QiRdHeader {
+        /// Payload bytes announced.
+        len: u16,
+        /// What is left in the current buffer node (only with `showlength` 1).
+        remaining: Option<u16>,
+    },
     /// `+QPING:` echo, summary or lone result.
     Ping(PingLine),
     /// `+QNTP: <err>[,"<time>"]`.
@@ -264,6 +276,19 @@ pub enum Frame<'a> {
         id: ConnectId,
         /// The data pushed.
         data: Payload<'a>,
+    },
+    /// `+QIURC: "recv",<id>,<len>` in direct push mode, from the streaming parser
+    /// ([`Parser::stream`]): `len` payload bytes follow as [`Stream::Data`] pieces, then
+    /// [`Stream::End`].
+    ///
+    /// [`Parser::stream`]: super::Parser::stream
+    /// [`Stream::Data`]: super::Stream::Data
+    /// [`Stream::End`]: super::Stream::End
+    RecvHeader {
+        /// The socket.
+        id: ConnectId,
+        /// Payload bytes announced.
+        len: u16,
     },
     /// `+QIURC: "recv",<id>,"buff full"`: the module has no room; the host must read.
     BuffFull(ConnectId),

@@ -4,10 +4,13 @@
 
 pub mod encode;
 mod frame;
+mod header;
 pub mod hex;
 mod lines;
 mod parse;
 
-pub use encode::{Command, EncodeError, MAX_COMMAND_LEN};
+pub use encode::{Command, EncodeError, MAX_COMMAND_LEN, MAX_CONTROL_LEN, encode_send_head};
 pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
-pub use parse::{DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser};
+pub use parse::{
+    DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser, Stream,
+};

@@ -20,7 +20,7 @@ use quectel_bc20::{AccessMode, StdClock, engine};
 
 pub type Mx = CriticalSectionRawMutex;
 /// The stack with the default buffer sizes.
-pub type Stack = asynch::Stack<'static, Mx, 1536, 3200>;
+pub type Stack = asynch::Stack<'static, Mx>;
 
 /// How long any single step of a test may take before it counts as hung.
 pub const STEP: Duration = Duration::from_secs(10);
@@ -34,14 +34,14 @@ pub async fn within<F: Future>(d: Duration, what: &str, f: F) -> F::Output {
 }
 
 /// The stack over an emulated module, its runner spawned on the tokio runtime.
-pub struct Harness<const SOCK_RX: usize = 1536, const RX: usize = 3200> {
+pub struct Harness<const SOCK_RX: usize = 1536> {
     /// Leaked, so connections (which borrow the stack) can move into spawned tasks.
-    pub stack: &'static asynch::Stack<'static, Mx, SOCK_RX, RX>,
+    pub stack: &'static asynch::Stack<'static, Mx, 5, SOCK_RX>,
     pub emu: Emulator,
     runner: tokio::task::JoinHandle<()>,
 }
 
-impl<const SOCK_RX: usize, const RX: usize> Drop for Harness<SOCK_RX, RX> {
+impl<const SOCK_RX: usize> Drop for Harness<SOCK_RX> {
     fn drop(&mut self) {
         self.runner.abort();
     }
@@ -57,13 +57,13 @@ pub fn engine_config(mode: AccessMode) -> engine::Config {
 
 /// Start the emulator with `sim_config`, the driver with `config`, and wait until the module
 /// is ready.
-pub async fn start<const SOCK_RX: usize, const RX: usize>(
+pub async fn start<const SOCK_RX: usize>(
     sim_config: sim::Config,
     config: engine::Config,
-) -> Harness<SOCK_RX, RX> {
+) -> Harness<SOCK_RX> {
     let (host, emu) = sim::start(sim_config);
     let (rx, tx) = host.split();
-    let state: &'static State<Mx, SOCK_RX, RX> = Box::leak(Box::new(State::new(config)));
+    let state: &'static State<Mx, 5, SOCK_RX> = Box::leak(Box::new(State::sized(config)));
     let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
     let runner = tokio::spawn(async move {
         runner.run().await;

@@ -51,7 +51,7 @@ impl embedded_io::Write for Tap {
 
 /// Socket buffers that hold a whole 4 KiB push; staging big enough for hex receive
 /// (`2 × SOCK_RX + 128`).
-pub type Driver = Bc20<Tap, StdClock, 4096, 8448>;
+pub type Driver = Bc20<Tap, StdClock, 5, 4096>;
 
 /// Every blocking wait of a test driver ends after this long.
 pub const WAIT_LIMIT_MS: u64 = 10_000;
@@ -67,7 +67,7 @@ pub fn driver(
         port,
         written: written.clone(),
     };
-    let mut d = Bc20::new(tap, StdClock::default(), engine);
+    let mut d = Bc20::sized(tap, StdClock::default(), engine);
     d.set_wait_limit(WAIT_LIMIT_MS);
     d.bring_up(5_000).expect("bring-up");
     (d, emu, written)

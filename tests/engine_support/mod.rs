@@ -14,7 +14,7 @@ pub const LATE: u64 = 2 * LOOK_GRACE_MS;
 pub const STEP_MS: u64 = 10;
 
 pub struct Rig {
-    pub e: Engine<1536, 3200>,
+    pub e: Engine,
     pub now: u64,
 }
 
@@ -62,15 +62,20 @@ impl Rig {
         }
     }
 
-    /// The engine must now write exactly `cmd` + CR.
+    /// The engine must now write exactly `cmd` + CR (a send command comes in pieces: its
+    /// head, its data, its CR; they are gathered here).
     pub fn expect(&mut self, cmd: &str) {
         let want = format!("{cmd}\r");
-        let got = self
-            .e
-            .poll_transmit(self.now)
-            .map(|b| String::from_utf8_lossy(b).into_owned());
-        assert_eq!(got.as_deref(), Some(want.as_str()));
-        self.e.transmitted(want.len(), self.now);
+        let mut got = String::new();
+        while !got.ends_with('\r') {
+            let Some(piece) = self.e.poll_transmit(self.now) else {
+                break;
+            };
+            let piece = String::from_utf8_lossy(piece).into_owned();
+            self.e.transmitted(piece.len(), self.now);
+            got.push_str(&piece);
+        }
+        assert_eq!(got, want);
     }
 
     pub fn idle(&mut self) {

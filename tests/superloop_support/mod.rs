@@ -186,7 +186,7 @@ impl Clock for VClock {
 
 /// The rig: a driver, its world and its clock.
 pub struct Rig {
-    pub d: Bc20<Uart, VClock, 4096, 8448>,
+    pub d: Bc20<Uart, VClock, 5, 4096>,
     pub world: Rc<RefCell<World>>,
     pub clock: VClock,
 }
@@ -216,7 +216,7 @@ impl Rig {
             ms,
             world: world.clone(),
         };
-        let mut d = Bc20::new(Uart(world.clone()), clock.clone(), config);
+        let mut d = Bc20::sized(Uart(world.clone()), clock.clone(), config);
         d.set_wait_limit(120_000);
         d.bring_up(10_000).expect("bring-up");
         Rig { d, world, clock }
@@ -249,7 +249,7 @@ impl Rig {
     pub fn nb<T, E>(
         &mut self,
         ms: u64,
-        mut f: impl FnMut(&mut Bc20<Uart, VClock, 4096, 8448>) -> nb::Result<T, E>,
+        mut f: impl FnMut(&mut Bc20<Uart, VClock, 5, 4096>) -> nb::Result<T, E>,
     ) -> Option<Result<T, E>> {
         for _ in 0..ms {
             match f(&mut self.d) {

@@ -135,6 +135,13 @@ impl Command<'_> {
 }
 
 /// `<id>,<n>`. `n` is at most 1024 here (validated), so it always fits a `u32`.
+/// `AT+QISEND=<id>,<len>,` or `AT+QISENDEX=<id>,<len>,`: what precedes the data.
+pub(super) fn send_head(s: &mut impl Sink, id: ConnectId, len: usize, hex: bool) {
+    s.put(if hex { b"AT+QISENDEX=" } else { b"AT+QISEND=" });
+    emit_id_len(s, id, len);
+    s.put(b",");
+}
+
 fn emit_id_len(s: &mut impl Sink, id: ConnectId, n: usize) {
     s.put_num(id.get().into());
     s.put(b",");

@@ -1,0 +1,231 @@
+//! Received data: payload headers, their pieces straight into the socket's buffer, and the
+//! end that makes them readable (or shows they were not the data).
+//!
+//! The bytes of a payload are written into the receive buffer as they arrive, pending; only
+//! when the parser has checked what follows the payload are they committed. A payload whose
+//! announced length was wrong, or that was cut short, is dropped whole and the socket fails:
+//! never a silent gap or a stray byte in the stream.
+
+use crate::error::Error;
+use crate::types::{AccessMode, ConnectId, ServiceType};
+use crate::wire::{Malformed, Payload};
+
+use super::jobs::Job;
+use super::socket::{Intake, SocketPhase};
+use super::{Event, Sink, State};
+
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
+    /// False when `frame` cannot be taken yet: pushed data for a socket whose buffer has no
+    /// room for it. The header stays unread until the application reads.
+    pub(super) fn accepts(&mut self, frame: &crate::wire::Frame<'_>) -> bool {
+        let crate::wire::Frame::RecvHeader { id, len } = *frame else {
+            return true;
+        };
+        let Some(s) = self.sockets.get(id.index()) else {
+            return true;
+        };
+        let dropped_anyway = s.service == ServiceType::Udp
+            && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
+        let full = s.rx.free() < usize::from(len);
+        if s.in_use() && s.phase != SocketPhase::Closing && !dropped_anyway && full {
+            if self.stalled != Some(id) {
+                crate::fmt::warn!(
+                    "bc20: receive buffer of socket {} full; holding the UART",
+                    id
+                );
+                self.stalled = Some(id);
+                self.event(Event::Stalled(id));
+            }
+            return false;
+        }
+        true
+    }
+
+    /// `+QIRD: <len>[,<remaining>]`: the answer to the read in flight starts.
+    pub(super) fn start_read(&mut self, len: u16, remaining: Option<u16>) {
+        let read = match self.inflight.as_ref().map(|f| f.job) {
+            Some(Job::Read { id, asked }) => Some((id, asked)),
+            _ => None,
+        };
+        let Some((id, asked)) = read else {
+            crate::fmt::warn!("bc20: +QIRD with no read in flight");
+            self.sink = Some(Sink::drop());
+            return;
+        };
+        if usize::from(len) > asked {
+            crate::fmt::error!(
+                "bc20: module returned {} bytes for a read of {}",
+                len,
+                asked
+            );
+            self.fail_socket(id, Error::Malformed, true);
+            self.sink = Some(Sink::drop());
+            return;
+        }
+        // UDP: a datagram larger than the read continues in the next one.
+        let end = remaining.is_none_or(|r| r == 0);
+        self.start_payload(id, usize::from(len), end, true);
+    }
+
+    /// `+QIURC: "recv",<id>,<len>` in direct push: pushed data starts.
+    pub(super) fn start_push(&mut self, id: ConnectId, len: u16) {
+        match self.sockets.get(id.index()) {
+            Some(s) if s.in_use() && s.phase != SocketPhase::Closing => {
+                if s.mode != AccessMode::DirectPush {
+                    crate::fmt::warn!(
+                        "bc20: data pushed for socket {} in buffer mode; keeping it",
+                        id
+                    );
+                }
+                self.start_payload(id, usize::from(len), true, false);
+            }
+            _ => {
+                crate::fmt::warn!(
+                    "bc20: {} bytes pushed for socket {}, which is not open",
+                    len,
+                    id
+                );
+                self.sink = Some(Sink::drop());
+            }
+        }
+    }
+
+    fn start_payload(&mut self, id: ConnectId, len: usize, end: bool, read: bool) {
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            self.sink = Some(Sink::drop());
+            return;
+        };
+        let (intake, dropped) = s.begin_payload(len, end);
+        if dropped {
+            self.traffic.datagrams_dropped = self.traffic.datagrams_dropped.saturating_add(1);
+            self.event(Event::DatagramsDropped(id));
+        }
+        self.sink = Some(Sink {
+            id: Some(id),
+            intake,
+            end,
+            read,
+        });
+    }
+
+    /// A piece of the payload: straight into the socket's buffer, pending.
+    pub(super) fn on_data(&mut self, data: Payload<'_>) {
+        if let Some(Sink {
+            id: Some(id),
+            intake: Intake::Store,
+            ..
+        }) = self.sink
+            && let Some(s) = self.sockets.get_mut(id.index())
+        {
+            s.store_piece(data.wire_bytes(), data.is_hex());
+        }
+    }
+
+    /// The payload ended: commit it, or drop it when it was not what its header said.
+    pub(super) fn on_end(&mut self, result: Result<(), Malformed>) {
+        let Some(sink) = self.sink.take() else {
+            return;
+        };
+        let Some(id) = sink.id else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let Some(s) = self.sockets.get_mut(id.index()) else {
+                    return;
+                };
+                if sink.intake == Intake::Store {
+                    let n = s.commit_payload(sink.end);
+                    self.traffic.payload_received =
+                        self.traffic.payload_received.saturating_add(n as u64);
+                    if n > 0 {
+                        self.event(Event::DataReady(id));
+                    }
+                }
+            }
+            Err(why) => {
+                if let Some(s) = self.sockets.get_mut(id.index()) {
+                    s.rx.abort();
+                    s.truncated = false;
+                }
+                crate::fmt::warn!(
+                    "bc20: received data for socket {} was not what its header said ({:?})",
+                    id,
+                    why
+                );
+                self.event(Event::BadPayload(Some(id)));
+                if sink.read
+                    && let Some(f) = self.inflight.as_mut()
+                {
+                    f.late_error = Some(Error::Malformed);
+                }
+                // The bytes the module handed out are lost to the stream: say so.
+                self.fail_socket(id, Error::Malformed, true);
+            }
+        }
+    }
+
+    /// `+QIRD: 0`: the module has nothing more for the socket being read.
+    pub(super) fn on_read_empty(&mut self) {
+        let Some(Job::Read { id, .. }) = self.inflight.as_ref().map(|f| f.job) else {
+            crate::fmt::warn!("bc20: +QIRD with no read in flight");
+            return;
+        };
+        if let Some(s) = self.sockets.get_mut(id.index()) {
+            s.read_pending = false;
+            if s.partial > 0 {
+                // The module said more of a datagram remained, then had none: end it here.
+                s.begin_payload(0, true);
+                s.commit_payload(true);
+            }
+        }
+    }
+
+    /// A payload header that did not decode: no byte of it was taken as data.
+    pub(super) fn on_bad_payload(&mut self, id: Option<ConnectId>, line: &[u8], why: Malformed) {
+        crate::fmt::warn!(
+            "bc20: received data could not be framed ({:?}): {}",
+            why,
+            crate::fmt::Printable(line)
+        );
+        self.event(Event::BadPayload(id));
+        match id {
+            // A recv URC: in buffer access the data waits in the module, so read it; pushed
+            // data is lost, and the socket must say so.
+            Some(id) => {
+                let Some(s) = self.sockets.get_mut(id.index()) else {
+                    return;
+                };
+                if !s.in_use() {
+                    return;
+                }
+                if s.mode == AccessMode::Buffer {
+                    s.read_pending = true;
+                } else {
+                    self.fail_socket(id, Error::Malformed, true);
+                }
+            }
+            // A `+QIRD` answer: the bytes the module handed out are lost to the stream.
+            None => {
+                if let Some(f) = self.inflight.as_mut()
+                    && let Job::Read { id, .. } = f.job
+                {
+                    f.late_error = Some(Error::Malformed);
+                    self.fail_socket(id, Error::Malformed, true);
+                }
+            }
+        }
+    }
+}
+
+impl Sink {
+    /// A sink that keeps nothing.
+    pub(super) const fn drop() -> Self {
+        Sink {
+            id: None,
+            intake: Intake::Discard,
+            end: true,
+            read: false,
+        }
+    }
+}

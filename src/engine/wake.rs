@@ -1,0 +1,95 @@
+//! Waking a module that sleeps: `AT` until it answers, before a command.
+
+use super::jobs::Job;
+use super::{Event, Millis, State};
+
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
+    /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
+    pub(super) fn maybe_wake(&mut self) {
+        if self.waking.is_some() {
+            return;
+        }
+        let idle = self.now.saturating_sub(self.last_tx);
+        self.idle_before = idle;
+        let threshold = match self.config.wake {
+            super::WakePolicy::Never => None,
+            super::WakePolicy::AfterIdle(ms) => Some(Millis::from(ms)),
+            super::WakePolicy::Learn => self.sleeps_after,
+        };
+        let is_at = matches!(
+            self.inflight.as_ref().map(|f| f.job),
+            Some(Job::Init(0) | Job::Sync)
+        );
+        if is_at || threshold.is_none_or(|t| idle < t) {
+            return;
+        }
+        self.start_wake();
+    }
+
+    /// Send `AT` until the module answers, then the command waiting in the transmit buffer.
+    pub(super) fn start_wake(&mut self) {
+        crate::fmt::debug!("bc20: waking the module");
+        self.waking = Some(super::Waking {
+            attempt: 1,
+            pos: 0,
+            deadline: None,
+            settle_until: None,
+        });
+        self.wake_request = true;
+        self.traffic.wakes = self.traffic.wakes.saturating_add(1);
+    }
+
+    /// A wake-up `AT` was answered (`OK`, `ERROR`, or anything final: the module is awake).
+    pub(super) fn woken(&mut self) {
+        let Some(w) = self.waking else {
+            return;
+        };
+        if w.attempt > 1 {
+            // An earlier `AT` may still be answered late: let the line go quiet first, so
+            // that answer is not taken for the command's.
+            let until = self
+                .last_rx
+                .max(self.now)
+                .saturating_add(u64::from(self.config.quiet_ms));
+            self.waking = Some(super::Waking {
+                deadline: None,
+                settle_until: Some(until),
+                ..w
+            });
+        } else {
+            self.waking = None;
+        }
+        self.event(Event::Woken);
+    }
+
+    /// Wake-up deadlines: the next `AT`, or the end of the settling time.
+    pub(super) fn expire_wake(&mut self) {
+        let Some(w) = self.waking else {
+            return;
+        };
+        if let Some(until) = w.settle_until {
+            if self.passed(until.max(self.last_rx.saturating_add(u64::from(self.config.quiet_ms))))
+            {
+                self.waking = None;
+            }
+            return;
+        }
+        let Some(d) = w.deadline else {
+            return;
+        };
+        if !self.passed(d) {
+            return;
+        }
+        if w.attempt >= super::WAKE_ATTEMPTS {
+            crate::fmt::warn!("bc20: the module did not wake; sending the command anyway");
+            self.waking = None;
+            return;
+        }
+        self.waking = Some(super::Waking {
+            attempt: w.attempt + 1,
+            pos: 0,
+            deadline: None,
+            settle_until: None,
+        });
+    }
+}
