@@ -156,7 +156,7 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
         .ping(&target, 4, o.count, o.size)
         .await
         .map_err(|e| format!("ping {target}: {e:?}"))?;
-    for (i, r) in p.replies.iter().enumerate() {
+    for (i, r) in p.replies().enumerate() {
         println!(
             "  echo {}: reply from {}: bytes={} time={} ms ttl={}",
             i + 1,
@@ -166,8 +166,8 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
             r.ttl
         );
     }
-    if p.failures > 0 {
-        println!("  {} echoes failed", p.failures);
+    if p.failures() > 0 {
+        println!("  {} echoes failed", p.failures());
     }
     match p.summary {
         Some(s) => println!(
@@ -176,7 +176,7 @@ async fn run(common: &Common, o: &Options) -> Result<(), String> {
         ),
         None => println!("  (no summary)"),
     }
-    let pinged = !p.replies.is_empty();
+    let pinged = p.replies().next().is_some();
 
     println!("NTP {}:{}", ntp.0, ntp.1);
     let t = stack

@@ -1,4 +1,4 @@
-//! Time for the blocking stack: one method, milliseconds from any fixed origin.
+//! Time for the driver: one method, milliseconds from any fixed origin.
 
 /// A monotonic millisecond clock.
 ///
@@ -46,5 +46,21 @@ impl Clock for StdClock {
     }
     fn idle(&self) {
         std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+}
+
+/// embassy-time's monotonic clock, for firmware that runs embassy-time (feature
+/// `embassy-time`). Its `embassy_time::Delay` is the `DelayNs` the async runner takes.
+///
+/// As the blocking stack's clock, `idle` does nothing (busy polling); wrap it if the firmware
+/// should sleep while the driver waits.
+#[cfg(feature = "embassy-time")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbassyClock;
+
+#[cfg(feature = "embassy-time")]
+impl Clock for EmbassyClock {
+    fn now_ms(&self) -> u64 {
+        embassy_time::Instant::now().as_millis()
     }
 }

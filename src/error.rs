@@ -71,12 +71,12 @@ pub enum Error {
     Busy,
     /// The connection ended (the peer closed it) before every byte written to it could go
     /// out: `unsent` queued bytes were dropped, after `sent` bytes of the connection had been
-    /// accepted by the module (`SEND OK`).
+    /// accepted by the module (`SEND OK`). Both saturate at `u32::MAX`.
     Unsent {
         /// Bytes of the connection the module accepted, from its start.
-        sent: u64,
+        sent: u32,
         /// Bytes written by the application that never went out.
-        unsent: usize,
+        unsent: u32,
     },
 }
 

@@ -123,7 +123,7 @@
 //! tokio::spawn(async move { runner.run().await });
 //! stack.bring_up(&mut StdDelay, 10_000).await.unwrap();
 //! let ping = stack.ping("127.0.0.1", 1, 1, 32).await.unwrap();
-//! assert_eq!(ping.replies.len(), 1);
+//! assert_eq!(ping.replies().count(), 1);
 //! # }
 //! ```
 //!
@@ -152,6 +152,7 @@
 //! - `std`: host adapters ([`host`]: a `DelayNs` and serial-port halves, [`StdClock`]).
 //! - `sim`: the emulator (implies `std`).
 //! - `defmt`: log through `defmt`; public types derive `defmt::Format`.
+//! - `embassy-time`: [`EmbassyClock`](clock::EmbassyClock), a [`Clock`] on embassy-time.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -177,6 +178,8 @@ pub mod sim;
 
 pub use blocking::Bc20;
 pub use clock::Clock;
+#[cfg(feature = "embassy-time")]
+pub use clock::EmbassyClock;
 #[cfg(feature = "std")]
 pub use clock::StdClock;
 pub use error::{Error, ModemError};

@@ -69,13 +69,9 @@ async fn flush_fails_with_the_close_and_says_what_went_out() {
         eprintln!("{mode:?}: {r:?}");
         match r {
             Err(Error::Unsent { sent, unsent }) => {
-                assert_eq!(
-                    sent + unsent as u64,
-                    1024,
-                    "{mode:?}: every byte accounted for"
-                );
+                assert_eq!(sent + unsent, 1024, "{mode:?}: every byte accounted for");
                 assert!(unsent >= 512, "{mode:?}: the queued chunk");
-                assert_eq!(conn.sent(), sent);
+                assert_eq!(conn.sent(), u64::from(sent));
             }
             other => panic!("{mode:?}: {other:?}"),
         }

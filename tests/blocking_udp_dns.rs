@@ -241,8 +241,8 @@ fn ping_keeps_per_echo_failures() {
         let got = d.ping("127.0.0.1", 1, 3, 32);
         match (answered, got) {
             (Some(n), Ok(p)) => {
-                assert_eq!(p.replies.len(), n);
-                assert_eq!(p.failures, 1);
+                assert_eq!(p.replies().count(), n);
+                assert_eq!(p.failures(), 1);
                 assert_eq!(
                     p.echoes[0],
                     PingEcho::Failed(ResultCode::Qi(QiError::Timeout))

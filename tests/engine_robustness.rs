@@ -509,8 +509,8 @@ fn a_first_echo_that_times_out_does_not_end_the_ping() {
     r.rx("\r\n+QPING: 0,3,2,1,5,7,6\r\n");
     match r.e.take_reply(t) {
         Some(Ok(Reply::Ping(p))) => {
-            assert_eq!(p.replies.len(), 2);
-            assert_eq!(p.failures, 1);
+            assert_eq!(p.replies().count(), 2);
+            assert_eq!(p.failures(), 1);
             assert_eq!(
                 p.echoes[0],
                 PingEcho::Failed(ResultCode::Qi(QiError::Timeout))

@@ -314,7 +314,7 @@ fn dns_ping_and_ntp() {
     r.rx("\r\nOK\r\n\r\nOK\r\n\r\n+QPING: 0,\"127.0.0.1\",32,5,255\r\n\r\n+QPING: 0,\"127.0.0.1\",32,7,255\r\n\r\n+QPING: 0,2,2,0,5,7,6\r\n");
     match r.e.take_reply(t) {
         Some(Ok(Reply::Ping(p))) => {
-            assert_eq!(p.replies.len(), 2);
+            assert_eq!(p.replies().count(), 2);
             assert_eq!(p.summary.unwrap().avg_ms, 6);
         }
         other => panic!("{other:?}"),

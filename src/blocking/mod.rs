@@ -26,7 +26,7 @@ mod nal;
 
 pub use nal::{TcpSocket, UdpSocket};
 
-use core::net::SocketAddr;
+use core::net::{SocketAddr, SocketAddrV4};
 
 use embedded_io::{Read, ReadReady, Write};
 
@@ -55,11 +55,30 @@ pub struct Bc20<
     clock: C,
     wake: P,
     engine: Engine<N, RX, TX, ST>,
-    remotes: [Option<SocketAddr>; crate::types::SOCKET_COUNT],
-    dns: Option<(Ticket, heapless::String<255>)>,
+    /// The remote of each socket (IPv4: the BC20 has no IPv6), for UDP `receive`.
+    remotes: [Option<SocketAddrV4>; crate::types::SOCKET_COUNT],
+    /// The DNS lookup in flight: its ticket and a fingerprint of the name asked for.
+    dns: Option<(Ticket, NameKey)>,
     wait_limit_ms: u64,
     /// Since when an `nb` call has found the command slot taken: one per socket, then DNS.
-    busy_since: [Option<u64>; crate::types::SOCKET_COUNT + 1],
+    busy_since: [u64; crate::types::SOCKET_COUNT + 1],
+}
+
+/// `busy_since` of a slot that is not waiting.
+const NOT_BUSY: u64 = u64::MAX;
+
+/// A host name's length and FNV-1a hash: enough to tell a repeated `nb` call for the same
+/// name from a call for another one, without keeping the name (up to 255 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NameKey(usize, u32);
+
+impl NameKey {
+    fn of(name: &str) -> Self {
+        let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        NameKey(name.len(), hash)
+    }
 }
 
 /// The `busy_since` slot of DNS lookups.
@@ -95,7 +114,7 @@ where
             remotes: [None; crate::types::SOCKET_COUNT],
             dns: None,
             wait_limit_ms: 180_000,
-            busy_since: [None; crate::types::SOCKET_COUNT + 1],
+            busy_since: [NOT_BUSY; crate::types::SOCKET_COUNT + 1],
         }
     }
 
@@ -221,9 +240,12 @@ where
     /// limit, then [`Error::Timeout`], so that an `nb` caller cannot wait forever.
     fn busy(&mut self, slot: usize) -> nb::Error<Error> {
         let now = self.clock.now_ms();
-        let since = *self.busy_since[slot].get_or_insert(now);
+        if self.busy_since[slot] == NOT_BUSY {
+            self.busy_since[slot] = now;
+        }
+        let since = self.busy_since[slot];
         if now.saturating_sub(since) > self.wait_limit_ms {
-            self.busy_since[slot] = None;
+            self.busy_since[slot] = NOT_BUSY;
             nb::Error::Other(Error::Timeout)
         } else {
             nb::Error::WouldBlock
@@ -376,11 +398,13 @@ where
             SocketPhase::Reserved => {
                 let r = self.engine.open_addr(id, remote, 0);
                 if r != Err(Error::Busy) {
-                    self.busy_since[id.index()] = None;
+                    self.busy_since[id.index()] = NOT_BUSY;
                 }
                 match r {
                     Ok(()) => {
-                        self.remotes[id.index()] = Some(remote);
+                        if let SocketAddr::V4(v4) = remote {
+                            self.remotes[id.index()] = Some(v4);
+                        }
                         self.poll()?;
                         Err(nb::Error::WouldBlock)
                     }
@@ -408,7 +432,7 @@ where
         }
         let r = self.engine.send(id, data);
         if r != Err(Error::Busy) {
-            self.busy_since[id.index()] = None;
+            self.busy_since[id.index()] = NOT_BUSY;
         }
         match r {
             Ok(0) => Ok(0),
@@ -436,7 +460,7 @@ where
 
     fn close_blocking(&mut self, id: ConnectId) -> Result<(), Error> {
         self.remotes[id.index()] = None;
-        self.busy_since[id.index()] = None;
+        self.busy_since[id.index()] = NOT_BUSY;
         self.engine.close(id)?;
         self.wait(|d| match d.engine.phase(id) {
             SocketPhase::Free => Ok(()),
@@ -450,7 +474,7 @@ where
         }
         self.poll()?;
         if let Some((t, pending)) = &self.dns
-            && pending.as_str() != host
+            && *pending != NameKey::of(host)
         {
             self.engine.abandon(*t);
             self.dns = None;
@@ -459,12 +483,11 @@ where
             None => {
                 let r = self.engine.start(Request::Dns(host));
                 if r != Err(Error::Busy) {
-                    self.busy_since[DNS_SLOT] = None;
+                    self.busy_since[DNS_SLOT] = NOT_BUSY;
                 }
                 match r {
                     Ok(t) => {
-                        let name = heapless::String::try_from(host).unwrap_or_default();
-                        self.dns = Some((t, name));
+                        self.dns = Some((t, NameKey::of(host)));
                         self.poll()?;
                         Err(nb::Error::WouldBlock)
                     }

@@ -117,7 +117,7 @@ where
     ) -> nb::Result<(usize, SocketAddr), Error> {
         let n = self.receive_nb(socket.id, buffer)?;
         let remote = self.remotes[socket.id.index()].ok_or(nb::Error::Other(Error::Closed))?;
-        Ok((n, remote))
+        Ok((n, SocketAddr::V4(remote)))
     }
 
     fn close(&mut self, socket: UdpSocket) -> Result<(), Error> {

@@ -177,8 +177,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             SocketPhase::Connected => Some(Ok(())),
             SocketPhase::Failed(e) => Some(Err(e)),
             _ if s.tx_dropped > 0 => Some(Err(Error::Unsent {
-                sent: s.sent_total,
-                unsent: s.tx_dropped,
+                sent: u32::try_from(s.sent_total).unwrap_or(u32::MAX),
+                unsent: u32::try_from(s.tx_dropped).unwrap_or(u32::MAX),
             })),
             SocketPhase::PeerClosed => Some(Ok(())),
             _ => Some(Err(Error::Closed)),
@@ -286,8 +286,12 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
 
     /// The reply for `ticket`, once there is one.
     pub fn take_reply(&mut self, ticket: Ticket) -> Option<Result<Reply, Error>> {
-        match &self.st.reply {
-            Some((t, _)) if *t == ticket => self.st.reply.take().map(|(_, r)| r),
+        match self.st.reply {
+            Some((t, result)) if t == ticket => {
+                self.st.reply = None;
+                let data = self.st.collected.take();
+                Some(result.map(|()| data.unwrap_or(Reply::Done)))
+            }
             _ => None,
         }
     }

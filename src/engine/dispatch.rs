@@ -80,7 +80,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Ready | Frame::BootRom(_) => self.on_reboot(),
             Frame::DnsHead { result, count, .. } => {
-                if let Some(f) = self.user_job(UserKind::Dns) {
+                if let Some((f, _)) = self.user_job(UserKind::Dns) {
                     if !result.is_success() {
                         f.late_error = Some(ModemError::Result(result).into());
                         f.late_done = true;
@@ -93,8 +93,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
             Frame::DnsAddr(ip) => {
-                if let Some(f) = self.user_job(UserKind::Dns) {
-                    if let Some(Reply::Dns(addrs)) = &mut f.reply {
+                if let Some((f, reply)) = self.user_job(UserKind::Dns) {
+                    if let Some(Reply::Dns(addrs)) = reply {
                         let _ = addrs.push(ip);
                     }
                     f.expect = f.expect.saturating_sub(1);
@@ -105,9 +105,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Ping(line) => self.on_ping(line),
             Frame::Ntp { result, time } => {
-                if let Some(f) = self.user_job(UserKind::Ntp) {
+                if let Some((f, reply)) = self.user_job(UserKind::Ntp) {
                     match (result, time) {
-                        (ResultCode::Success, Some(t)) => f.reply = Some(Reply::Ntp(t)),
+                        (ResultCode::Success, Some(t)) => *reply = Some(Reply::Ntp(t)),
                         (ResultCode::Success, None) => f.late_error = Some(Error::Malformed),
                         (r, _) => f.late_error = Some(ModemError::Result(r).into()),
                     }
@@ -124,7 +124,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.stale |= 1 << s.id.index();
             }
             Frame::QiState(s) => {
-                if let Some(f) = self.user_job(UserKind::Info) {
+                if let Some((_, reply)) = self.user_job(UserKind::Info) {
                     let info = SocketInfo {
                         id: s.id,
                         service: s.service,
@@ -134,7 +134,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         state: s.state,
                         access_mode: s.access_mode,
                     };
-                    match &mut f.reply {
+                    match reply {
                         Some(Reply::State(list)) => {
                             let _ = list.push(info);
                         }
@@ -164,11 +164,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Identification(text) | Frame::Revision(text) => {
                 let revision = matches!(frame, Frame::Revision(_));
-                if let Some(f) = self.user_job(UserKind::Info) {
-                    if !matches!(f.reply, Some(Reply::Identity(_))) {
-                        f.reply = Some(Reply::Identity(Default::default()));
+                if let Some((_, reply)) = self.user_job(UserKind::Info) {
+                    if !matches!(reply, Some(Reply::Identity(_))) {
+                        *reply = Some(Reply::Identity(Default::default()));
                     }
-                    if let Some(Reply::Identity(i)) = &mut f.reply {
+                    if let Some(Reply::Identity(i)) = reply {
                         if revision {
                             i.revision = bounded(text);
                         } else if i.manufacturer.is_empty() {
@@ -194,18 +194,23 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.settle();
     }
 
-    /// The user request in flight, when it is of `kind`.
-    fn user_job(&mut self, kind: UserKind) -> Option<&mut super::jobs::InFlight> {
+    /// The user request in flight, when it is of `kind`, and the reply it collects.
+    fn user_job(
+        &mut self,
+        kind: UserKind,
+    ) -> Option<(&mut super::jobs::InFlight, &mut Option<Reply>)> {
+        let collected = &mut self.collected;
         self.inflight
             .as_mut()
             .filter(|f| matches!(f.job, Job::User { kind: k, .. } if k == kind || (kind == UserKind::Info && matches!(k, UserKind::SetCfg(_)))))
+            .map(|f| (f, collected))
     }
 
-    fn info_reply(&mut self, reply: Reply) {
-        if let Some(f) = self.user_job(UserKind::Info) {
-            f.reply = Some(reply);
+    fn info_reply(&mut self, info: Reply) {
+        if let Some((_, reply)) = self.user_job(UserKind::Info) {
+            *reply = Some(info);
         } else {
-            crate::fmt::debug!("bc20: unsolicited information {:?}", reply);
+            crate::fmt::debug!("bc20: unsolicited information {:?}", info);
         }
     }
 
@@ -297,18 +302,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     fn on_ping(&mut self, line: PingLine) {
         let now = self.now;
         let settle_ms = u64::from(self.config.command_timeout_ms);
-        let Some(f) = self.user_job(UserKind::Ping) else {
+        let Some((f, reply)) = self.user_job(UserKind::Ping) else {
             crate::fmt::debug!("bc20: ping line with no ping in flight");
             return;
         };
-        let (Some(Reply::Ping(out)), Some(plan)) = (&mut f.reply, &mut f.ping) else {
+        let (Some(Reply::Ping(out)), Some(plan)) = (reply, &mut f.ping) else {
             return;
         };
         // Whatever follows a lone `+QPING: <err>` shows it was one echo's, not the ping's.
         plan.decide_at = None;
         match line {
             PingLine::Echo(r) => {
-                let _ = out.replies.push(r);
                 let _ = out.echoes.push(PingEcho::Reply(r));
             }
             PingLine::Summary(s) => {
@@ -316,9 +320,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 f.late_done = true;
             }
             PingLine::Result(code) => {
-                out.failures = out.failures.saturating_add(1);
                 let _ = out.echoes.push(PingEcho::Failed(code));
-                if out.echoes.len() >= usize::from(plan.count) && out.replies.is_empty() {
+                let none_replied = out.replies().next().is_none();
+                if out.echoes.len() >= usize::from(plan.count) && none_replied {
                     // Every echo failed: nothing can follow that changes the outcome.
                     f.late_error = Some(ModemError::Result(code).into());
                     f.late_done = true;
@@ -338,17 +342,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// A lone `+QPING: <err>` with nothing after it by its decision time: decide the ping.
     pub(super) fn decide_ping(&mut self) {
         let certified = self.look_certified;
-        let Some(f) = self.user_job(UserKind::Ping) else {
+        let Some((f, reply)) = self.user_job(UserKind::Ping) else {
             return;
         };
-        let (Some(Reply::Ping(out)), Some(plan)) = (&f.reply, &mut f.ping) else {
+        let (Some(Reply::Ping(out)), Some(plan)) = (&*reply, &mut f.ping) else {
             return;
         };
         if plan.decide_at.is_none_or(|d| d > certified) {
             return;
         }
         plan.decide_at = None;
-        if out.replies.is_empty() {
+        if out.replies().next().is_none() {
             let code = out.echoes.iter().find_map(|e| match e {
                 PingEcho::Failed(c) => Some(*c),
                 PingEcho::Reply(_) => None,

@@ -76,7 +76,6 @@ pub(super) struct InFlight {
     pub late_done: bool,
     /// A failure reported by the late part.
     pub late_error: Option<Error>,
-    pub reply: Option<Reply>,
     /// The deadline was moved out for the late part.
     pub extended: bool,
     /// DNS addresses still expected.
@@ -172,7 +171,6 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             result: None,
             late_done: false,
             late_error: None,
-            reply: None,
             extended: false,
             expect: 0,
             abandoned: false,
@@ -240,7 +238,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         cmd.validate()?;
         self.claim_slot()?;
-        if self.reply.is_some() {
+        if self.reply.is_some() || self.collected.is_some() {
             return Err(Error::Busy);
         }
         let ticket = Ticket(self.next_ticket);
@@ -257,7 +255,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     decide_at: None,
                 });
             }
-            f.reply = match kind {
+            self.collected = match kind {
                 UserKind::Dns => Some(Reply::Dns(heapless::Vec::new())),
                 UserKind::Ping => Some(Reply::Ping(PingOutcome::default())),
                 _ => None,
@@ -269,6 +267,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn abandon(&mut self, ticket: Ticket) {
         if matches!(&self.reply, Some((t, _)) if *t == ticket) {
             self.reply = None;
+            self.collected = None;
         }
         if let Some(f) = &mut self.inflight
             && matches!(f.job, Job::User { ticket: t, .. } if t == ticket)
@@ -599,8 +598,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         }
                         _ => {}
                     }
-                    f.reply.unwrap_or(Reply::Done)
                 });
+                if outcome.is_err() || f.abandoned {
+                    self.collected = None;
+                }
                 if !f.abandoned {
                     self.reply = Some((ticket, outcome));
                     self.event(Event::ReplyReady);

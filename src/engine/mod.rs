@@ -154,7 +154,10 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     needs_sync: bool,
     /// Earliest time of the next start-up attempt (after a failed `AT`).
     retry_at: Millis,
-    reply: Option<(Ticket, Result<Reply, Error>)>,
+    /// The reply of the last user request is ready (with its data in `collected`).
+    reply: Option<(Ticket, Result<(), Error>)>,
+    /// What the user request in flight (or the last one, until taken) collected.
+    collected: Option<Reply>,
     next_ticket: u32,
     stalled: Option<ConnectId>,
     events: Deque<Event, 8>,
@@ -275,6 +278,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 needs_sync: false,
                 retry_at: 0,
                 reply: None,
+                collected: None,
                 next_ticket: 1,
                 stalled: None,
                 events: Deque::new(),

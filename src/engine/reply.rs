@@ -70,8 +70,8 @@ pub struct SocketInfo {
     pub id: ConnectId,
     /// TCP or UDP.
     pub service: ServiceType,
-    /// The remote address as printed (truncated to 64 bytes).
-    pub remote: String<64>,
+    /// The remote address as printed (an IPv4 address; longer text is cut at 24 bytes).
+    pub remote: String<24>,
     /// Remote port.
     pub remote_port: u16,
     /// Local port.
@@ -100,14 +100,28 @@ pub enum PingEcho {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PingOutcome {
-    /// Each echo reply, in order.
-    pub replies: Vec<PingReply, MAX_PING_REPLIES>,
-    /// Per-echo failures (`+QPING: <err>` lines before the summary).
-    pub failures: u8,
     /// Every echo in the order the module reported them, failures included.
     pub echoes: Vec<PingEcho, MAX_PING_REPLIES>,
     /// The summary line, when the module printed one.
     pub summary: Option<PingSummary>,
+}
+
+impl PingOutcome {
+    /// The echo replies, in order.
+    pub fn replies(&self) -> impl Iterator<Item = &PingReply> {
+        self.echoes.iter().filter_map(|e| match e {
+            PingEcho::Reply(r) => Some(r),
+            PingEcho::Failed(_) => None,
+        })
+    }
+
+    /// How many echoes failed (`+QPING: <err>` lines before the summary).
+    pub fn failures(&self) -> usize {
+        self.echoes
+            .iter()
+            .filter(|e| matches!(e, PingEcho::Failed(_)))
+            .count()
+    }
 }
 
 /// Answer to `ATI`.

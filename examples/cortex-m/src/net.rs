@@ -5,23 +5,15 @@
 use core::net::SocketAddr;
 
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use embassy_time::{Delay, Instant};
+use embassy_time::Delay;
 use embedded_io_async::{Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use quectel_bc20::asynch::{self, Runner, Stack, State};
-use quectel_bc20::{Clock, Error};
+use quectel_bc20::{EmbassyClock, Error};
 
-/// The driver's clock: embassy-time's monotonic instant, in milliseconds.
-pub struct EmbassyClock;
-
-impl Clock for EmbassyClock {
-    fn now_ms(&self) -> u64 {
-        Instant::now().as_millis()
-    }
-}
-
-/// The runner for UART halves `R`/`W`, with embassy-time for the clock and delays.
-pub type ModemRunner<'a, M, R, W> = Runner<'a, M, R, W, EmbassyClock, Delay, 1536, 3200>;
+/// The runner for UART halves `R`/`W`, with embassy-time for the clock (the crate's
+/// `EmbassyClock`) and delays. The driver's sizes are its defaults: nothing to name.
+pub type ModemRunner<'a, M, R, W> = Runner<'a, M, R, W, EmbassyClock, Delay>;
 
 /// Split the state into the stack and its runner over any UART.
 pub fn start<M: RawMutex, R: Read, W: Write>(

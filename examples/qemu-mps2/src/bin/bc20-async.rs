@@ -42,7 +42,7 @@ const RUN_TIMEOUT_S: u64 = 120;
 /// One executor and no driver state in interrupts: the driver needs no critical sections.
 type M = NoopRawMutex;
 type Bc20Stack = Stack<'static, M>;
-type Modem = Runner<'static, M, uart::UartRx, uart::UartTx, BoardClock, Delay, 1536, 3200>;
+type Modem = Runner<'static, M, uart::UartRx, uart::UartTx, BoardClock, Delay>;
 
 /// Between the tasks: `true` when the event happened, `false` when that task failed.
 type Flag = Signal<CriticalSectionRawMutex, bool>;
