@@ -4,15 +4,22 @@
 //! - control: short responses and URCs, small direct pushes (1..=32 bytes) and reads;
 //! - bulk: mostly 512-byte payloads, from `AT+QIRD` and from direct push.
 //!
-//! Each stream is parsed whole (one `feed` over the stream) and in 64-byte reads through a
-//! fixed-size accumulating buffer, as a driver does. Baselines: `memchr` counting the line ends
-//! of the same stream, and `memchr` visiting each line end. Run with `cargo bench --bench parser`.
+//! Each stream is parsed four ways:
+//! - `parser_whole` / `parser_chunked_64`: the whole-frame API (`Parser::parse`), over the whole
+//!   stream, and in 64-byte reads through an accumulating buffer that must hold a whole frame;
+//! - `stream_whole` / `stream_chunked_64`: the streaming API the engine uses (`Parser::stream`),
+//!   over the whole stream, and in 64-byte reads through a buffer that keeps only what was not
+//!   consumed (a line at most: payload pieces are handed out as they come).
+//!
+//! The goal is `stream_chunked_64` at 90 % or more of `stream_whole` on bulk traffic.
+//! Baselines: `memchr` counting the line ends of the same stream, and `memchr` visiting each
+//! line end. Run with `cargo bench --bench parser`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quectel_bc20::wire::{Frame, ParseContext, Parser};
+use quectel_bc20::wire::{Frame, ParseContext, Parser, Stream};
 use quectel_bc20::{AccessMode, ConnectId};
 
 const STREAM_LEN: usize = 1 << 20;
@@ -181,6 +188,56 @@ fn chunked(ctx: ParseContext, stream: &[u8], mut on_frame: impl FnMut(&Frame<'_>
     filled
 }
 
+/// The streaming API over the whole stream: items and payload bytes.
+fn stream_whole(ctx: ParseContext, stream: &[u8]) -> (u64, u64) {
+    let mut parser = Parser::new(ctx);
+    let (mut items, mut payload) = (0u64, 0u64);
+    let mut pos = 0;
+    loop {
+        let item = parser.stream(&stream[pos..]);
+        match item {
+            Stream::NeedMore => break,
+            Stream::Data { data, .. } => payload += black_box(data.len()) as u64,
+            other => {
+                black_box(&other);
+            }
+        }
+        items += 1;
+        pos += item.consumed();
+    }
+    (items, payload)
+}
+
+/// The engine's loop: 64-byte reads appended to a small buffer that keeps only what was not
+/// consumed; `on_data` sees every payload piece.
+fn stream_chunked(ctx: ParseContext, stream: &[u8], mut on_data: impl FnMut(&[u8])) -> usize {
+    let mut parser = Parser::new(ctx);
+    let mut buf = [0u8; STREAM_BUF_LEN];
+    let mut filled = 0;
+    for read in stream.chunks(READ) {
+        buf[filled..filled + read.len()].copy_from_slice(read);
+        filled += read.len();
+        let mut pos = 0;
+        loop {
+            let item = parser.stream(&buf[pos..filled]);
+            match item {
+                Stream::NeedMore => break,
+                Stream::Data { data, .. } => on_data(data.wire_bytes()),
+                other => {
+                    black_box(&other);
+                }
+            }
+            pos += item.consumed();
+        }
+        buf.copy_within(pos..filled, 0);
+        filled -= pos;
+    }
+    filled
+}
+
+/// The streaming buffer: the longest line of these streams and a read fit.
+const STREAM_BUF_LEN: usize = 256;
+
 fn check(name: &str, ctx: ParseContext, stream: &[u8], expected: &Expected) {
     let mut a = Tally::default();
     let mut parser = Parser::new(ctx);
@@ -202,6 +259,20 @@ fn check(name: &str, ctx: ParseContext, stream: &[u8], expected: &Expected) {
     assert_eq!(left, 0, "{name}: chunked feed left bytes");
     assert_eq!(a, b, "{name}: whole and chunked feeds differ");
     assert_eq!(whole(ctx, stream), (a.frames, stream.len()));
+
+    // The streaming paths give the same payload bytes, in the same order.
+    let mut sum = 0u64;
+    let mut streamed = 0u64;
+    let left = stream_chunked(ctx, stream, |d| {
+        for &b in d {
+            sum = sum.wrapping_mul(0x100_0000_01b3) ^ u64::from(b);
+        }
+        streamed += d.len() as u64;
+    });
+    assert_eq!(left, 0, "{name}: streaming left bytes");
+    assert_eq!(streamed, a.payload_bytes, "{name}: streamed payload bytes");
+    assert_eq!(sum, a.checksum, "{name}: streamed payload differs");
+    assert_eq!(stream_whole(ctx, stream).1, a.payload_bytes);
     eprintln!(
         "{name}: {} bytes, {} frames, {} payload bytes, checksum {:016x}",
         stream.len(),
@@ -232,6 +303,18 @@ fn bench(c: &mut Criterion) {
                     frames += 1;
                 });
                 (frames, left)
+            })
+        });
+        group.bench_function("stream_whole", |b| {
+            b.iter(|| stream_whole(ctx, black_box(&stream)))
+        });
+        group.bench_function("stream_chunked_64", |b| {
+            b.iter(|| {
+                let mut bytes = 0usize;
+                let left = stream_chunked(ctx, black_box(&stream), |d| {
+                    bytes += black_box(d).len();
+                });
+                (bytes, left)
             })
         });
         // The baseline: a vectorised count of line ends (memchr's `count` does no per-line work).

@@ -121,7 +121,7 @@
 //!     Box::leak(Box::new(State::new(Config::default())));
 //! let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
 //! tokio::spawn(async move { runner.run().await });
-//! stack.bring_up(&mut StdDelay, 10_000).await.unwrap();
+//! stack.bring_up(10_000).await.unwrap();
 //! let ping = stack.ping("127.0.0.1", 1, 1, 32).await.unwrap();
 //! assert_eq!(ping.replies().count(), 1);
 //! # }

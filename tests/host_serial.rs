@@ -35,10 +35,7 @@ async fn the_async_stack_over_a_serial_port() {
     tokio::spawn(async move { runner.run().await });
 
     tokio::time::timeout(Duration::from_secs(20), async {
-        stack
-            .bring_up(&mut StdDelay, 10_000)
-            .await
-            .expect("bring-up");
+        stack.bring_up(10_000).await.expect("bring-up");
         let ip = stack
             .get_host_by_name("echo.test", AddrType::IPv4)
             .await

@@ -5,9 +5,55 @@
 mod support;
 
 use proptest::prelude::*;
-use quectel_bc20::wire::{Command, Frame, Parse, ParseContext, Parser};
+use quectel_bc20::wire::{Command, Frame, Malformed, Parse, ParseContext, Parser, Stream};
 use quectel_bc20::{AccessMode, ConnectId, ContextId, DataFormat, ServiceType, ViewMode};
 use support::{debug_frames, parse_chunked};
+
+/// What the streaming parser gives for `bytes` fed in reads of `sizes` (cycled) through a
+/// buffer that keeps only what was not consumed: the frames (payload headers included, as
+/// `Debug` text), and each payload's bytes once its end said it was good (`Err` when it said
+/// not). The buffer never holds more than a line and a read.
+fn stream_chunked(
+    ctx: ParseContext,
+    bytes: &[u8],
+    sizes: &[usize],
+) -> (Vec<String>, Vec<Result<Vec<u8>, Malformed>>, usize) {
+    let mut p = Parser::new(ctx);
+    let (mut frames, mut payloads) = (Vec::new(), Vec::new());
+    let mut current: Vec<u8> = Vec::new();
+    let mut buf = Vec::new();
+    let (mut pos, mut k, mut peak) = (0, 0, 0);
+    while pos < bytes.len() {
+        let n = sizes[k % sizes.len()].min(bytes.len() - pos);
+        k += 1;
+        buf.extend_from_slice(&bytes[pos..pos + n]);
+        pos += n;
+        peak = peak.max(buf.len());
+        loop {
+            let item = p.stream(&buf);
+            match item {
+                Stream::NeedMore => break,
+                Stream::Frame { frame, .. } => frames.push(format!("{frame:?}")),
+                Stream::Data { data, .. } => {
+                    let mut out = vec![0; data.len()];
+                    data.decode_into(&mut out).unwrap();
+                    current.extend(out);
+                }
+                Stream::End { result, .. } => {
+                    let payload = result.map(|()| std::mem::take(&mut current));
+                    if payload.as_ref().is_err() || payload.as_ref().is_ok_and(|p| !p.is_empty()) {
+                        payloads.push(payload);
+                    }
+                    current.clear();
+                }
+                Stream::Dropped { .. } | Stream::Skipped { .. } => {}
+            }
+            let used = item.consumed();
+            buf.drain(..used);
+        }
+    }
+    (frames, payloads, peak)
+}
 
 /// One item of module output, rendered for a given context.
 #[derive(Debug, Clone)]
@@ -178,6 +224,49 @@ proptest! {
         let (chunked, left) = parse_chunked(ctx, &bytes, &sizes);
         prop_assert_eq!(left, 0);
         prop_assert_eq!(chunked, whole);
+    }
+
+    /// The streaming parser gives the same frames and payload bytes whatever the reads, the
+    /// payloads of the whole-frame parser, and buffers no more than a line and a read.
+    #[test]
+    fn streaming_in_any_reads_gives_the_payloads_of_the_whole(
+        ctx in context(),
+        items in prop::collection::vec(item(), 1..40),
+        sizes in prop::collection::vec(1usize..80, 1..8),
+    ) {
+        let bytes = render(&items, &ctx);
+        let mut whole = Vec::new();
+        Parser::new(ctx).feed(&bytes, |f| if let Frame::RecvData { data, .. } | Frame::QiRd { data, .. } = f {
+            let mut buf = vec![0; data.len()];
+            data.decode_into(&mut buf).unwrap();
+            if !buf.is_empty() {
+                whole.push(Ok(buf));
+            }
+        });
+        let (frames, payloads, peak) = stream_chunked(ctx, &bytes, &[bytes.len()]);
+        prop_assert_eq!(&payloads, &whole, "streamed whole");
+        let (frames_in_reads, payloads_in_reads, peak_in_reads) = stream_chunked(ctx, &bytes, &sizes);
+        prop_assert_eq!(frames_in_reads, frames);
+        prop_assert_eq!(payloads_in_reads, payloads);
+        let longest_read = sizes.iter().max().copied().unwrap_or(0);
+        prop_assert!(peak_in_reads <= 200 + longest_read, "buffered {} bytes", peak_in_reads);
+        let _ = peak;
+    }
+
+    /// Arbitrary bytes streamed in any reads: the same items as streamed whole.
+    #[test]
+    fn streaming_arbitrary_bytes_does_not_depend_on_reads(
+        ctx in context(),
+        bytes in prop::collection::vec(
+            prop_oneof![any::<u8>(), prop::sample::select(b"\r\n,\"+QIURC: recv0123456789ABCDEF".to_vec())],
+            0..3000,
+        ),
+        sizes in prop::collection::vec(1usize..200, 1..6),
+    ) {
+        let whole = stream_chunked(ctx, &bytes, &[bytes.len().max(1)]);
+        let chunked = stream_chunked(ctx, &bytes, &sizes);
+        prop_assert_eq!(chunked.0, whole.0);
+        prop_assert_eq!(chunked.1, whole.1);
     }
 
     /// Arbitrary bytes, in any chunking: no panic, progress on every call, bounded buffering.

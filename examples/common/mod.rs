@@ -191,7 +191,7 @@ pub async fn start(
     };
     let wait = u32::try_from(common.timeout.as_millis()).unwrap_or(u32::MAX);
     stack
-        .bring_up(&mut StdDelay, wait)
+        .bring_up(wait)
         .await
         .map_err(|e| format!("module bring-up: {e:?} (is it powered, wired and registered?)"))?;
     Ok((stack, emulator))

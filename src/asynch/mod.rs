@@ -61,7 +61,6 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::signal::Signal;
 use embassy_sync::waitqueue::MultiWakerRegistration;
-use embedded_hal_async::delay::DelayNs;
 
 use crate::engine::{
     Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, PingOutcome, Reply,
@@ -300,46 +299,21 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         r
     }
 
-    /// Bring the module up: wait for it, check the SIM, and wait until it is registered
-    /// (`+CEREG` stat 1 or 5), asking every second for at most `registration_timeout_ms`.
-    pub async fn bring_up<D: DelayNs>(
-        &self,
-        delay: &mut D,
-        registration_timeout_ms: u32,
-    ) -> Result<(), Error> {
-        let mut waited = 0u32;
-        while !self.state.with(|e| e.is_ready()) {
-            if waited >= registration_timeout_ms {
-                return Err(Error::Timeout);
-            }
-            if self.state.with(|e| e.is_unresponsive()) {
-                return Err(Error::Timeout);
-            }
-            delay.delay_ms(50).await;
-            waited = waited.saturating_add(50);
-        }
-        match self.request(Request::SimStatus).await? {
-            Reply::Sim(code) if code.as_str() == "READY" => {}
-            _ => return Err(Error::Unexpected),
-        }
-        loop {
-            if self.registration().await?.is_registered() {
-                return Ok(());
-            }
-            if waited >= registration_timeout_ms {
-                return Err(Error::Timeout);
-            }
-            delay.delay_ms(1_000).await;
-            waited = waited.saturating_add(1_000);
-        }
+    /// Bring the module into service ([`Request::BringUp`]): wait for the start-up settings,
+    /// check the SIM, and wait until it is registered (`+CEREG` stat 1 or 5), within
+    /// `timeout_ms` in all. The engine runs the procedure; both stacks drive the same one.
+    pub async fn bring_up(&self, timeout_ms: u32) -> Result<(), Error> {
+        self.request(Request::BringUp { timeout_ms })
+            .await?
+            .into_registration()
+            .map(|_| ())
     }
 
     /// `AT+CEREG?`.
     pub async fn registration(&self) -> Result<RegistrationStatus, Error> {
-        match self.request(Request::Registration).await? {
-            Reply::Registration(s) => Ok(s),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::Registration)
+            .await?
+            .into_registration()
     }
 
     /// `AT+QPING`; see [`crate::Bc20::ping`].
@@ -350,26 +324,20 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         count: u8,
         size: u8,
     ) -> Result<PingOutcome, Error> {
-        match self
-            .request(Request::Ping {
-                host,
-                timeout_s,
-                count,
-                size,
-            })
-            .await?
-        {
-            Reply::Ping(p) => Ok(p),
-            _ => Err(Error::Unexpected),
-        }
+        let ping = Request::Ping {
+            host,
+            timeout_s,
+            count,
+            size,
+        };
+        self.request(ping).await?.into_ping()
     }
 
     /// `AT+QNTP`: synchronise the module's clock; returns the time.
     pub async fn ntp(&self, server: &str, port: u16) -> Result<NtpTime, Error> {
-        match self.request(Request::Ntp { server, port }).await? {
-            Reply::Ntp(t) => Ok(t),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::Ntp { server, port })
+            .await?
+            .into_ntp()
     }
 
     /// `AT+QISTATE`.
@@ -377,11 +345,7 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         &self,
         id: Option<ConnectId>,
     ) -> Result<heapless::Vec<SocketInfo, 5>, Error> {
-        match self.request(Request::State(id)).await? {
-            Reply::State(l) => Ok(l),
-            Reply::Done => Ok(heapless::Vec::new()),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::State(id)).await?.into_sockets()
     }
 
     /// `AT+QIGETERROR`.
@@ -392,21 +356,18 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
     /// `AT+QISWTMD`.
     pub async fn switch_mode(&self, id: ConnectId, mode: AccessMode) -> Result<(), Error> {
         self.request(Request::SwitchMode(id, mode))
-            .await
-            .map(|_| ())
+            .await?
+            .into_done()
     }
 
     /// `AT+QICFG` with a value.
     pub async fn set_cfg(&self, cfg: QiCfg) -> Result<(), Error> {
-        self.request(Request::SetCfg(cfg)).await.map(|_| ())
+        self.request(Request::SetCfg(cfg)).await?.into_done()
     }
 
     /// `AT+QICFG="<key>"`.
     pub async fn get_cfg(&self, key: QiCfgKey) -> Result<QiCfg, Error> {
-        match self.request(Request::QueryCfg(key)).await? {
-            Reply::Cfg(c) => Ok(c),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::QueryCfg(key)).await?.into_cfg()
     }
 
     /// Traffic counters of the engine.
@@ -450,10 +411,7 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         if let Ok(ip) = host.parse::<Ipv4Addr>() {
             return Ok(ip);
         }
-        match self.request(Request::Dns(host)).await? {
-            Reply::Dns(addrs) => addrs.first().copied().ok_or(Error::Unexpected),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::Dns(host)).await?.into_address()
     }
 }
 

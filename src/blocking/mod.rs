@@ -216,8 +216,14 @@ where
     }
 
     /// Pump until `f` gives an answer, idling between rounds; bounded by the wait limit.
-    fn wait<T>(
+    fn wait<T>(&mut self, f: impl FnMut(&mut Self) -> nb::Result<T, Error>) -> Result<T, Error> {
+        self.wait_up_to(self.wait_limit_ms, f)
+    }
+
+    /// [`Bc20::wait`] with a limit of its own.
+    fn wait_up_to<T>(
         &mut self,
+        limit_ms: u64,
         mut f: impl FnMut(&mut Self) -> nb::Result<T, Error>,
     ) -> Result<T, Error> {
         let start = self.clock.now_ms();
@@ -228,7 +234,7 @@ where
                 Err(nb::Error::Other(e)) => return Err(e),
                 Err(nb::Error::WouldBlock) => {}
             }
-            if self.clock.now_ms().saturating_sub(start) > self.wait_limit_ms {
+            if self.clock.now_ms().saturating_sub(start) > limit_ms {
                 return Err(Error::Timeout);
             }
             self.clock.idle();
@@ -266,39 +272,27 @@ where
         })
     }
 
-    /// Bring the module up: wait for it to answer, check the SIM (`+CPIN: READY`), and wait
-    /// until it is registered (`+CEREG` stat 1 or 5), asking every second, for at most
-    /// `registration_timeout_ms`.
-    pub fn bring_up(&mut self, registration_timeout_ms: u64) -> Result<(), Error> {
-        let start = self.clock.now_ms();
-        self.wait_ready(registration_timeout_ms)?;
-        match self.request(Request::SimStatus)? {
-            Reply::Sim(code) if code.as_str() == "READY" => {}
-            Reply::Sim(code) => {
-                crate::fmt::error!("bc20: SIM not ready: {}", code.as_str());
-                return Err(Error::Unexpected);
-            }
-            _ => return Err(Error::Unexpected),
-        }
-        loop {
-            if self.registration()?.is_registered() {
-                return Ok(());
-            }
-            let asked = self.clock.now_ms();
-            if asked.saturating_sub(start) > registration_timeout_ms {
-                return Err(Error::Timeout);
-            }
-            while self.clock.now_ms().saturating_sub(asked) < 1_000 {
-                self.poll()?;
-                self.clock.idle();
-            }
-        }
+    /// Bring the module into service ([`Request::BringUp`]): wait for it to answer and take
+    /// the start-up settings, check the SIM (`+CPIN: READY`), and wait until it is registered
+    /// (`+CEREG` stat 1 or 5), within `timeout_ms` in all. The engine runs the procedure;
+    /// both stacks drive the same one.
+    pub fn bring_up(&mut self, timeout_ms: u64) -> Result<(), Error> {
+        let timeout_ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
+        // The engine's deadline ends it; the wait limit is only a safety net behind that.
+        let limit = self.wait_limit_ms.max(u64::from(timeout_ms) + 10_000);
+        self.request_within(Request::BringUp { timeout_ms }, limit)?
+            .into_registration()
+            .map(|_| ())
     }
 
     /// Send `request` and wait for its reply.
     pub fn request(&mut self, request: Request<'_>) -> Result<Reply, Error> {
+        self.request_within(request, self.wait_limit_ms)
+    }
+
+    fn request_within(&mut self, request: Request<'_>, limit_ms: u64) -> Result<Reply, Error> {
         let mut ticket = None;
-        let r = self.wait(|d| match ticket {
+        let r = self.wait_up_to(limit_ms, |d| match ticket {
             None => match d.engine.start(request) {
                 Ok(t) => {
                     ticket = Some(t);
@@ -322,10 +316,7 @@ where
 
     /// `AT+CEREG?`: the registration status.
     pub fn registration(&mut self) -> Result<RegistrationStatus, Error> {
-        match self.request(Request::Registration)? {
-            Reply::Registration(s) => Ok(s),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::Registration)?.into_registration()
     }
 
     /// `AT+QPING`: ping `host` `count` times (1..=10), waiting `timeout_s` (1..=255) for each
@@ -337,23 +328,18 @@ where
         count: u8,
         size: u8,
     ) -> Result<PingOutcome, Error> {
-        match self.request(Request::Ping {
+        let ping = Request::Ping {
             host,
             timeout_s,
             count,
             size,
-        })? {
-            Reply::Ping(p) => Ok(p),
-            _ => Err(Error::Unexpected),
-        }
+        };
+        self.request(ping)?.into_ping()
     }
 
     /// `AT+QNTP`: synchronise the module's clock with `server:port`; returns the time.
     pub fn ntp(&mut self, server: &str, port: u16) -> Result<NtpTime, Error> {
-        match self.request(Request::Ntp { server, port })? {
-            Reply::Ntp(t) => Ok(t),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::Ntp { server, port })?.into_ntp()
     }
 
     /// `AT+QISTATE`: the module's view of one socket or of all.
@@ -361,11 +347,7 @@ where
         &mut self,
         id: Option<ConnectId>,
     ) -> Result<heapless::Vec<SocketInfo, 5>, Error> {
-        match self.request(Request::State(id))? {
-            Reply::State(list) => Ok(list),
-            Reply::Done => Ok(heapless::Vec::new()),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::State(id))?.into_sockets()
     }
 
     /// `AT+QIGETERROR`: the last TCP/IP error and the module's description of it.
@@ -375,20 +357,17 @@ where
 
     /// `AT+QISWTMD`: switch a socket between buffer access and direct push.
     pub fn switch_mode(&mut self, id: ConnectId, mode: AccessMode) -> Result<(), Error> {
-        self.request(Request::SwitchMode(id, mode)).map(|_| ())
+        self.request(Request::SwitchMode(id, mode))?.into_done()
     }
 
     /// `AT+QICFG`: change a setting. The engine's framing follows the change.
     pub fn set_cfg(&mut self, cfg: QiCfg) -> Result<(), Error> {
-        self.request(Request::SetCfg(cfg)).map(|_| ())
+        self.request(Request::SetCfg(cfg))?.into_done()
     }
 
     /// `AT+QICFG="<key>"`: read a setting.
     pub fn get_cfg(&mut self, key: QiCfgKey) -> Result<QiCfg, Error> {
-        match self.request(Request::QueryCfg(key))? {
-            Reply::Cfg(c) => Ok(c),
-            _ => Err(Error::Unexpected),
-        }
+        self.request(Request::QueryCfg(key))?.into_cfg()
     }
 
     /// Start connecting `id` to `remote`; `Ok` once connected.
@@ -499,14 +478,9 @@ where
                 None => Err(nb::Error::WouldBlock),
                 Some(r) => {
                     self.dns = None;
-                    match r {
-                        Ok(Reply::Dns(addrs)) => addrs
-                            .first()
-                            .map(|a| core::net::IpAddr::from(*a))
-                            .ok_or(nb::Error::Other(Error::Unexpected)),
-                        Ok(_) => Err(nb::Error::Other(Error::Unexpected)),
-                        Err(e) => Err(nb::Error::Other(e)),
-                    }
+                    r.and_then(Reply::into_address)
+                        .map(core::net::IpAddr::from)
+                        .map_err(nb::Error::Other)
                 }
             },
         }

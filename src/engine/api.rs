@@ -92,10 +92,30 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         let core::net::SocketAddr::V4(v4) = remote else {
             return Err(Error::Unsupported);
         };
-        let mut ip: heapless::String<16> = heapless::String::new();
-        // "255.255.255.255" is 15 bytes: the write cannot fail.
-        let _ = core::fmt::write(&mut ip, format_args!("{}", v4.ip()));
-        self.open_from(id, &ip, v4.port(), local_port)
+        // Dotted decimal by hand: "255.255.255.255" is 15 bytes, and core::fmt would cost
+        // more flash than the rest of this function.
+        let mut ip = [0u8; 15];
+        let mut n = 0;
+        for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+            if i > 0 {
+                ip[n] = b'.';
+                n += 1;
+            }
+            let digits = [octet / 100, octet / 10 % 10, octet % 10];
+            let skip = if octet >= 100 {
+                0
+            } else if octet >= 10 {
+                1
+            } else {
+                2
+            };
+            for d in &digits[skip..] {
+                ip[n] = b'0' + d;
+                n += 1;
+            }
+        }
+        let ip = core::str::from_utf8(&ip[..n]).map_err(|_| Error::Unexpected)?;
+        self.open_from(id, ip, v4.port(), local_port)
     }
 
     /// Start sending the first chunk of `data` on a connected socket: up to 512 bytes with

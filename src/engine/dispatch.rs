@@ -202,7 +202,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let collected = &mut self.collected;
         self.inflight
             .as_mut()
-            .filter(|f| matches!(f.job, Job::User { kind: k, .. } if k == kind || (kind == UserKind::Info && matches!(k, UserKind::SetCfg(_)))))
+            .filter(|f| matches!(f.job, Job::User { kind: k, .. } if k == kind || (kind == UserKind::Info && matches!(k, UserKind::SetCfg(_) | UserKind::BringUp))))
             .map(|f| (f, collected))
     }
 

@@ -28,6 +28,8 @@ pub(super) enum UserKind {
     Ping,
     Ntp,
     Info,
+    /// A step of [`Request::BringUp`] (collects like `Info`).
+    BringUp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,10 +237,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Request::Attached => (Command::CgattRead, UserKind::Info),
             Request::Address => (Command::CgpaddrRead(ctx), UserKind::Info),
             Request::Identify => (Command::Identify, UserKind::Info),
+            Request::BringUp { timeout_ms } => return self.start_bring_up(timeout_ms),
         };
         cmd.validate()?;
         self.claim_slot()?;
-        if self.reply.is_some() || self.collected.is_some() {
+        if self.reply.is_some() || self.collected.is_some() || self.bring_up.is_some() {
             return Err(Error::Busy);
         }
         let ticket = Ticket(self.next_ticket);
@@ -265,6 +268,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     pub(super) fn abandon(&mut self, ticket: Ticket) {
+        if self.bring_up.is_some_and(|b| b.ticket == ticket) {
+            self.bring_up = None;
+        }
         if matches!(&self.reply, Some((t, _)) if *t == ticket) {
             self.reply = None;
             self.collected = None;
@@ -320,6 +326,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             .find_socket(|s| s.needs_close && !(s.linger && (s.tx.len() > 0 || s.tx_inflight > 0)))
         {
             let _ = self.begin(&Command::QiClose(id), Job::Close(id));
+            return;
+        }
+        if self.schedule_bring_up() {
             return;
         }
         if self.send_wait.is_none() {
@@ -580,6 +589,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
                 self.ctx.set_access_mode(id, AccessMode::Buffer);
             }
+            Job::User {
+                kind: UserKind::BringUp,
+                ..
+            } => self.bring_up_step(result, f.abandoned),
             Job::User { ticket, kind } => {
                 let outcome = result.map(|()| {
                     match kind {

@@ -43,6 +43,7 @@
 //! then reports [`Error::Reset`], never stale data.
 
 mod api;
+mod bringup;
 mod config;
 mod dispatch;
 mod jobs;
@@ -207,6 +208,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Option<Millis>,
+    /// A [`Request::BringUp`] in progress.
+    bring_up: Option<bringup::BringUp>,
 }
 
 /// The protocol engine; see the module docs for its sizes and calling contract.
@@ -304,6 +307,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 stale_check: true,
                 stale: 0,
                 user_waiting_since: None,
+                bring_up: None,
             },
         }
     }

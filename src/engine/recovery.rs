@@ -67,8 +67,18 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         {
             take(since.saturating_add(u64::from(self.config.unresponsive_ms)));
         }
+        if let Some(b) = self.bring_up {
+            take(b.deadline);
+        }
         if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
             next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
+        }
+        if let Some(b) = self.bring_up
+            && self.inflight.is_none()
+            && self.init.is_none()
+            && !self.needs_sync
+        {
+            next = Some(next.map_or(b.next_at, |n| n.min(b.next_at)));
         }
         if let Some(t) = self.user_waiting_since {
             // Background reads resume then, whether or not the request came back.
@@ -160,6 +170,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.fail_socket(id, Error::Timeout, true);
         }
         self.expire_unresponsive();
+        self.expire_bring_up();
         if self
             .user_waiting_since
             .is_some_and(|t| now >= t.saturating_add(super::jobs::USER_YIELD_MS))

@@ -60,6 +60,14 @@ pub enum Request<'a> {
     Address,
     /// `ATI`.
     Identify,
+    /// Bring the module into service: wait for the start-up settings, check the SIM, and wait
+    /// until it is registered (asking once a second), within `timeout_ms` from now. Replies
+    /// with the registration status; fails with [`Error::Timeout`](crate::Error::Timeout), or
+    /// [`Error::Unexpected`](crate::Error::Unexpected) when the SIM is not ready.
+    BringUp {
+        /// The whole procedure's deadline, ms.
+        timeout_ms: u32,
+    },
 }
 
 /// One line of `AT+QISTATE`, owned.
@@ -175,11 +183,71 @@ pub enum Reply {
 
 /// Copy `s` into a bounded string, cutting at a character boundary when it is too long.
 pub(crate) fn bounded<const N: usize>(s: &str) -> String<N> {
-    let mut out = String::new();
-    for c in s.chars() {
-        if out.push(c).is_err() {
-            break;
+    String::try_from(s.get(..fit(s, N)).unwrap_or_default()).unwrap_or_default()
+}
+
+/// The longest prefix of `s` of at most `cap` bytes that ends at a character boundary (not
+/// generic, so the search is compiled once for every bound).
+fn fit(s: &str, cap: usize) -> usize {
+    let mut n = s.len().min(cap);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}
+
+impl Reply {
+    /// The status of a [`Request::Registration`] or [`Request::BringUp`] reply.
+    pub fn into_registration(self) -> Result<RegistrationStatus, crate::Error> {
+        match self {
+            Reply::Registration(s) => Ok(s),
+            _ => Err(crate::Error::Unexpected),
         }
     }
-    out
+
+    /// The outcome of a [`Request::Ping`] reply.
+    pub fn into_ping(self) -> Result<PingOutcome, crate::Error> {
+        match self {
+            Reply::Ping(p) => Ok(p),
+            _ => Err(crate::Error::Unexpected),
+        }
+    }
+
+    /// The time of a [`Request::Ntp`] reply.
+    pub fn into_ntp(self) -> Result<NtpTime, crate::Error> {
+        match self {
+            Reply::Ntp(t) => Ok(t),
+            _ => Err(crate::Error::Unexpected),
+        }
+    }
+
+    /// The sockets of a [`Request::State`] reply (none when the module listed none).
+    pub fn into_sockets(self) -> Result<Vec<SocketInfo, 5>, crate::Error> {
+        match self {
+            Reply::State(l) => Ok(l),
+            Reply::Done => Ok(Vec::new()),
+            _ => Err(crate::Error::Unexpected),
+        }
+    }
+
+    /// The setting of a [`Request::QueryCfg`] reply.
+    pub fn into_cfg(self) -> Result<QiCfg, crate::Error> {
+        match self {
+            Reply::Cfg(c) => Ok(c),
+            _ => Err(crate::Error::Unexpected),
+        }
+    }
+
+    /// The first address of a [`Request::Dns`] reply.
+    pub fn into_address(self) -> Result<Ipv4Addr, crate::Error> {
+        match self {
+            Reply::Dns(addrs) => addrs.first().copied().ok_or(crate::Error::Unexpected),
+            _ => Err(crate::Error::Unexpected),
+        }
+    }
+
+    /// `Ok` for a request that answers nothing but done.
+    pub fn into_done(self) -> Result<(), crate::Error> {
+        Ok(())
+    }
 }

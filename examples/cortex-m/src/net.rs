@@ -43,7 +43,7 @@ pub async fn http_get<M: RawMutex>(
     host: &str,
     path: &str,
 ) -> Result<Fetched, Error> {
-    stack.bring_up(&mut Delay, 120_000).await?;
+    stack.bring_up(120_000).await?;
     let ip = stack.get_host_by_name(host, AddrType::IPv4).await?;
     let remote = SocketAddr::new(ip, 80);
     let mut conn = stack.connect(remote).await?;
@@ -120,7 +120,7 @@ pub async fn https_get<M: RawMutex>(
     use reqwless::request::Method;
 
     stack
-        .bring_up(&mut Delay, 120_000)
+        .bring_up(120_000)
         .await
         .map_err(|e| reqwless::Error::Network(embedded_io_async::Error::kind(&e)))?;
     let verify = TlsVerify::Certificate {

@@ -6,7 +6,7 @@ use crate::types::{ConnectId, ContextId, QiCfg};
 
 impl Command<'_> {
     /// Emit the whole command: name, form suffix, parameters, `\r`.
-    pub(super) fn emit(&self, s: &mut impl Sink) {
+    pub(super) fn emit(&self, s: &mut dyn Sink) {
         s.put(self.name().as_bytes());
         match self.kind() {
             CommandKind::Test => s.put(b"=?"),
@@ -21,7 +21,7 @@ impl Command<'_> {
     }
 
     /// Emit the parameters after `=` (for the basic command `ATE`, the digit after the name).
-    fn emit_params(&self, s: &mut impl Sink) {
+    fn emit_params(&self, s: &mut dyn Sink) {
         match *self {
             Command::Echo(on) => s.put(if on { b"1" } else { b"0" }),
             Command::Cmee(n) | Command::CeregSet(n) => s.put_num(n.into()),
@@ -136,20 +136,20 @@ impl Command<'_> {
 
 /// `<id>,<n>`. `n` is at most 1024 here (validated), so it always fits a `u32`.
 /// `AT+QISEND=<id>,<len>,` or `AT+QISENDEX=<id>,<len>,`: what precedes the data.
-pub(super) fn send_head(s: &mut impl Sink, id: ConnectId, len: usize, hex: bool) {
+pub(super) fn send_head(s: &mut dyn Sink, id: ConnectId, len: usize, hex: bool) {
     s.put(if hex { b"AT+QISENDEX=" } else { b"AT+QISEND=" });
     emit_id_len(s, id, len);
     s.put(b",");
 }
 
-fn emit_id_len(s: &mut impl Sink, id: ConnectId, n: usize) {
+fn emit_id_len(s: &mut dyn Sink, id: ConnectId, n: usize) {
     s.put_num(id.get().into());
     s.put(b",");
     s.put_num(u32::try_from(n).unwrap_or(u32::MAX));
 }
 
 /// `<context>,"<host>"`.
-fn emit_context_host(s: &mut impl Sink, context: ContextId, host: &str) {
+fn emit_context_host(s: &mut dyn Sink, context: ContextId, host: &str) {
     s.put_num(context.get().into());
     s.put(b",");
     s.put_quoted(host.as_bytes());

@@ -124,7 +124,7 @@ fn driver_state() -> &'static State<M> {
 }
 
 async fn run(spawner: Spawner, stack: Bc20Stack) -> Result<(), &'static str> {
-    stack.bring_up(&mut Delay, 30_000).await.map_err(|e| {
+    stack.bring_up(30_000).await.map_err(|e| {
         hprintln!("bring-up: {:?}", e);
         "bring-up"
     })?;
