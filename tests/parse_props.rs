@@ -9,6 +9,9 @@ use quectel_bc20::wire::{Command, Frame, Malformed, Parse, ParseContext, Parser,
 use quectel_bc20::{AccessMode, ConnectId, ContextId, DataFormat, ServiceType, ViewMode};
 use support::{debug_frames, parse_chunked};
 
+/// Frames (as `Debug` text), payloads (or why they were bad), and the peak buffer length.
+type Streamed = (Vec<String>, Vec<Result<Vec<u8>, Malformed>>, usize);
+
 /// What the streaming parser gives for `bytes` fed in reads of `sizes` (cycled) through a
 /// buffer that keeps only what was not consumed: the frames (payload headers included, as
 /// `Debug` text), and each payload's bytes once its end said it was good (`Err` when it said
@@ -17,7 +20,7 @@ fn stream_chunked(
     ctx: ParseContext,
     bytes: &[u8],
     sizes: &[usize],
-) -> (Vec<String>, Vec<Result<Vec<u8>, Malformed>>, usize) {
+) -> Streamed {
     let mut p = Parser::new(ctx);
     let (mut frames, mut payloads) = (Vec::new(), Vec::new());
     let mut current: Vec<u8> = Vec::new();
