@@ -119,6 +119,9 @@ impl defmt::Format for Printable<'_> {
     }
 }
 
+/// Bytes as text with line ends and other bytes escaped. Not `<[u8]>::escape_ascii` from
+/// core: it also escapes `"` and `'`, and AT traffic is full of quotes
+/// (`+QIURC: \"recv\",0` would be the log of every URC).
 fn write_escaped(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     for &b in bytes {
         match b {

@@ -16,11 +16,7 @@ type Streamed = (Vec<String>, Vec<Result<Vec<u8>, Malformed>>, usize);
 /// buffer that keeps only what was not consumed: the frames (payload headers included, as
 /// `Debug` text), and each payload's bytes once its end said it was good (`Err` when it said
 /// not). The buffer never holds more than a line and a read.
-fn stream_chunked(
-    ctx: ParseContext,
-    bytes: &[u8],
-    sizes: &[usize],
-) -> Streamed {
+fn stream_chunked(ctx: ParseContext, bytes: &[u8], sizes: &[usize]) -> Streamed {
     let mut p = Parser::new(ctx);
     let (mut frames, mut payloads) = (Vec::new(), Vec::new());
     let mut current: Vec<u8> = Vec::new();

@@ -72,16 +72,14 @@ impl<'a> Payload<'a> {
     /// Copy the payload bytes into `out`, decoding hex. Returns the number of bytes written, or
     /// `None` (writing nothing) when `out` is shorter than [`Payload::len`].
     pub fn decode_into(&self, out: &mut [u8]) -> Option<usize> {
-        let n = self.len();
-        let out = out.get_mut(..n)?;
         if self.hex {
-            for (o, pair) in out.iter_mut().zip(self.wire.chunks_exact(2)) {
-                *o = (super::hex::nibble(pair[0]) << 4) | super::hex::nibble(pair[1]);
-            }
+            // Checked hex already: only a short `out` can fail.
+            super::hex::decode_into(self.wire, out)
         } else {
+            let out = out.get_mut(..self.wire.len())?;
             out.copy_from_slice(self.wire);
+            Some(out.len())
         }
-        Some(n)
     }
 }
 
