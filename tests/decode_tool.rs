@@ -112,12 +112,22 @@ fn binary_exit_status_and_summary() {
         PUSH_SUMMARY
     );
 
-    // The wrong context for the capture: the view mode 0 push (`12345`) is taken for a buffer
-    // mode notification and its data for an unknown line. Unknown lines are not errors.
+    // Without `--push`, the echoed `AT+QIOPEN=...,1` and `AT+QICFG="viewmode",1` set the
+    // context as the capture goes.
     let out = run_binary(&["--quiet", &path], None);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        PUSH_SUMMARY
+    );
+
+    // The wrong context, kept fixed: the view mode 0 push (`12345`) is taken for a buffer mode
+    // notification and its data for an unknown line (not an error); the view mode 1 push has
+    // data on the header's line in a view mode 0 context: not guessed at, malformed.
+    let out = run_binary(&["--quiet", "--no-follow", &path], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        last_line(&out).contains("unknown lines: 1, malformed: 0"),
+        last_line(&out).contains("unknown lines: 1, malformed: 1"),
         "{out:?}"
     );
 }

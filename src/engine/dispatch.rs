@@ -124,37 +124,54 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                     f.late_done = true;
                 }
             }
-            Frame::QiState(s)
-                if self
-                    .inflight
-                    .as_ref()
-                    .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP)) =>
-            {
-                // A socket the module holds from before this driver started.
-                self.stale |= 1 << s.id.index();
+            Frame::QiState(s) => self.on_state(s),
+            Frame::QiStateExt(s) => match s.as_bc20() {
+                Some(s) => self.on_state(s),
+                None => crate::fmt::debug!("bc20: +QISTATE of a socket this driver cannot use"),
+            },
+            Frame::QiRdFrom { data, from } => {
+                crate::fmt::debug!(
+                    "bc20: {} bytes read from {}:{}",
+                    data.len(),
+                    from.ip,
+                    from.port
+                );
+                self.on_read(data, None);
             }
-            Frame::QiState(s) => {
-                if let Some(f) = self.user_job(UserKind::Info) {
-                    let info = SocketInfo {
-                        id: s.id,
-                        service: s.service,
-                        remote: bounded(s.remote),
-                        remote_port: s.remote_port,
-                        local_port: s.local_port,
-                        state: s.state,
-                        access_mode: s.access_mode,
-                    };
-                    match &mut f.reply {
-                        Some(Reply::State(list)) => {
-                            let _ = list.push(info);
-                        }
-                        r => {
-                            let mut list = heapless::Vec::new();
-                            let _ = list.push(info);
-                            *r = Some(Reply::State(list));
-                        }
+            Frame::RecvFrom { id, data, from } => {
+                crate::fmt::debug!(
+                    "bc20: {} bytes pushed from {}:{}",
+                    data.len(),
+                    from.ip,
+                    from.port
+                );
+                self.on_pushed(id, data);
+            }
+            Frame::QiRdQuery { .. } => {
+                // The answer to `AT+QIRD=<id>,0`, which this driver never sends: a read that
+                // gets it got no data, and is tried again.
+                match self.inflight.as_mut() {
+                    Some(f) if matches!(f.job, Job::Read { .. }) => {
+                        crate::fmt::warn!("bc20: AT+QIRD answered with byte counts, no data");
+                        f.late_error = Some(Error::Unexpected);
                     }
+                    _ => crate::fmt::debug!("bc20: +QIRD byte counts with no read in flight"),
                 }
+            }
+            Frame::QiSendQuery {
+                total,
+                acked,
+                unacked,
+            } => crate::fmt::debug!(
+                "bc20: +QISEND counts: {} sent, {} acked, {} unacked",
+                total,
+                acked,
+                unacked
+            ),
+            Frame::Prompt => {
+                // Prompt mode, which this driver never asks for: the command in flight is not
+                // ended by it; its deadline (and resynchronisation) handles a module that waits.
+                crate::fmt::warn!("bc20: unexpected `> ` prompt from the module");
             }
             Frame::QiCfg(c) => self.info_reply(Reply::Cfg(c)),
             Frame::QiGetError {
@@ -202,6 +219,40 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
             Frame::Overlong => crate::fmt::warn!("bc20: overlong line skipped"),
         }
         self.settle();
+    }
+
+    /// A `+QISTATE` line: a left-over socket at start-up, or part of a [`Reply::State`].
+    fn on_state(&mut self, s: crate::types::SocketStatus<'_>) {
+        if self
+            .inflight
+            .as_ref()
+            .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP))
+        {
+            // A socket the module holds from before this driver started.
+            self.stale |= 1 << s.id.index();
+            return;
+        }
+        if let Some(f) = self.user_job(UserKind::Info) {
+            let info = SocketInfo {
+                id: s.id,
+                service: s.service,
+                remote: bounded(s.remote),
+                remote_port: s.remote_port,
+                local_port: s.local_port,
+                state: s.state,
+                access_mode: s.access_mode,
+            };
+            match &mut f.reply {
+                Some(Reply::State(list)) => {
+                    let _ = list.push(info);
+                }
+                r => {
+                    let mut list = heapless::Vec::new();
+                    let _ = list.push(info);
+                    *r = Some(Reply::State(list));
+                }
+            }
+        }
     }
 
     /// The user request in flight, when it is of `kind`.

@@ -8,7 +8,7 @@ use core::net::Ipv4Addr;
 use nom::branch::alt;
 use nom::bytes::complete::{take_while, take_while1};
 use nom::character::complete::{
-    char, digit1, space0, u8 as dec_u8, u16 as dec_u16, u32 as dec_u32,
+    char, digit1, i16 as dec_i16, space0, u8 as dec_u8, u16 as dec_u16, u32 as dec_u32,
 };
 use nom::combinator::{all_consuming, opt, rest};
 use nom::sequence::{delimited, preceded};
@@ -19,7 +19,7 @@ use crate::types::{
     RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
-use super::frame::{CeReg, Frame, Malformed, PingLine, TestCommand};
+use super::frame::{CeReg, Frame, Malformed, PingLine, SocketStatusExt, TestCommand};
 use super::parse::ParseContext;
 
 type In<'a> = &'a [u8];
@@ -34,6 +34,8 @@ pub(crate) fn classify<'a>(line: &'a [u8], _ctx: &ParseContext) -> Frame<'a> {
         b"SEND FAIL" => return Frame::SendFail,
         b"CLOSE OK" => return Frame::CloseOk,
         b"RDY" => return Frame::Ready,
+        // The send prompt when a line end follows it (`parse.rs` frames `> ` on its own).
+        b">" | b"> " => return Frame::Prompt,
         _ => {}
     }
     if line.first() == Some(&b'+') {
@@ -88,7 +90,19 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
             })
         }
         b"QICLOSE" => test(TestCommand::QiClose),
-        b"QISEND" => test(TestCommand::QiSend),
+        b"QISEND" if params.contains(&b'(') => test(TestCommand::QiSend),
+        b"QISEND" => {
+            let (total, acked, unacked) = full(
+                (dec_u32, preceded(comma, dec_u32), preceded(comma, dec_u32)),
+                params,
+            )
+            .ok_or(Malformed::Fields)?;
+            Ok(Frame::QiSendQuery {
+                total,
+                acked,
+                unacked,
+            })
+        }
         b"QISENDEX" => test(TestCommand::QiSendEx),
         b"QIRD" => test(TestCommand::QiRd),
         b"QISWTMD" => test(TestCommand::QiSwtmd),
@@ -130,8 +144,10 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
     }
 }
 
+/// `+QISTATE:` in the BC20's eight-field form or the ten-field form of BG96-class siblings
+/// (`...,<contextID>,<serverID>,<access_mode>,"<AT_port>"`).
 fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let fields = (
+    let mut head = (
         raw_id,
         preceded(comma, quoted),
         preceded(comma, quoted),
@@ -139,19 +155,38 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
         preceded(comma, dec_u16),
         preceded(comma, dec_u8),
         preceded(comma, dec_u8),
-        preceded(comma, dec_u8),
     );
-    let (id, service, remote, remote_port, local_port, state, context, mode) =
-        full(fields, params).ok_or(Malformed::Fields)?;
-    Ok(Frame::QiState(SocketStatus {
-        id: connect_id(id)?,
-        service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
+    let (rest, (id, service, remote, remote_port, local_port, state, context)) =
+        head.parse(params).map_err(|_| Malformed::Fields)?;
+    if let Some(mode) = full(preceded(comma, dec_u8), rest) {
+        return Ok(Frame::QiState(SocketStatus {
+            id: connect_id(id)?,
+            service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
+            remote: text(remote).ok_or(Malformed::Fields)?,
+            remote_port,
+            local_port,
+            state: SocketState::from_wire(state).ok_or(Malformed::Fields)?,
+            context: ContextId::new(context).ok_or(Malformed::Fields)?,
+            access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
+        }));
+    }
+    let tail = (
+        preceded(comma, dec_i16),
+        preceded(comma, dec_u8),
+        preceded(comma, quoted),
+    );
+    let (server_id, access_mode, at_port) = full(tail, rest).ok_or(Malformed::Fields)?;
+    Ok(Frame::QiStateExt(SocketStatusExt {
+        id,
+        service: text(service).ok_or(Malformed::Fields)?,
         remote: text(remote).ok_or(Malformed::Fields)?,
         remote_port,
         local_port,
-        state: SocketState::from_wire(state).ok_or(Malformed::Fields)?,
-        context: ContextId::new(context).ok_or(Malformed::Fields)?,
-        access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
+        state,
+        context,
+        server_id,
+        access_mode,
+        at_port: text(at_port).ok_or(Malformed::Fields)?,
     }))
 }
 

@@ -7,7 +7,8 @@ mod frame;
 pub mod hex;
 mod lines;
 mod parse;
+mod sibling;
 
 pub use encode::{Command, EncodeError, MAX_COMMAND_LEN};
-pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, TestCommand};
+pub use frame::{CeReg, Frame, Malformed, Payload, PingLine, Remote, SocketStatusExt, TestCommand};
 pub use parse::{DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser};

@@ -14,13 +14,16 @@
 //! The result never depends on how the bytes were split into reads: any chunking of a stream
 //! yields the same frames. Payload bytes (after `+QIRD: <n>` and direct-push
 //! `+QIURC: "recv",<id>,<n>`) are framed by their announced length only, never by looking for
-//! `OK` or a line end, so binary data comes through intact. The parser never panics, never
+//! `OK` or a line end, so binary data comes through intact. A payload header the parser does not
+//! fully understand never yields payload bytes: it is [`Frame::BadPayload`], and the bytes after
+//! it are framed as lines. The parser never panics, never
 //! reads past its input, and every call either returns `NeedMore` or consumes at least one byte.
 
 use crate::types::{AccessMode, ConnectId, DataFormat, SOCKET_COUNT, ViewMode};
 
 use super::frame::{Frame, Malformed, Payload};
 use super::lines::classify;
+use super::sibling::{self, Shape};
 
 /// Default longest line (an echoed `AT+QISENDEX=<id>,512,<1024 hex digits>` is 1043 bytes).
 pub const DEFAULT_MAX_LINE: usize = 1100;
@@ -31,10 +34,15 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 1500;
 ///
 /// Whether bytes follow a `+QIURC: "recv",<id>,<len>` header depends on the socket's access
 /// mode; whether the second number of `+QIRD: <a>,<b>` is a remaining length depends on
-/// `showlength`; hex receive mode doubles the bytes on the wire. The parser accepts both view
-/// mode layouts (data after `\r\n` or after `,`) whatever [`ParseContext::view_mode`] says,
-/// because the layout is unambiguous once the other settings are known; `view_mode` records
-/// what the driver configured, for tools and for [`ParseStats::layout_mismatches`].
+/// `showlength`; hex receive mode doubles the bytes on the wire. Data after the header's line
+/// end is accepted whatever [`ParseContext::view_mode`] says; data on the header's line is taken
+/// for `+QIRD` in view mode 1 only, because sibling forms (`+QIRD: <total>,<read>,<unread>`,
+/// `+QIRD: <len>,"<ip>",<port>`) make that layout ambiguous otherwise (the table and the
+/// decisions are in the `sibling` module's docs). Direct-push data on the URC's line is taken
+/// in view mode 1, and in hex receive mode in either view mode (sibling firmware prints hex
+/// there, spec 6.9). Anything else after a header's numbers is [`Frame::BadPayload`]: no byte
+/// of it is taken as data. [`ParseStats::layout_mismatches`] counts data whose layout differed
+/// from `view_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ParseContext {
@@ -200,7 +208,10 @@ impl Parser {
                         self.stats.malformed = self.stats.malformed.saturating_add(1)
                     }
                     Frame::Overlong => self.stats.overlong = self.stats.overlong.saturating_add(1),
-                    Frame::QiRd { data, .. } | Frame::RecvData { data, .. } => {
+                    Frame::QiRd { data, .. }
+                    | Frame::RecvData { data, .. }
+                    | Frame::QiRdFrom { data, .. }
+                    | Frame::RecvFrom { data, .. } => {
                         self.stats.payload_bytes =
                             self.stats.payload_bytes.saturating_add(data.len() as u64)
                     }
@@ -307,6 +318,9 @@ impl Parser {
             return Parse::Skipped { consumed: noise };
         }
 
+        if let Some(out) = prompt(input) {
+            return out;
+        }
         // A read that ended inside a payload header's prefix: wait, or a `max_line` shorter
         // than the prefix would make it an overlong line that the whole stream does not have.
         if input.len() < RECV_PREFIX.len()
@@ -462,6 +476,18 @@ impl Parser {
             Some(b'\r' | b'\n') => false,
             Some(_) => return bad(Malformed::Fields),
         };
+        if same_line {
+            match self.recv_from(cur, id, len) {
+                Header::Plain => {}
+                other => return other,
+            }
+            // Data on the URC's line: view mode 1, or hex on the URC line as sibling firmware
+            // prints it in either view mode (spec 6.9; hex text cannot line up with a wrong
+            // header by chance). Raw bytes there in view mode 0 are not guessed at.
+            if self.ctx.view_mode != ViewMode::HeaderCommaData && !self.ctx.hex() {
+                return bad(Malformed::Layout);
+            }
+        }
         if !same_line && self.ctx.access_mode(id) == AccessMode::Buffer {
             let len = u16::try_from(len).ok();
             return match cur.line_end() {
@@ -482,6 +508,11 @@ impl Parser {
         let mut cur = Cursor::new(input, QIRD_PREFIX.len());
         if cur.peek() == Some(b'(') {
             return Header::Plain;
+        }
+        let view1 = self.ctx.view_mode == ViewMode::HeaderCommaData;
+        match self.qird_sibling(cur, view1) {
+            Header::Plain => {}
+            other => return other,
         }
         let len = match cur.number() {
             Num::Value(n) => n,
@@ -507,6 +538,11 @@ impl Parser {
             Some(b'\r' | b'\n') => false,
             Some(_) => return Header::Broken(Malformed::Fields),
         };
+        if same_line && !view1 {
+            // Not a form of view mode 0: data on the header's line is taken in view mode 1
+            // only (see `sibling`), never guessed at.
+            return Header::Broken(Malformed::Layout);
+        }
         if len == 0 && !same_line {
             return match cur.line_end() {
                 Some(end) => Header::Done(
@@ -523,6 +559,64 @@ impl Parser {
         match self.payload(cur, len, same_line, true, None) {
             Ok((data, end)) => Header::Done(Frame::QiRd { data, remaining }, end),
             Err(h) => h,
+        }
+    }
+
+    /// The sibling forms of `+QIRD:` (see [`sibling`]): the query answer and the UDP-service
+    /// header with its payload. `Plain` when the header is none of them.
+    fn qird_sibling<'a>(&mut self, cur: Cursor<'a>, view1: bool) -> Header<'a> {
+        match sibling::qird(cur.rest(), view1) {
+            Shape::No => Header::Plain,
+            Shape::NeedMore => Header::NeedMore,
+            Shape::Bad => Header::Broken(Malformed::Fields),
+            Shape::Query {
+                total,
+                read,
+                unread,
+                end,
+            } => Header::Done(
+                Frame::QiRdQuery {
+                    total,
+                    read,
+                    unread,
+                },
+                cur.pos + end,
+            ),
+            Shape::From { len, remote, eol } => {
+                let at = Cursor::new(cur.input, cur.pos + eol);
+                match self.payload(at, len, false, true, None) {
+                    Ok((data, end)) => Header::Done(Frame::QiRdFrom { data, from: remote }, end),
+                    Err(h) => h,
+                }
+            }
+        }
+    }
+
+    /// `+QIURC: "recv",<id>,<len>,"<ip>",<port>` and the data after its line end (direct push
+    /// on a sibling's UDP-service socket); `cur` stands on the `,` after `<len>`. `Plain` when
+    /// the rest is not that form.
+    fn recv_from<'a>(&mut self, cur: Cursor<'a>, id: ConnectId, len: u32) -> Header<'a> {
+        let rest = cur.input.get(cur.pos + 1..).unwrap_or_default();
+        match sibling::recv_from(rest, len) {
+            Shape::No | Shape::Query { .. } => Header::Plain,
+            Shape::NeedMore => Header::NeedMore,
+            Shape::Bad => Header::Unframable(Some(id), Malformed::Fields),
+            Shape::From { len, remote, eol } => {
+                let at = Cursor::new(cur.input, cur.pos + 1 + eol);
+                // As other view mode 0 pushes: no line end is required after the data.
+                match self.payload(at, len, false, false, Some(id)) {
+                    Ok((data, end)) => Header::Done(
+                        Frame::RecvFrom {
+                            id,
+                            data,
+                            from: remote,
+                        },
+                        end,
+                    ),
+                    Err(Header::Broken(why)) => Header::Unframable(Some(id), why),
+                    Err(h) => h,
+                }
+            }
         }
     }
 
@@ -599,6 +693,20 @@ impl Parser {
             self.stats.layout_mismatches = self.stats.layout_mismatches.saturating_add(1);
         }
         Ok((data, consumed))
+    }
+}
+
+/// The `> ` send prompt at the start of a frame. The module prints `\r\n> ` and then waits
+/// for the data, so no line end follows: the two bytes are a frame of their own. A lone `>`
+/// waits for the next byte; `>` and a line end is a line (classified as the prompt too).
+fn prompt<'a>(input: &[u8]) -> Option<Parse<'a>> {
+    match input {
+        [b'>'] => Some(Parse::NeedMore),
+        [b'>', b' ', ..] => Some(Parse::Frame {
+            frame: Frame::Prompt,
+            consumed: 2,
+        }),
+        _ => None,
     }
 }
 
@@ -688,6 +796,7 @@ fn scan_bytes(bytes: &[u8], noisy: &mut bool) -> Option<usize> {
 }
 
 /// A read position in a header.
+#[derive(Clone, Copy)]
 struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
