@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use lexopt::{Arg, ValueExt as _};
 
+use quectel_bc20::engine::Module;
 use quectel_bc20::wire::{Frame, Parse, ParseContext, ParseStats, Parser, Payload};
 use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
 
@@ -32,6 +33,9 @@ options (they set the parse context; defaults match a freshly configured module)
   --no-follow        keep the context fixed; by default echoed commands that change framing
                      (AT+QICFG=\"viewmode\"/\"showlength\"/\"dataformat\", AT+QIOPEN's access mode,
                      AT+QISWTMD) update it from the point they appear
+  --module NAME      the module the capture is from: bc20, bc26, bc66, bc660k. The identity
+                     lines in the capture (ATI, AT+CGMR) are checked against it, and the result
+                     is printed before the summary
   --offsets          prefix each frame with its byte offset in the input
   --quiet            print the summary only
   --help             print this text
@@ -51,6 +55,8 @@ pub struct Options {
     pub quiet: bool,
     /// Update the context from echoed commands that change framing.
     pub follow: bool,
+    /// The module the capture is from, for the identity check.
+    pub module: Option<Module>,
     /// The input path (`-` is stdin).
     pub input: PathBuf,
 }
@@ -74,6 +80,7 @@ where
     let mut offsets = false;
     let mut quiet = false;
     let mut follow = true;
+    let mut module = None;
     let mut input = None;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
@@ -103,6 +110,13 @@ where
             Arg::Long("max-payload") => ctx.max_payload = p.value()?.parse()?,
             Arg::Long("offsets") => offsets = true,
             Arg::Long("no-follow") => follow = false,
+            Arg::Long("module") => {
+                let v = p.value()?.string()?;
+                module = Some(
+                    Module::from_name(&v)
+                        .ok_or(format!("--module: {v:?} is not bc20, bc26, bc66 or bc660k"))?,
+                );
+            }
             Arg::Short('q') | Arg::Long("quiet") => quiet = true,
             Arg::Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
             Arg::Value(_) => return Err("more than one input given".into()),
@@ -115,17 +129,20 @@ where
         offsets,
         quiet,
         follow,
+        module,
         input,
     }))
 }
 
 /// What a decode run found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// The parser's counters at the end.
     pub stats: ParseStats,
     /// Bytes left at the end that no frame took (a payload cut short, say).
     pub unframed_tail: usize,
+    /// The modules the capture's identity lines (`ATI`, `AT+CGMR`) name, in order, once each.
+    pub named: Vec<Module>,
 }
 
 impl Summary {
@@ -159,6 +176,7 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
     let mut parser = Parser::new(opts.ctx);
     let mut pos = 0;
     let mut at_eof = false;
+    let mut named = Vec::new();
     while let Some(rest) = input.get(pos..) {
         let result = if at_eof {
             parser.parse_eof(rest)
@@ -169,6 +187,12 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
             Parse::Frame { frame, consumed } => {
                 if let (Frame::Echo(cmd), true) = (&frame, opts.follow) {
                     follow(&mut parser.ctx, cmd);
+                }
+                if let Frame::Identification(t) | Frame::Revision(t) = frame
+                    && let Some(m) = Module::identify(t)
+                    && !named.contains(&m)
+                {
+                    named.push(m);
                 }
                 if !opts.quiet {
                     if opts.offsets {
@@ -186,6 +210,7 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
     let summary = Summary {
         stats: parser.stats(),
         unframed_tail: input.len() - pos,
+        named,
     };
     if summary.unframed_tail > 0 && !opts.quiet {
         if opts.offsets {
@@ -193,8 +218,26 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
         }
         writeln!(out, "(unframed tail: {})", bytes(&input[pos..]))?;
     }
+    if let Some(m) = opts.module {
+        writeln!(out, "{}", identity_line(m, &summary.named))?;
+    }
     writeln!(out, "{}", summary.line())?;
     Ok(summary)
+}
+
+/// The `--module` check: what the capture's identity lines say about module `m`.
+pub fn identity_line(m: Module, named: &[Module]) -> String {
+    match named {
+        [] => format!("module: {m} (the capture does not identify the module)"),
+        [only] if *only == m => format!("module: {m} (the capture's identity matches)"),
+        _ => {
+            let names: Vec<&str> = named.iter().map(|n| n.name()).collect();
+            format!(
+                "module: {m} (warning: the capture identifies {})",
+                names.join(", ")
+            )
+        }
+    }
 }
 
 /// Apply an echoed command that changes how received data is framed to `ctx`: the host's

@@ -246,8 +246,11 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
         r
     }
 
-    /// Bring the module up: wait for it, check the SIM, and wait until it is registered
-    /// (`+CEREG` stat 1 or 5), asking every second for at most `registration_timeout_ms`.
+    /// Bring the module up: wait for it, check its identity (`ATI`) against the configured
+    /// [`Module`](crate::engine::Module) (a mismatch is a warning and
+    /// [`Event::ModuleMismatch`](crate::engine::Event), never an error), check the SIM, and
+    /// wait until it is registered (`+CEREG` stat 1 or 5), asking every second for at most
+    /// `registration_timeout_ms`.
     pub async fn bring_up<D: DelayNs>(
         &self,
         delay: &mut D,
@@ -263,6 +266,10 @@ impl<'a, M: RawMutex, const SOCK_RX: usize, const RX: usize> Stack<'a, M, SOCK_R
             }
             delay.delay_ms(50).await;
             waited = waited.saturating_add(50);
+        }
+        if let Err(e) = self.request(Request::Identify).await {
+            // A module that answers ATI otherwise, or not at all, is still usable.
+            crate::fmt::warn!("bc20: ATI failed ({}); identity not checked", e);
         }
         match self.request(Request::SimStatus).await? {
             Reply::Sim(code) if code.as_str() == "READY" => {}

@@ -216,12 +216,18 @@ where
         })
     }
 
-    /// Bring the module up: wait for it to answer, check the SIM (`+CPIN: READY`), and wait
-    /// until it is registered (`+CEREG` stat 1 or 5), asking every second, for at most
-    /// `registration_timeout_ms`.
+    /// Bring the module up: wait for it to answer, check its identity (`ATI`) against the
+    /// configured [`Module`](crate::engine::Module) (a mismatch is a warning and
+    /// [`Event::ModuleMismatch`](crate::engine::Event), never an error), check the SIM
+    /// (`+CPIN: READY`), and wait until it is registered (`+CEREG` stat 1 or 5), asking every
+    /// second, for at most `registration_timeout_ms`.
     pub fn bring_up(&mut self, registration_timeout_ms: u64) -> Result<(), Error> {
         let start = self.clock.now_ms();
         self.wait_ready(registration_timeout_ms)?;
+        if let Err(e) = self.request(Request::Identify) {
+            // A module that answers ATI otherwise, or not at all, is still usable.
+            crate::fmt::warn!("bc20: ATI failed ({}); identity not checked", e);
+        }
         match self.request(Request::SimStatus)? {
             Reply::Sim(code) if code.as_str() == "READY" => {}
             Reply::Sim(code) => {

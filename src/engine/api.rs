@@ -48,7 +48,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
             return Err(Error::Unexpected);
         }
         let cmd = Command::QiOpen {
-            context: crate::types::ContextId::DEFAULT,
+            context: self.st.config.module.profile().context,
             id,
             service: s.service,
             remote,

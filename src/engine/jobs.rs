@@ -1,7 +1,7 @@
 //! The command in flight: what it waits for, when it is done, and what runs next.
 
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId, ContextId, QiCfg};
+use crate::types::{AccessMode, ConnectId, QiCfg};
 use crate::wire::Command;
 
 use super::reply::{PingOutcome, Reply, Request};
@@ -263,7 +263,7 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
     }
 
     pub(super) fn start(&mut self, request: Request<'_>) -> Result<Ticket, Error> {
-        let ctx = ContextId::DEFAULT;
+        let ctx = self.config.module.profile().context;
         let (cmd, kind) = match request {
             Request::At => (Command::At, UserKind::Plain),
             Request::Dns(host) => (Command::QiDnsGip { context: ctx, host }, UserKind::Dns),
@@ -621,6 +621,9 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                         }
                         _ => {}
                     }
+                    if let Some(Reply::Identity(i)) = &f.reply {
+                        self.identity_checked(i.check(self.config.module));
+                    }
                     f.reply.unwrap_or(Reply::Done)
                 });
                 if !f.abandoned {
@@ -629,6 +632,33 @@ impl<const SOCK_RX: usize> State<SOCK_RX> {
                 }
             }
         }
+    }
+
+    /// An `ATI` answer was compared with the configured module: warn on a mismatch, never
+    /// fail (a module may answer in a form this driver does not read).
+    fn identity_checked(&mut self, check: super::IdentityCheck) {
+        let expected = self.config.module;
+        self.identity = Some(check);
+        let found = match check {
+            super::IdentityCheck::Matches => {
+                crate::fmt::debug!("bc20: the module is a {}", expected.name());
+                return;
+            }
+            super::IdentityCheck::Other(m) => Some(m),
+            super::IdentityCheck::Unknown => None,
+        };
+        match found {
+            Some(m) => crate::fmt::warn!(
+                "bc20: configured for a {} but the module says it is a {}",
+                expected.name(),
+                m.name()
+            ),
+            None => crate::fmt::warn!(
+                "bc20: configured for a {}; the module's identity names no module of the family",
+                expected.name()
+            ),
+        }
+        self.event(Event::ModuleMismatch { expected, found });
     }
 
     /// Start-up is done: requests are accepted.

@@ -30,11 +30,13 @@
 mod api;
 mod dispatch;
 mod jobs;
+mod profile;
 mod recovery;
 mod reply;
 mod ring;
 mod socket;
 
+pub use profile::{BootOutput, ErrorStyle, IdentityCheck, Module, Profile};
 pub use reply::{
     Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingEcho, PingOutcome, Reply, Request, SocketInfo,
 };
@@ -56,6 +58,9 @@ pub type Millis = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
+    /// The module on the other end (see [`Module`] and its [`Profile`]): the PDP context the
+    /// TCP/IP commands name, and what the identity check at bring-up expects.
+    pub module: Module,
     /// Wait for a command's final result (`OK`/`ERROR`). The manual says 300 ms.
     pub command_timeout_ms: u32,
     /// Wait for `+QIOPEN` after `AT+QIOPEN` (the manual recommends 60 s).
@@ -131,6 +136,7 @@ pub const LOOK_GRACE_MS: Millis = 50;
 impl Default for Config {
     fn default() -> Self {
         Config {
+            module: Module::Bc20,
             command_timeout_ms: 2_000,
             open_timeout_ms: 60_000,
             send_timeout_ms: 30_000,
@@ -198,6 +204,14 @@ pub enum Event {
     /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
     /// push; buffer mode stops fetching instead).
     DatagramsDropped(ConnectId),
+    /// The module's `ATI` answer names another module than [`Config::module`] (`Some`), or
+    /// none this driver knows (`None`). Only a warning: the driver goes on.
+    ModuleMismatch {
+        /// The configured module.
+        expected: Module,
+        /// The module the answer named, if one of the family.
+        found: Option<Module>,
+    },
 }
 
 /// Counters for diagnostics and benchmarks (saturating).
@@ -335,6 +349,8 @@ struct State<const SOCK_RX: usize> {
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Option<Millis>,
+    /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
+    identity: Option<IdentityCheck>,
 }
 
 /// The protocol engine. `SOCK_RX` is each socket's receive buffer (at least the largest push
@@ -393,6 +409,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
                 stale_check: true,
                 stale: 0,
                 user_waiting_since: None,
+                identity: None,
             },
         }
     }
@@ -400,6 +417,12 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     /// The configuration (with the settings changed by [`Request::SetCfg`] since).
     pub fn config(&self) -> &Config {
         &self.st.config
+    }
+
+    /// The outcome of the last identity check: an answer to [`Request::Identify`] (which the
+    /// shells' `bring_up` sends) compared with [`Config::module`]. `None` before any.
+    pub fn identity(&self) -> Option<IdentityCheck> {
+        self.st.identity
     }
 
     /// True once the start-up settings are applied.
@@ -630,7 +653,8 @@ impl Event {
             | Event::Stalled(_)
             | Event::BadPayload(_)
             | Event::Unresponsive
-            | Event::DatagramsDropped(_) => crate::fmt::warn!("bc20: {:?}", self),
+            | Event::DatagramsDropped(_)
+            | Event::ModuleMismatch { .. } => crate::fmt::warn!("bc20: {:?}", self),
             _ => crate::fmt::debug!("bc20: {:?}", self),
         }
     }

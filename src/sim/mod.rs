@@ -174,6 +174,12 @@ impl Default for Nvram {
 /// The emulator's options.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The module emulated (see [`crate::engine::Module`]): its `ATI` model line, the PDP
+    /// context its TCP/IP commands take (0 on the BC660K, 1 on the others; another is refused),
+    /// prompt-mode sends and the `AT+QISEND=<id>,0` query (BC66, BC660K), and how TCP/IP
+    /// errors are printed after `AT+CMEE=1` (a plain `ERROR` on the BC66 and BC660K).
+    /// [`Config::for_module`] also sets the boot output and revision of the module.
+    pub module: crate::engine::Module,
     /// What to print at power-up and after a reboot.
     pub boot: BootStyle,
     /// Take host bytes while the boot lines are still going out. Off by default: a booting
@@ -247,6 +253,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            module: crate::engine::Module::Bc20,
             boot: BootStyle::Rdy,
             listen_while_booting: false,
             nvram: Nvram::default(),
@@ -280,6 +287,21 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The defaults for `module`: its profile's boot output and revision on top of
+    /// [`Config::default`] (which keeps `RDY` at boot whatever the module, as tests expect).
+    pub fn for_module(module: crate::engine::Module) -> Self {
+        let p = module.profile();
+        Config {
+            module,
+            boot: match p.boot {
+                crate::engine::BootOutput::Rdy => BootStyle::Rdy,
+                crate::engine::BootOutput::BootRom => BootStyle::BootRom,
+            },
+            revision: String::from(p.revision),
+            ..Config::default()
+        }
+    }
+
     pub(crate) fn net_view(&self) -> net::NetView {
         net::NetView {
             resolver: services::Resolver {
