@@ -497,3 +497,18 @@ proptest! {
         prop_assert_eq!(got, vec![data.clone()]);
     }
 }
+
+/// Settings and URC kinds of siblings this crate does not use are unknown lines, not broken
+/// ones: a BG96 log with a TCP listener or its own `AT+QICFG` keys decodes cleanly.
+#[test]
+fn sibling_settings_and_urc_kinds_are_unknown_not_malformed() {
+    let bytes = b"\r\n+QICFG: \"transpktsize\",1024\r\n\r\nOK\r\n\
+        \r\n+QIURC: \"incoming full\"\r\n\
+        \r\n+QIURC: \"incoming\",1,0,\"10.7.0.1\",5000\r\n";
+    let (f, stats) = parse_all(ParseContext::default(), bytes);
+    assert_eq!(stats.malformed, 0, "{f:?}");
+    assert_eq!(stats.unknown, 3, "{f:?}");
+    // A kind this crate knows, with broken fields, stays malformed.
+    let (_, stats) = parse_all(ParseContext::default(), b"\r\n+QIURC: \"closed\",x\r\n");
+    assert_eq!(stats.malformed, 1);
+}

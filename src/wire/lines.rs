@@ -113,7 +113,9 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
         b"QNTP" if params.first() == Some(&b'(') => test(TestCommand::QNtp),
         b"QNTP" => qntp(params),
         b"QICFG" if params.contains(&b'(') => test(TestCommand::QiCfg),
-        b"QICFG" => qicfg(params),
+        // Keys and URC kinds of siblings this crate does not use (`"transpktsize"`,
+        // `"incoming full"`) are lines it does not know, not broken ones.
+        b"QICFG" => Ok(qicfg(params)?.unwrap_or(Frame::Unknown(line))),
         b"QIGETERROR" => {
             let (code, description) = full((dec_u16, comma, rest).map(|(c, _, d)| (c, d)), params)
                 .ok_or(Malformed::Fields)?;
@@ -122,7 +124,7 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
                 description: text(description).ok_or(Malformed::Fields)?,
             })
         }
-        b"QIURC" => qiurc(params),
+        b"QIURC" => Ok(qiurc(params)?.unwrap_or(Frame::Unknown(line))),
         b"CPIN" => Ok(Frame::CPin(text(params).ok_or(Malformed::Fields)?)),
         b"CEREG" => cereg(params),
         b"CGATT" => match params {
@@ -288,7 +290,8 @@ fn ntp_time(i: In<'_>) -> R<'_, Option<NtpTime>> {
     Ok((i, time))
 }
 
-fn qicfg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
+/// `+QICFG: "<key>",...`; `None` for a key this crate does not know.
+fn qicfg(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
     let (key, values) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
     let cfg = match key {
         b"dataformat" => {
@@ -308,45 +311,51 @@ fn qicfg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             Some(1) => QiCfg::ShowLength(true),
             _ => return Err(Malformed::Fields),
         },
-        _ => return Err(Malformed::Fields),
+        _ => return Ok(None),
     };
-    Ok(Frame::QiCfg(cfg))
+    Ok(Some(Frame::QiCfg(cfg)))
 }
 
-/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact. (`"recv"` headers are framed by
-/// the parser; one that reaches this point is broken.)
-fn qiurc(params: &[u8]) -> Result<Frame<'_>, Malformed> {
+/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact; `None` for a kind this crate does
+/// not know. (`"recv"` headers are framed by the parser; one that reaches this point is broken.)
+fn qiurc(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
     let (kind, args) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
-    match kind {
-        b"closed" => {
-            let id = full(preceded(comma, raw_id), args).ok_or(Malformed::Fields)?;
-            Ok(Frame::Closed(connect_id(id)?))
-        }
-        b"pdpdeact" => {
-            let cid = full(preceded(comma, dec_u8), args).ok_or(Malformed::Fields)?;
-            Ok(Frame::PdpDeact(cid))
-        }
-        b"dnsgip" => {
-            if let Some(ip) = full(preceded(comma, quoted), args) {
-                return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
-            }
-            let (code, count, ttl) = full(
-                (
-                    preceded(comma, dec_u16),
-                    preceded(comma, dec_u8),
-                    preceded(comma, dec_u32),
-                ),
-                args,
-            )
-            .ok_or(Malformed::Fields)?;
-            Ok(Frame::DnsHead {
-                result: ResultCode::from_code(code),
-                count,
-                ttl,
-            })
-        }
-        _ => Err(Malformed::Fields),
+    qiurc_kind(kind, args).transpose()
+}
+
+fn qiurc_kind<'a>(kind: &[u8], args: &'a [u8]) -> Option<Result<Frame<'a>, Malformed>> {
+    Some(match kind {
+        b"closed" => full(preceded(comma, raw_id), args)
+            .ok_or(Malformed::Fields)
+            .and_then(|id| Ok(Frame::Closed(connect_id(id)?))),
+        b"pdpdeact" => full(preceded(comma, dec_u8), args)
+            .ok_or(Malformed::Fields)
+            .map(Frame::PdpDeact),
+        b"recv" => Err(Malformed::Fields),
+        b"dnsgip" => dnsgip(args),
+        _ => return None,
+    })
+}
+
+/// The two lines of a DNS answer.
+fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
+    if let Some(ip) = full(preceded(comma, quoted), args) {
+        return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
     }
+    let (code, count, ttl) = full(
+        (
+            preceded(comma, dec_u16),
+            preceded(comma, dec_u8),
+            preceded(comma, dec_u32),
+        ),
+        args,
+    )
+    .ok_or(Malformed::Fields)?;
+    Ok(Frame::DnsHead {
+        result: ResultCode::from_code(code),
+        count,
+        ttl,
+    })
 }
 
 /// `+CEREG: <n>,<stat>[,...]` (read) or `+CEREG: <stat>[,"<tac>",...]` (URC).
