@@ -211,3 +211,64 @@ fn identity_check_warns_on_a_mismatch() {
         assert_eq!(warned, want != IdentityCheck::Matches, "{events:?}");
     }
 }
+
+/// A read answered in the UDP-service form: the data goes to the socket like a `+QIRD`
+/// payload.
+#[test]
+fn engine_takes_the_udp_service_read_form() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,\"10.7.0.1\",5000\r\nhe\r\nO\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"he\r\nO");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.idle();
+}
+
+/// A push in the UDP-service form goes to the socket like any push.
+#[test]
+fn engine_takes_the_udp_service_push_form() {
+    let mut r = Rig::new(EngineConfig {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        ..EngineConfig::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    r.rx("\r\n+QIURC: \"recv\",0,3,\"10.7.0.1\",5000\r\nabc\r\n");
+    assert_eq!(r.recv_all(id), b"abc");
+}
+
+/// Byte counts instead of data: the read got nothing, and is tried again, not taken as done.
+#[test]
+fn engine_retries_a_read_answered_with_byte_counts() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,0,5\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"");
+    r.advance(1_000);
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hello");
+}
+
+/// A `> ` prompt or a `+QISEND` count line ends no command: the send still waits for its
+/// `OK` and `SEND OK`.
+#[test]
+fn prompt_and_send_counts_end_no_command() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.send(id, b"hi").unwrap();
+    r.expect("AT+QISENDEX=0,2,6869");
+    r.rx("\r\n> ");
+    r.rx("\r\n+QISEND: 2,0,2\r\n");
+    assert_eq!(r.e.take_send_result(id), None, "not done by the prompt");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(2)));
+}
