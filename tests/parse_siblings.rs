@@ -274,15 +274,20 @@ fn send_prompt_is_framed_before_its_data() {
     }
 }
 
+/// True for a frame (in `Debug` form) that hands out payload bytes.
+fn carries_data(f: &str) -> bool {
+    (f.starts_with("QiRd {") && !f.contains("wire: []"))
+        || f.starts_with("QiRdFrom")
+        || f.starts_with("RecvData")
+        || f.starts_with("RecvFrom")
+}
+
 /// A header that did not decode: the bytes after it are lines, none is data.
 fn assert_no_payload(ctx: &ParseContext, bytes: &[u8]) -> Vec<String> {
     let whole = debug_frames(*ctx, bytes);
     for f in &whole {
         assert!(
-            !(f.starts_with("QiRd {") && !f.contains("wire: []"))
-                && !f.starts_with("QiRdFrom")
-                && !f.starts_with("RecvData")
-                && !f.starts_with("RecvFrom"),
+            !carries_data(f),
             "{ctx:?}: payload taken from {:?}: {whole:?}",
             String::from_utf8_lossy(bytes)
         );
@@ -464,10 +469,7 @@ proptest! {
         let whole = debug_frames(ctx, &bytes);
         for f in &whole {
             prop_assert!(
-                !(f.starts_with("QiRd {") && !f.contains("wire: []"))
-                    && !f.starts_with("QiRdFrom")
-                    && !f.starts_with("RecvData")
-                    && !f.starts_with("RecvFrom"),
+                !carries_data(f),
                 "payload taken from {:?}: {:?}", String::from_utf8_lossy(&bytes), whole
             );
         }

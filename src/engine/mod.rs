@@ -199,7 +199,7 @@ pub enum Event {
     Unresponsive,
     /// The module answers again after [`Event::Unresponsive`].
     Responsive,
-    /// The module was woken from sleep before a command (see [`Config::wake_after_idle_ms`]).
+    /// The module was woken from sleep before a command (see [`Config::wake`]).
     Woken,
     /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
     /// push; buffer mode stops fetching instead).
@@ -545,7 +545,7 @@ impl<const SOCK_RX: usize, const RX: usize> Engine<SOCK_RX, RX> {
     // ----- output -----
 
     /// The next bytes to write to the UART, if any. Before a command that follows a spell
-    /// of idle, these are a wake-up `AT` (see [`Config::wake_after_idle_ms`]); check
+    /// of idle, these are a wake-up `AT` (see [`Config::wake`]); check
     /// [`Engine::take_wake_request`] first if the module has a wake pin.
     pub fn poll_transmit(&mut self, now: Millis) -> Option<&[u8]> {
         self.st.now = self.st.now.max(now);
