@@ -24,6 +24,14 @@
 //! The runner `examples/bc20-sim.rs` wraps the pty and TCP endpoints:
 //! `cargo run --features sim --example bc20-sim -- --pty` (see its `--help`).
 //!
+//! # Modules
+//!
+//! [`Config::module`] picks the module emulated: the BC20 (the default) or its siblings BC26,
+//! BC66 and BC660K, as [`crate::engine::Module`]'s profiles describe them (identity, boot output
+//! with [`Config::for_module`], the PDP context the TCP/IP commands take, prompt-mode sends and
+//! the `AT+QISEND=<id>,0` counters on the BC66 and BC660K, plain `ERROR` for failed TCP/IP
+//! commands on those two).
+//!
 //! # Options, pacing and faults
 //!
 //! [`Config`] holds the module's options (boot lines or `RDY`, late `CLOSE OK`, sleep after
