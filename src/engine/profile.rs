@@ -40,7 +40,10 @@
 //!   not apply to syntax errors, invalid parameter errors"). BC26: taken as the BC20. The
 //!   engine accepts both forms from every module (spec 6.15).
 //!
-//! Left as they are for all four, for want of a source that says otherwise: the limits
+//! The same on all four: `AT+QICFG` with `dataformat`, `viewmode` and `showlength` (BC20
+//! manual; Renode's BC66 and BC660K models implement all three; BC26 taken as the BC20), so the
+//! engine sets them at start-up on every module. Left as they are for all four, for want of a
+//! source that says otherwise: the limits
 //! (`AT+QIRD` 512 bytes, `AT+QISEND` 1024 text bytes, `AT+QISENDEX` 512 bytes), `AT+QISTATE?`,
 //! the `+QIURC: "recv"` forms, sockets 0..=4. Renode's BC660K model also quotes received data
 //! (`+QIRD: 5,"hello"`) and lists a `showRA` setting; no manual or capture confirms either, so
