@@ -133,6 +133,14 @@ fn mqtt_round_trip_on(module: engine::Module, mode: AccessMode) {
 
 #[test]
 #[ignore = "needs mosquitto"]
+fn minimq_round_trip_on_bc26_and_bc66() {
+    for module in [engine::Module::Bc26, engine::Module::Bc66] {
+        mqtt_round_trip_on(module, AccessMode::Buffer);
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
 fn minimq_round_trip_on_a_bc660k_both_modes() {
     mqtt_round_trip_on(engine::Module::Bc660k, AccessMode::Buffer);
     mqtt_round_trip_on(engine::Module::Bc660k, AccessMode::DirectPush);

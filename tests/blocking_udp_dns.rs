@@ -102,6 +102,20 @@ fn udp_echo_keeps_datagram_boundaries_bc660k_both_modes() {
 }
 
 #[test]
+fn udp_echo_and_dns_on_every_module() {
+    for module in engine::Module::ALL {
+        udp_boundaries_on(module, AccessMode::Buffer);
+        let (mut d, _emu, written) = dns_driver_on(module, false);
+        assert_eq!(
+            lookup(&mut d, "multi.test"),
+            Ok(Ipv4Addr::new(10, 9, 8, 7).into()),
+            "{module}"
+        );
+        blocking_support::assert_spoke_as(&d, &written, module);
+    }
+}
+
+#[test]
 fn dns_on_a_bc660k_names_context_0() {
     let (mut d, _emu, written) = dns_driver_on(engine::Module::Bc660k, false);
     assert_eq!(
