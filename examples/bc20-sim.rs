@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lexopt::{Arg, Parser, ValueExt as _};
+use quectel_bc20::engine::Module;
 use quectel_bc20::sim::{self, BootStyle, Config, Emulator, Rate};
 
 const HELP: &str = "\
@@ -22,6 +23,11 @@ ENDPOINT:
     --tcp ADDR               listen on ADDR (e.g. 127.0.0.1:5555), one host at a time
 
 MODULE:
+    --module NAME            the module emulated: bc20 (default), bc26, bc66, bc660k. Sets its
+                             ATI model, revision and boot output, the PDP context its TCP/IP
+                             commands take (0 on the BC660K), prompt-mode sends and the
+                             AT+QISEND=<id>,0 query (bc66, bc660k), plain ERROR for failed
+                             TCP/IP commands (bc66, bc660k); --boot overrides the boot output
     --boot STYLE             power-up output: rdy (default), brom (MT2625 boot-ROM lines), silent
     --echo-off               start with echo off (as if ATE0 had been saved)
     --listen-while-booting   take host bytes before the boot lines are out (default: lost)
@@ -74,18 +80,27 @@ fn parse(mut p: Parser) -> Result<Option<(Endpoint, Config)>, lexopt::Error> {
     c.faults.chunk_max = 4;
     c.faults.chunk_gap = Duration::from_millis(2);
     let mut endpoint = None;
+    let mut module = None;
+    let mut boot = None;
     while let Some(arg) = p.next()? {
         match arg {
             Arg::Short('h') | Arg::Long("help") => return Ok(None),
             Arg::Long("pty") => endpoint = Some(Endpoint::Pty),
             Arg::Long("tcp") => endpoint = Some(Endpoint::Tcp(p.value()?.string()?)),
+            Arg::Long("module") => {
+                let v = p.value()?.string()?;
+                module = Some(
+                    Module::from_name(&v)
+                        .ok_or(format!("--module {v}: expected bc20, bc26, bc66 or bc660k"))?,
+                );
+            }
             Arg::Long("boot") => {
-                c.boot = match p.value()?.string()?.as_str() {
+                boot = Some(match p.value()?.string()?.as_str() {
                     "rdy" => BootStyle::Rdy,
                     "brom" => BootStyle::BootRom,
                     "silent" => BootStyle::Silent,
                     v => return Err(format!("--boot {v}: expected rdy, brom or silent").into()),
-                }
+                })
             }
             Arg::Long("echo-off") => c.nvram.echo = false,
             Arg::Long("listen-while-booting") => c.listen_while_booting = true,
@@ -151,6 +166,15 @@ fn parse(mut p: Parser) -> Result<Option<(Endpoint, Config)>, lexopt::Error> {
         }
     }
     let endpoint = endpoint.ok_or("choose an endpoint: --pty or --tcp ADDR")?;
+    if let Some(m) = module {
+        let profile = Config::for_module(m);
+        c.module = m;
+        c.boot = profile.boot;
+        c.revision = profile.revision;
+    }
+    if let Some(b) = boot {
+        c.boot = b;
+    }
     Ok(Some((endpoint, c)))
 }
 

@@ -57,8 +57,9 @@ impl fmt::Display for ConnectId {
     }
 }
 
-/// A PDP context id, `contextID` in the manual: 1..=3 in the syntax, only 1 supported by the
-/// module.
+/// A PDP context id, `contextID` in the manuals: 1..=3 in the BC20's syntax (only 1 supported by
+/// the module), 0 on the BC660K (its default PDN, see [`crate::engine::Module::Bc660k`]), up to 16
+/// on BG96-class siblings. The type accepts 0..=16, so every sibling's output decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ContextId(u8);
@@ -67,13 +68,12 @@ impl ContextId {
     /// Context 1, the only one the BC20 supports.
     pub const DEFAULT: ContextId = ContextId(1);
 
-    /// The context `n`, or `None` when `n` is not 1..=3.
+    /// Context 0, the BC660K's default PDN context.
+    pub const ZERO: ContextId = ContextId(0);
+
+    /// The context `n`, or `None` when `n` is above 16.
     pub const fn new(n: u8) -> Option<Self> {
-        if n >= 1 && n <= 3 {
-            Some(ContextId(n))
-        } else {
-            None
-        }
+        if n <= 16 { Some(ContextId(n)) } else { None }
     }
 
     /// The context id as a number.

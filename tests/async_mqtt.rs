@@ -4,18 +4,49 @@
 
 mod async_support;
 
-use async_support::{Mosquitto, STEP, loopback, pattern, start_default, within};
+use async_support::{Harness, Mosquitto, STEP, loopback, pattern, start, start_default, within};
 use embedded_nal_async::TcpConnect;
 use minimq::{
     Buffers, ConfigBuilder, ConnectEvent, Publication, QoS, Session, SubscriptionOptions,
     TopicFilter,
 };
+use quectel_bc20::engine;
+use quectel_bc20::sim;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mosquitto"]
 async fn minimq_subscribes_and_receives_its_own_publications() {
-    let broker = Mosquitto::start();
     let h = start_default().await;
+    round_trip(&h, "bc20-async-test").await;
+}
+
+/// The same against the BC660K emulator, brought up with `bring_up` (which checks the
+/// identity against the profile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs mosquitto"]
+async fn minimq_round_trip_on_a_bc660k() {
+    let module = engine::Module::Bc660k;
+    let h: Harness = start(
+        sim::Config {
+            module,
+            revision: sim::Config::for_module(module).revision,
+            ..sim::Config::default()
+        },
+        engine::Config {
+            module,
+            ..engine::Config::default()
+        },
+    )
+    .await;
+    within(STEP, "bring-up", h.stack.bring_up(5_000))
+        .await
+        .unwrap();
+    assert_eq!(h.stack.identity(), Some(engine::IdentityCheck::Matches));
+    round_trip(&h, "bc660k-async-test").await;
+}
+
+async fn round_trip(h: &Harness, client_id: &str) {
+    let broker = Mosquitto::start();
     let io = within(STEP, "tcp connect", h.stack.connect(loopback(broker.port)))
         .await
         .unwrap();
@@ -23,7 +54,7 @@ async fn minimq_subscribes_and_receives_its_own_publications() {
     let (mut rx, mut tx) = (vec![0u8; 2048], vec![0u8; 4096]);
     let mut session = Session::new(
         ConfigBuilder::new(Buffers::new(&mut rx, &mut tx))
-            .client_id("bc20-async-test")
+            .client_id(client_id)
             .unwrap()
             .keepalive_interval(60),
     );
@@ -32,7 +63,7 @@ async fn minimq_subscribes_and_receives_its_own_publications() {
         .unwrap();
     assert_eq!(conn.connect_event(), ConnectEvent::Connected);
 
-    let topic = "bc20/test/echo";
+    let topic = &format!("{client_id}/echo");
     let filter = [TopicFilter::new(topic)
         .options(SubscriptionOptions::default().maximum_qos(QoS::AtLeastOnce))];
     let sub = within(STEP, "subscribe", conn.subscribe(&filter, &[]))
@@ -68,7 +99,7 @@ async fn minimq_subscribes_and_receives_its_own_publications() {
             (m.topic().to_owned(), m.payload().to_vec(), m.qos())
         })
         .await;
-        assert_eq!(got_topic, topic);
+        assert_eq!(&got_topic, topic);
         assert_eq!(got_qos, qos);
         async_support::assert_same(&got, &payload, "MQTT payload");
         if let Some(op) = op {
@@ -98,7 +129,7 @@ async fn minimq_subscribes_and_receives_its_own_publications() {
     let log = within(STEP, "broker log", async {
         loop {
             let log = broker.log();
-            if log.contains("Client bc20-async-test disconnected.") {
+            if log.contains(&format!("Client {client_id} disconnected.")) {
                 break log;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -106,7 +137,7 @@ async fn minimq_subscribes_and_receives_its_own_publications() {
     })
     .await;
     assert!(
-        log.contains("as bc20-async-test (p5"),
+        log.contains(&format!("as {client_id} (p5")),
         "an MQTT 5 session:\n{log}"
     );
 }

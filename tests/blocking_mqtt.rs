@@ -32,18 +32,25 @@ impl embedded_time::Clock for MsClock {
 }
 
 fn mqtt_round_trip(mode: AccessMode) {
+    mqtt_round_trip_on(engine::Module::Bc20, mode);
+}
+
+/// [`mqtt_round_trip`] against the emulator of `module`, the engine configured for it.
+fn mqtt_round_trip_on(module: engine::Module, mode: AccessMode) {
     let broker = Mosquitto::start();
-    let (mut d, _emu, _) = driver(
+    let (sim_config, engine_config) = blocking_support::for_module(
+        module,
         sim::Config::default(),
         engine::Config {
             access_mode: mode,
             ..engine::Config::default()
         },
     );
+    let (mut d, _emu, written) = driver(sim_config, engine_config);
     let mut addr = IpBroker::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     addr.set_port(broker.port);
     let mut buffer = [0u8; 8192];
-    let client_id = format!("bc20-{mode:?}-{}", std::process::id());
+    let client_id = format!("{module}-{mode:?}-{}", std::process::id());
     let mut mqtt: Minimq<'_, _, _, IpBroker> = Minimq::new(
         &mut d,
         MsClock(Instant::now()),
@@ -121,6 +128,22 @@ fn mqtt_round_trip(mode: AccessMode) {
     drop(mqtt);
     let t = d.engine().traffic();
     assert!(t.payload_received >= (qos0.len() + qos1.len()) as u64);
+    blocking_support::assert_spoke_as(&d, &written, module);
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn minimq_round_trip_on_bc26_and_bc66() {
+    for module in [engine::Module::Bc26, engine::Module::Bc66] {
+        mqtt_round_trip_on(module, AccessMode::Buffer);
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn minimq_round_trip_on_a_bc660k_both_modes() {
+    mqtt_round_trip_on(engine::Module::Bc660k, AccessMode::Buffer);
+    mqtt_round_trip_on(engine::Module::Bc660k, AccessMode::DirectPush);
 }
 
 #[test]

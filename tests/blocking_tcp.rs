@@ -28,8 +28,15 @@ fn engine_config(mode: AccessMode, recv_format: DataFormat) -> engine::Config {
 
 /// Every size over one connection, each payload different, byte-exact.
 fn echo_sizes(mode: AccessMode, format: DataFormat) {
+    echo_sizes_on(engine::Module::Bc20, mode, format);
+}
+
+/// [`echo_sizes`] against the emulator of `module`, the engine configured for it.
+fn echo_sizes_on(module: engine::Module, mode: AccessMode, format: DataFormat) {
     let port = tcp_echo();
-    let (mut d, _emu, written) = driver(sim::Config::default(), engine_config(mode, format));
+    let (sim_config, engine_config) =
+        blocking_support::for_module(module, sim::Config::default(), engine_config(mode, format));
+    let (mut d, _emu, written) = driver(sim_config, engine_config);
     let mut s = connect(&mut d, port);
     let mut would_block = 0;
     for (i, len) in SIZES.into_iter().enumerate() {
@@ -56,6 +63,31 @@ fn echo_sizes(mode: AccessMode, format: DataFormat) {
         );
     }
     TcpClientStack::close(&mut d, s).unwrap();
+    blocking_support::assert_spoke_as(&d, &written, module);
+}
+
+#[test]
+fn echo_sizes_bc660k_buffer_mode() {
+    echo_sizes_on(engine::Module::Bc660k, AccessMode::Buffer, DataFormat::Text);
+}
+
+#[test]
+fn echo_sizes_bc660k_direct_push_hex_receive() {
+    echo_sizes_on(
+        engine::Module::Bc660k,
+        AccessMode::DirectPush,
+        DataFormat::Hex,
+    );
+}
+
+#[test]
+fn echo_sizes_bc66_and_bc26_buffer_mode() {
+    echo_sizes_on(engine::Module::Bc66, AccessMode::Buffer, DataFormat::Text);
+    echo_sizes_on(
+        engine::Module::Bc26,
+        AccessMode::DirectPush,
+        DataFormat::Text,
+    );
 }
 
 #[test]

@@ -20,7 +20,15 @@ use quectel_bc20::{AccessMode, Error, ModemError, QiError, ResultCode};
 use sim_support::{sntp_server, udp_echo};
 
 fn dns_driver(use_host_resolver: bool) -> (Driver, Emulator, Arc<Mutex<Vec<u8>>>) {
-    driver(
+    dns_driver_on(engine::Module::Bc20, use_host_resolver)
+}
+
+fn dns_driver_on(
+    module: engine::Module,
+    use_host_resolver: bool,
+) -> (Driver, Emulator, Arc<Mutex<Vec<u8>>>) {
+    let (sim_config, engine_config) = blocking_support::for_module(
+        module,
         sim::Config {
             dns_overrides: [
                 (
@@ -34,7 +42,8 @@ fn dns_driver(use_host_resolver: bool) -> (Driver, Emulator, Arc<Mutex<Vec<u8>>>
             ..sim::Config::default()
         },
         engine::Config::default(),
-    )
+    );
+    driver(sim_config, engine_config)
 }
 
 fn lookup(d: &mut Driver, name: &str) -> Result<IpAddr, Error> {
@@ -42,14 +51,21 @@ fn lookup(d: &mut Driver, name: &str) -> Result<IpAddr, Error> {
 }
 
 fn udp_boundaries(mode: AccessMode) {
+    udp_boundaries_on(engine::Module::Bc20, mode);
+}
+
+/// [`udp_boundaries`] against the emulator of `module`, the engine configured for it.
+fn udp_boundaries_on(module: engine::Module, mode: AccessMode) {
     let port = udp_echo();
-    let (mut d, _emu, _) = driver(
+    let (sim_config, engine_config) = blocking_support::for_module(
+        module,
         sim::Config::default(),
         engine::Config {
             access_mode: mode,
             ..engine::Config::default()
         },
     );
+    let (mut d, _emu, written) = driver(sim_config, engine_config);
     let mut u = UdpClientStack::socket(&mut d).unwrap();
     UdpClientStack::connect(&mut d, &mut u, local(port)).unwrap();
     let sizes = [1usize, 100, 512, 37, 300];
@@ -76,6 +92,46 @@ fn udp_boundaries(mode: AccessMode) {
         Err(nb::Error::WouldBlock)
     );
     UdpClientStack::close(&mut d, u).unwrap();
+    blocking_support::assert_spoke_as(&d, &written, module);
+}
+
+#[test]
+fn udp_echo_keeps_datagram_boundaries_bc660k_both_modes() {
+    udp_boundaries_on(engine::Module::Bc660k, AccessMode::Buffer);
+    udp_boundaries_on(engine::Module::Bc660k, AccessMode::DirectPush);
+}
+
+#[test]
+fn udp_echo_and_dns_on_every_module() {
+    for module in engine::Module::ALL {
+        udp_boundaries_on(module, AccessMode::Buffer);
+        let (mut d, _emu, written) = dns_driver_on(module, false);
+        assert_eq!(
+            lookup(&mut d, "multi.test"),
+            Ok(Ipv4Addr::new(10, 9, 8, 7).into()),
+            "{module}"
+        );
+        blocking_support::assert_spoke_as(&d, &written, module);
+    }
+}
+
+#[test]
+fn dns_on_a_bc660k_names_context_0() {
+    let (mut d, _emu, written) = dns_driver_on(engine::Module::Bc660k, false);
+    assert_eq!(
+        lookup(&mut d, "multi.test"),
+        Ok(Ipv4Addr::new(10, 9, 8, 7).into())
+    );
+    // A failed lookup is still the typed error, whatever the module prints for errors.
+    assert_eq!(
+        lookup(&mut d, "gone.test"),
+        Err(Error::Modem(ModemError::Result(ResultCode::Qi(
+            QiError::DnsParseFailed
+        ))))
+    );
+    let w = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
+    assert!(w.contains("AT+QIDNSGIP=0,\"multi.test\"\r"), "{w}");
+    blocking_support::assert_spoke_as(&d, &written, engine::Module::Bc660k);
 }
 
 #[test]

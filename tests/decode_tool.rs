@@ -112,12 +112,22 @@ fn binary_exit_status_and_summary() {
         PUSH_SUMMARY
     );
 
-    // The wrong context for the capture: the view mode 0 push (`12345`) is taken for a buffer
-    // mode notification and its data for an unknown line. Unknown lines are not errors.
+    // Without `--push`, the echoed `AT+QIOPEN=...,1` and `AT+QICFG="viewmode",1` set the
+    // context as the capture goes.
     let out = run_binary(&["--quiet", &path], None);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        PUSH_SUMMARY
+    );
+
+    // The wrong context, kept fixed: the view mode 0 push (`12345`) is taken for a buffer mode
+    // notification and its data for an unknown line (not an error); the view mode 1 push has
+    // data on the header's line in a view mode 0 context: not guessed at, malformed.
+    let out = run_binary(&["--quiet", "--no-follow", &path], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        last_line(&out).contains("unknown lines: 1, malformed: 0"),
+        last_line(&out).contains("unknown lines: 1, malformed: 1"),
         "{out:?}"
     );
 }
@@ -216,4 +226,57 @@ fn bad_arguments_are_refused() {
     let out = run_binary(&["--help"], None);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: decode"));
+}
+
+#[test]
+fn module_option_checks_the_capture_identity() {
+    let ati = b"\r\nQuectel_Ltd\r\nQuectel_BC660K-GL\r\nRevision: BC660KGLAAR01A05\r\n\r\nOK\r\n";
+    let (lines, clean) = run_tool(&["--module", "bc660k", "x"], ati);
+    assert!(clean);
+    assert!(
+        lines.contains(&"module: BC660K (the capture's identity matches)".into()),
+        "{lines:?}"
+    );
+    let (lines, _) = run_tool(&["--module", "BC66", "x"], ati);
+    assert!(
+        lines.contains(&"module: BC66 (warning: the capture identifies BC660K)".into()),
+        "{lines:?}"
+    );
+    let (lines, _) = run_tool(&["--module", "bc20", "x"], b"\r\nOK\r\n");
+    assert!(
+        lines.contains(&"module: BC20 (the capture does not identify the module)".into()),
+        "{lines:?}"
+    );
+    assert!(parse_args(["--module", "bc21", "x"]).is_err());
+}
+
+/// The sibling forms of issue 13 decode as typed frames: nothing unknown, nothing malformed.
+#[test]
+fn sibling_forms_decode_cleanly() {
+    let capture =
+        b"\r\n+QISTATE: 0,\"TCP\",\"10.7.0.1\",8705,65344,2,1,0,0,\"uart1\"\r\n\r\nOK\r\n\
+        \r\n+QIRD: 1396,1396,0\r\n\r\nOK\r\n\
+        \r\n+QIRD: 5,\"10.7.0.1\",5000\r\nhello\r\n\r\nOK\r\n\
+        \r\n+QISEND: 147,147,0\r\n\r\nOK\r\n\
+        \r\n> ";
+    let (lines, clean) = run_tool(&["x"], capture);
+    assert!(clean, "{lines:?}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("unknown lines: 0, malformed: 0")
+    );
+    for want in [
+        "QiRdQuery { total: 1396, read: 1396, unread: 0 }",
+        "QiRdFrom { data: 5 bytes \"hello\", from: 10.7.0.1:5000 }",
+        "QiSendQuery { total: 147, acked: 147, unacked: 0 }",
+        "Prompt",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "{want} in {lines:?}");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("QiStateExt(")),
+        "{lines:?}"
+    );
 }

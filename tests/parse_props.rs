@@ -62,6 +62,12 @@ enum Item {
     Push(u8, Vec<u8>),
     Read(Vec<u8>, u16),
     Notify(u8, Option<u16>),
+    /// Sibling forms (issue 13): a UDP-service read and push with the sender, the `+QIRD`
+    /// byte counts (view mode 0 only), the `> ` prompt.
+    ReadFrom(Vec<u8>, u16),
+    PushFrom(u8, Vec<u8>, u16),
+    Counts(u32, u32),
+    Prompt,
 }
 
 fn item() -> impl Strategy<Value = Item> {
@@ -89,6 +95,10 @@ fn item() -> impl Strategy<Value = Item> {
         "F1: 0000 0000",
         "Some unknown line",
         "+QNBIOTEVENT: \"ENTER PSM\"",
+        "+QISEND: 147,147,0",
+        "+QISTATE: 0,\"TCP\",\"10.0.0.1\",8705,65344,2,1,0,0,\"uart1\"",
+        "+QICFG: \"transpktsize\",1024",
+        "+QIURC: \"incoming full\"",
         "",
     ]);
     prop_oneof![
@@ -97,6 +107,10 @@ fn item() -> impl Strategy<Value = Item> {
         2 => (0u8..5, prop::collection::vec(any::<u8>(), 0..300)).prop_map(|(i, d)| Item::Push(i, d)),
         2 => (prop::collection::vec(any::<u8>(), 0..300), 0u16..600).prop_map(|(d, r)| Item::Read(d, r)),
         1 => (0u8..5, prop::option::of(1u16..1500)).prop_map(|(i, l)| Item::Notify(i, l)),
+        1 => (prop::collection::vec(any::<u8>(), 1..300), 1u16..).prop_map(|(d, p)| Item::ReadFrom(d, p)),
+        1 => (0u8..5, prop::collection::vec(any::<u8>(), 1..300), 1u16..).prop_map(|(i, d, p)| Item::PushFrom(i, d, p)),
+        1 => (0u32..100_000, 0u32..100_000).prop_map(|(a, b)| Item::Counts(a, b)),
+        1 => Just(Item::Prompt),
     ]
 }
 
@@ -141,6 +155,27 @@ fn render(items: &[Item], ctx: &ParseContext) -> Vec<u8> {
                 }
                 out.extend(b"\r\n\r\nOK\r\n");
             }
+            Item::ReadFrom(d, port) => {
+                out.extend(format!("\r\n+QIRD: {},\"10.7.0.1\",{port}\r\n", d.len()).bytes());
+                data(&mut out, d);
+                out.extend(b"\r\n\r\nOK\r\n");
+            }
+            Item::PushFrom(id, d, port) => {
+                out.extend(
+                    format!(
+                        "\r\n+QIURC: \"recv\",{id},{},\"10.7.0.1\",{port}\r\n",
+                        d.len()
+                    )
+                    .bytes(),
+                );
+                data(&mut out, d);
+                out.extend(b"\r\n");
+            }
+            Item::Counts(read, unread) if !same_line => out.extend(
+                format!("\r\n+QIRD: {},{read},{unread}\r\n\r\nOK\r\n", read + unread).bytes(),
+            ),
+            Item::Counts(..) => {}
+            Item::Prompt => out.extend(b"\r\n> "),
             Item::Notify(id, len) => {
                 let id = ConnectId::new(*id).unwrap();
                 if ctx.access_mode(id) != AccessMode::Buffer {
@@ -203,7 +238,7 @@ proptest! {
         let bytes = render(&items, &ctx);
         let mut p = Parser::new(ctx);
         let mut payloads = Vec::new();
-        let used = p.feed(&bytes, |f| if let Frame::RecvData { data, .. } | Frame::QiRd { data, .. } = f {
+        let used = p.feed(&bytes, |f| if let Frame::RecvData { data, .. } | Frame::QiRd { data, .. } | Frame::QiRdFrom { data, .. } | Frame::RecvFrom { data, .. } = f {
             let mut buf = vec![0; data.len()];
             data.decode_into(&mut buf).unwrap();
             payloads.push(buf);
@@ -214,7 +249,7 @@ proptest! {
         prop_assert_eq!(stats.malformed, 0);
         let expected: Vec<Vec<u8>> = items.iter().filter_map(|i| match i {
             Item::Push(id, d) if ctx.access_mode(ConnectId::new(*id).unwrap()) == AccessMode::DirectPush => Some(d.clone()),
-            Item::Read(d, _) => Some(d.clone()),
+            Item::Read(d, _) | Item::ReadFrom(d, _) | Item::PushFrom(_, d, _) => Some(d.clone()),
             _ => None,
         }).collect();
         prop_assert_eq!(payloads, expected);
@@ -235,7 +270,7 @@ proptest! {
     ) {
         let bytes = render(&items, &ctx);
         let mut whole = Vec::new();
-        Parser::new(ctx).feed(&bytes, |f| if let Frame::RecvData { data, .. } | Frame::QiRd { data, .. } = f {
+        Parser::new(ctx).feed(&bytes, |f| if let Frame::RecvData { data, .. } | Frame::QiRd { data, .. } | Frame::QiRdFrom { data, .. } | Frame::RecvFrom { data, .. } = f {
             let mut buf = vec![0; data.len()];
             data.decode_into(&mut buf).unwrap();
             if !buf.is_empty() {

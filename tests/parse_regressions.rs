@@ -66,6 +66,7 @@ fn partial_payload_header_prefix_waits_for_more() {
         let mut ctx = ParseContext {
             max_line,
             show_length: true,
+            view_mode: quectel_bc20::ViewMode::HeaderCommaData,
             ..Default::default()
         };
         ctx.set_access_mode(

@@ -239,6 +239,8 @@ fn ec200u_dns_ntp_and_recv() {
         "SendOk",
         "RecvNotify { id: ConnectId(0), len: Some(1500) }",
         "RecvNotify { id: ConnectId(0), len: Some(1001) }",
+        // The `> ` send prompt (issue 13: it used to be an unknown line).
+        "Prompt",
     ] {
         assert!(
             whole.iter().any(|f| f == expected),

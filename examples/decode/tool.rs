@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use lexopt::{Arg, ValueExt as _};
 
+use quectel_bc20::engine::Module;
 use quectel_bc20::wire::{Frame, Parse, ParseContext, ParseStats, Parser, Payload};
 use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
 
@@ -29,6 +30,12 @@ options (they set the parse context; defaults match a freshly configured module)
   --hex              hex receive mode (AT+QICFG=\"dataformat\",0,1)
   --max-line N       longest line accepted (default 1100)
   --max-payload N    largest announced payload (default 1500)
+  --no-follow        keep the context fixed; by default echoed commands that change framing
+                     (AT+QICFG=\"viewmode\"/\"showlength\"/\"dataformat\", AT+QIOPEN's access mode,
+                     AT+QISWTMD) update it from the point they appear
+  --module NAME      the module the capture is from: bc20, bc26, bc66, bc660k. The identity
+                     lines in the capture (ATI, AT+CGMR) are checked against it, and the result
+                     is printed before the summary
   --offsets          prefix each frame with its byte offset in the input
   --quiet            print the summary only
   --help             print this text
@@ -46,6 +53,10 @@ pub struct Options {
     pub offsets: bool,
     /// Summary only.
     pub quiet: bool,
+    /// Update the context from echoed commands that change framing.
+    pub follow: bool,
+    /// The module the capture is from, for the identity check.
+    pub module: Option<Module>,
     /// The input path (`-` is stdin).
     pub input: PathBuf,
 }
@@ -68,6 +79,8 @@ where
     let mut ctx = ParseContext::default();
     let mut offsets = false;
     let mut quiet = false;
+    let mut follow = true;
+    let mut module = None;
     let mut input = None;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
@@ -96,6 +109,14 @@ where
             Arg::Long("max-line") => ctx.max_line = p.value()?.parse()?,
             Arg::Long("max-payload") => ctx.max_payload = p.value()?.parse()?,
             Arg::Long("offsets") => offsets = true,
+            Arg::Long("no-follow") => follow = false,
+            Arg::Long("module") => {
+                let v = p.value()?.string()?;
+                module = Some(
+                    Module::from_name(&v)
+                        .ok_or(format!("--module: {v:?} is not bc20, bc26, bc66 or bc660k"))?,
+                );
+            }
             Arg::Short('q') | Arg::Long("quiet") => quiet = true,
             Arg::Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
             Arg::Value(_) => return Err("more than one input given".into()),
@@ -107,17 +128,21 @@ where
         ctx,
         offsets,
         quiet,
+        follow,
+        module,
         input,
     }))
 }
 
 /// What a decode run found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// The parser's counters at the end.
     pub stats: ParseStats,
     /// Bytes left at the end that no frame took (a payload cut short, say).
     pub unframed_tail: usize,
+    /// The modules the capture's identity lines (`ATI`, `AT+CGMR`) name, in order, once each.
+    pub named: Vec<Module>,
 }
 
 impl Summary {
@@ -151,6 +176,7 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
     let mut parser = Parser::new(opts.ctx);
     let mut pos = 0;
     let mut at_eof = false;
+    let mut named = Vec::new();
     while let Some(rest) = input.get(pos..) {
         let result = if at_eof {
             parser.parse_eof(rest)
@@ -159,6 +185,15 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
         };
         match result {
             Parse::Frame { frame, consumed } => {
+                if let (Frame::Echo(cmd), true) = (&frame, opts.follow) {
+                    follow(&mut parser.ctx, cmd);
+                }
+                if let Frame::Identification(t) | Frame::Revision(t) = frame
+                    && let Some(m) = Module::identify(t)
+                    && !named.contains(&m)
+                {
+                    named.push(m);
+                }
                 if !opts.quiet {
                     if opts.offsets {
                         write!(out, "{pos:>8}  ")?;
@@ -175,6 +210,7 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
     let summary = Summary {
         stats: parser.stats(),
         unframed_tail: input.len() - pos,
+        named,
     };
     if summary.unframed_tail > 0 && !opts.quiet {
         if opts.offsets {
@@ -182,8 +218,71 @@ pub fn decode(input: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<
         }
         writeln!(out, "(unframed tail: {})", bytes(&input[pos..]))?;
     }
+    if let Some(m) = opts.module {
+        writeln!(out, "{}", identity_line(m, &summary.named))?;
+    }
     writeln!(out, "{}", summary.line())?;
     Ok(summary)
+}
+
+/// The `--module` check: what the capture's identity lines say about module `m`.
+pub fn identity_line(m: Module, named: &[Module]) -> String {
+    match named {
+        [] => format!("module: {m} (the capture does not identify the module)"),
+        [only] if *only == m => format!("module: {m} (the capture's identity matches)"),
+        _ => {
+            let names: Vec<&str> = named.iter().map(|n| n.name()).collect();
+            format!(
+                "module: {m} (warning: the capture identifies {})",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// Apply an echoed command that changes how received data is framed to `ctx`: the host's
+/// `AT+QICFG` view mode, show length and receive format, `AT+QIOPEN`'s access mode and
+/// `AT+QISWTMD`. Anything else, or a command that does not parse, leaves `ctx` alone.
+pub fn follow(ctx: &mut ParseContext, cmd: &[u8]) {
+    let Ok(cmd) = std::str::from_utf8(cmd) else {
+        return;
+    };
+    let upper = cmd.to_ascii_uppercase();
+    let args = |prefix: &str| -> Option<Vec<String>> {
+        upper.strip_prefix(prefix).map(|rest| {
+            rest.split(',')
+                .map(|a| a.trim().trim_matches('"').to_owned())
+                .collect()
+        })
+    };
+    let num = |s: &str| s.parse::<u8>().ok();
+    let id = |s: &str| num(s).and_then(ConnectId::new);
+    let mode = |s: Option<&String>| match s.map(|s| s.as_str()) {
+        None | Some("") | Some("0") => Some(AccessMode::Buffer),
+        Some("1") => Some(AccessMode::DirectPush),
+        _ => None,
+    };
+    if let Some(a) = args("AT+QICFG=") {
+        match (a.first().map(String::as_str), a.get(1).map(|s| s.as_str())) {
+            (Some("VIEWMODE"), Some("0")) => ctx.view_mode = ViewMode::HeaderCrLfData,
+            (Some("VIEWMODE"), Some("1")) => ctx.view_mode = ViewMode::HeaderCommaData,
+            (Some("SHOWLENGTH"), Some(n)) if n == "0" || n == "1" => ctx.show_length = n == "1",
+            (Some("DATAFORMAT"), Some(_)) => match a.get(2).map(|s| s.as_str()) {
+                Some("0") => ctx.recv_format = DataFormat::Text,
+                Some("1") => ctx.recv_format = DataFormat::Hex,
+                _ => {}
+            },
+            _ => {}
+        }
+    } else if let Some(a) = args("AT+QIOPEN=") {
+        if let (Some(i), Some(m)) = (a.get(1).and_then(|s| id(s)), mode(a.get(6))) {
+            ctx.set_access_mode(i, m);
+        }
+    } else if let Some(a) = args("AT+QISWTMD=")
+        && let (Some(i), Some(m)) = (a.first().and_then(|s| id(s)), mode(a.get(1)))
+    {
+        ctx.set_access_mode(i, m);
+    }
 }
 
 /// One frame as a line of text: `Debug`, with bytes and payloads made readable.
@@ -197,6 +296,18 @@ pub fn describe(frame: &Frame<'_>) -> String {
             }
             s + " }"
         }
+        Frame::QiRdFrom { data, from } => format!(
+            "QiRdFrom {{ data: {}, from: {}:{} }}",
+            payload(data),
+            from.ip,
+            from.port
+        ),
+        Frame::RecvFrom { id, data, from } => format!(
+            "RecvFrom {{ id: {id}, data: {}, from: {}:{} }}",
+            payload(data),
+            from.ip,
+            from.port
+        ),
         Frame::Echo(line) => format!("Echo({})", bytes(line)),
         Frame::Unknown(line) => format!("Unknown({})", bytes(line)),
         Frame::Malformed { line, why } => format!("Malformed({why:?}, {})", bytes(line)),

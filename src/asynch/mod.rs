@@ -375,6 +375,12 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         self.state.with(|e| e.traffic())
     }
 
+    /// The outcome of the identity check of [`Stack::bring_up`] (see
+    /// [`Engine::identity`](crate::engine::Engine::identity)).
+    pub fn identity(&self) -> Option<crate::engine::IdentityCheck> {
+        self.state.with(|e| e.identity())
+    }
+
     /// Open a socket of `service` to `remote` from `local_port` (0: any) and wait for
     /// `+QIOPEN`. On failure or cancellation the socket is closed.
     async fn open(

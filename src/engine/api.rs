@@ -59,7 +59,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             return Err(Error::Unexpected);
         }
         let cmd = Command::QiOpen {
-            context: crate::types::ContextId::DEFAULT,
+            context: self.st.config.module.profile().context,
             id,
             service: s.service,
             remote,

@@ -1,9 +1,11 @@
 //! Bringing the module into service: the one procedure both shells drive.
 //!
 //! [`Request::BringUp`](super::Request::BringUp): wait until the start-up settings are applied,
-//! check the SIM (`AT+CPIN?` must say `READY`), then ask `AT+CEREG?` once a second until the
-//! module is registered (home or roaming), all within one deadline that counts from the
-//! request. The reply is the registration status.
+//! check the module's identity (`ATI` against [`Config::module`](super::Config::module): a
+//! mismatch is a warning and [`Event::ModuleMismatch`], never an error), check the SIM
+//! (`AT+CPIN?` must say `READY`), then ask `AT+CEREG?` once a second until the module is
+//! registered (home or roaming), all within one deadline that counts from the request. The
+//! reply is the registration status.
 
 use super::jobs::{Job, UserKind};
 use super::reply::Reply;
@@ -14,14 +16,25 @@ use crate::wire::Command;
 /// How often registration is asked for, ms.
 const REGISTRATION_POLL_MS: Millis = 1_000;
 
+/// The steps of a bring-up, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// `ATI`.
+    Identify,
+    /// `AT+CPIN?`.
+    Sim,
+    /// `AT+CEREG?`, once a second.
+    Registration,
+}
+
 /// A bring-up in progress.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BringUp {
     pub ticket: Ticket,
     /// It fails with [`Error::Timeout`] once this has passed.
     pub deadline: Millis,
-    /// The SIM was found ready: registration is being asked for.
-    pub sim_ready: bool,
+    /// Where it is.
+    pub step: Step,
     /// No command of it before this instant.
     pub next_at: Millis,
 }
@@ -40,7 +53,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.bring_up = Some(BringUp {
             ticket,
             deadline: self.now.saturating_add(Millis::from(timeout_ms)),
-            sim_ready: false,
+            step: Step::Identify,
             next_at: self.now,
         });
         Ok(ticket)
@@ -54,10 +67,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.init.is_some() || self.needs_sync || self.now < b.next_at {
             return false;
         }
-        let cmd = if b.sim_ready {
-            Command::CeregRead
-        } else {
-            Command::CpinRead
+        let cmd = match b.step {
+            Step::Identify => Command::Identify,
+            Step::Sim => Command::CpinRead,
+            Step::Registration => Command::CeregRead,
         };
         let job = Job::User {
             ticket: b.ticket,
@@ -77,11 +90,25 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         }
         let data = self.collected.take();
+        if b.step == Step::Identify {
+            match (result, data) {
+                (Ok(()), Some(Reply::Identity(i))) => {
+                    let check = i.check(self.config.module);
+                    self.identity_checked(check);
+                }
+                // A module that answers ATI otherwise, or not at all, is still usable.
+                (r, _) => crate::fmt::warn!("bc20: ATI gave {:?}; identity not checked", r),
+            }
+            b.step = Step::Sim;
+            b.next_at = self.now;
+            self.bring_up = Some(b);
+            return;
+        }
         match (result, data) {
             (Err(e), _) => self.end_bring_up(Err(e)),
             (Ok(()), Some(Reply::Sim(code))) if code.as_str() == "READY" => {
                 crate::fmt::info!("bc20: SIM ready");
-                b.sim_ready = true;
+                b.step = Step::Registration;
                 b.next_at = self.now;
                 self.bring_up = Some(b);
             }

@@ -3,12 +3,15 @@
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, DataFormat, RegistrationStatus, ViewMode};
 
-use super::Millis;
+use super::{Millis, Module};
 
 /// Timeouts and the module settings the engine applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
+    /// The module on the other end (see [`Module`] and its [`Profile`](super::Profile)): the
+    /// PDP context the TCP/IP commands name, and what the identity check at bring-up expects.
+    pub module: Module,
     /// Wait for a command's final result (`OK`/`ERROR`). The manual says 300 ms.
     pub command_timeout_ms: u32,
     /// Wait for `+QIOPEN` after `AT+QIOPEN` (the manual recommends 60 s).
@@ -90,6 +93,7 @@ impl Default for Config {
 impl Config {
     /// The defaults, as a constant (a `static` driver state can be built from it).
     pub const DEFAULT: Config = Config {
+        module: Module::Bc20,
         command_timeout_ms: 2_000,
         open_timeout_ms: 60_000,
         send_timeout_ms: 30_000,
@@ -156,6 +160,14 @@ pub enum Event {
     /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
     /// push; buffer mode stops fetching instead).
     DatagramsDropped(ConnectId),
+    /// The module's `ATI` answer names another module than [`Config::module`] (`Some`), or
+    /// none this driver knows (`None`). Only a warning: the driver goes on.
+    ModuleMismatch {
+        /// The configured module.
+        expected: Module,
+        /// The module the answer named, if one of the family.
+        found: Option<Module>,
+    },
 }
 
 /// Counters for diagnostics and benchmarks (saturating).
@@ -241,7 +253,8 @@ impl Event {
             | Event::Stalled(_)
             | Event::BadPayload(_)
             | Event::Unresponsive
-            | Event::DatagramsDropped(_) => crate::fmt::warn!("bc20: {:?}", self),
+            | Event::DatagramsDropped(_)
+            | Event::ModuleMismatch { .. } => crate::fmt::warn!("bc20: {:?}", self),
             _ => crate::fmt::debug!("bc20: {:?}", self),
         }
     }

@@ -25,8 +25,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         match frame {
             Frame::Echo(_) | Frame::Blank | Frame::Test { .. } => {}
-            Frame::QiRdHeader { len, remaining } => self.start_read(len, remaining),
-            Frame::RecvHeader { id, len } => self.start_push(id, len),
+            // The sender of a UDP-service datagram (BG96-class siblings) is not needed: the
+            // driver's UDP sockets are connected.
+            Frame::QiRdHeader { len, remaining, .. } => self.start_read(len, remaining),
+            Frame::RecvHeader { id, len, .. } => self.start_push(id, len),
             Frame::Ok => self.on_final(Ok(())),
             Frame::Error => self.on_final(Err(ModemError::Error.into())),
             Frame::CmeError(c) => self.on_final(Err(ModemError::Cme(c).into())),
@@ -114,37 +116,40 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     f.late_done = true;
                 }
             }
-            Frame::QiState(s)
-                if self
-                    .inflight
-                    .as_ref()
-                    .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP)) =>
-            {
-                // A socket the module holds from before this driver started.
-                self.stale |= 1 << s.id.index();
+            Frame::QiState(s) => self.on_state(s),
+            Frame::QiStateExt(s) => match s.as_bc20() {
+                Some(s) => self.on_state(s),
+                None => crate::fmt::debug!("bc20: +QISTATE of a socket this driver cannot use"),
+            },
+            // The streaming parser gives these as a header and pieces (see above).
+            Frame::QiRdFrom { .. } | Frame::RecvFrom { .. } => {
+                crate::fmt::warn!("bc20: a whole payload frame where pieces were expected")
             }
-            Frame::QiState(s) => {
-                if let Some((_, reply)) = self.user_job(UserKind::Info) {
-                    let info = SocketInfo {
-                        id: s.id,
-                        service: s.service,
-                        remote: bounded(s.remote),
-                        remote_port: s.remote_port,
-                        local_port: s.local_port,
-                        state: s.state,
-                        access_mode: s.access_mode,
-                    };
-                    match reply {
-                        Some(Reply::State(list)) => {
-                            let _ = list.push(info);
-                        }
-                        r => {
-                            let mut list = heapless::Vec::new();
-                            let _ = list.push(info);
-                            *r = Some(Reply::State(list));
-                        }
+            Frame::QiRdQuery { .. } => {
+                // The answer to `AT+QIRD=<id>,0`, which this driver never sends: a read that
+                // gets it got no data, and is tried again.
+                match self.inflight.as_mut() {
+                    Some(f) if matches!(f.job, Job::Read { .. }) => {
+                        crate::fmt::warn!("bc20: AT+QIRD answered with byte counts, no data");
+                        f.late_error = Some(Error::Unexpected);
                     }
+                    _ => crate::fmt::debug!("bc20: +QIRD byte counts with no read in flight"),
                 }
+            }
+            Frame::QiSendQuery {
+                total,
+                acked,
+                unacked,
+            } => crate::fmt::debug!(
+                "bc20: +QISEND counts: {} sent, {} acked, {} unacked",
+                total,
+                acked,
+                unacked
+            ),
+            Frame::Prompt => {
+                // Prompt mode, which this driver never asks for: the command in flight is not
+                // ended by it; its deadline (and resynchronisation) handles a module that waits.
+                crate::fmt::warn!("bc20: unexpected `> ` prompt from the module");
             }
             Frame::QiCfg(c) => self.info_reply(Reply::Cfg(c)),
             Frame::QiGetError {
@@ -192,6 +197,40 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Frame::Overlong => crate::fmt::warn!("bc20: overlong line skipped"),
         }
         self.settle();
+    }
+
+    /// A `+QISTATE` line: a left-over socket at start-up, or part of a [`Reply::State`].
+    fn on_state(&mut self, s: crate::types::SocketStatus<'_>) {
+        if self
+            .inflight
+            .as_ref()
+            .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP))
+        {
+            // A socket the module holds from before this driver started.
+            self.stale |= 1 << s.id.index();
+            return;
+        }
+        if let Some((_, reply)) = self.user_job(UserKind::Info) {
+            let info = SocketInfo {
+                id: s.id,
+                service: s.service,
+                remote: bounded(s.remote),
+                remote_port: s.remote_port,
+                local_port: s.local_port,
+                state: s.state,
+                access_mode: s.access_mode,
+            };
+            match reply {
+                Some(Reply::State(list)) => {
+                    let _ = list.push(info);
+                }
+                r => {
+                    let mut list = heapless::Vec::new();
+                    let _ = list.push(info);
+                    *r = Some(Reply::State(list));
+                }
+            }
+        }
     }
 
     /// The user request in flight, when it is of `kind`, and the reply it collects.

@@ -1,7 +1,7 @@
 //! The command in flight: what it waits for, when it is done, and what runs next.
 
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId, ContextId, QiCfg};
+use crate::types::{AccessMode, ConnectId, QiCfg};
 use crate::wire::Command;
 
 use super::reply::{PingOutcome, Reply, Request};
@@ -195,7 +195,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     pub(super) fn start(&mut self, request: Request<'_>) -> Result<Ticket, Error> {
-        let ctx = ContextId::DEFAULT;
+        let ctx = self.config.module.profile().context;
         let (cmd, kind) = match request {
             Request::At => (Command::At, UserKind::Plain),
             Request::Dns(host) => (Command::QiDnsGip { context: ctx, host }, UserKind::Dns),
@@ -612,6 +612,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         _ => {}
                     }
                 });
+                if let Some(Reply::Identity(i)) = &self.collected
+                    && outcome.is_ok()
+                {
+                    let check = i.check(self.config.module);
+                    self.identity_checked(check);
+                }
                 if outcome.is_err() || f.abandoned {
                     self.collected = None;
                 }
@@ -621,6 +627,33 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
         }
+    }
+
+    /// An `ATI` answer was compared with the configured module: warn on a mismatch, never
+    /// fail (a module may answer in a form this driver does not read).
+    pub(super) fn identity_checked(&mut self, check: super::IdentityCheck) {
+        let expected = self.config.module;
+        self.identity = Some(check);
+        let found = match check {
+            super::IdentityCheck::Matches => {
+                crate::fmt::debug!("bc20: the module is a {}", expected.name());
+                return;
+            }
+            super::IdentityCheck::Other(m) => Some(m),
+            super::IdentityCheck::Unknown => None,
+        };
+        match found {
+            Some(m) => crate::fmt::warn!(
+                "bc20: configured for a {} but the module says it is a {}",
+                expected.name(),
+                m.name()
+            ),
+            None => crate::fmt::warn!(
+                "bc20: configured for a {}; the module's identity names no module of the family",
+                expected.name()
+            ),
+        }
+        self.event(Event::ModuleMismatch { expected, found });
     }
 
     /// Start-up is done: requests are accepted.

@@ -47,6 +47,7 @@ mod bringup;
 mod config;
 mod dispatch;
 mod jobs;
+mod profile;
 mod receive;
 mod recovery;
 mod reply;
@@ -56,6 +57,7 @@ mod transmit;
 mod wake;
 
 pub use config::{Config, Event, LOOK_GRACE_MS, Ticket, Traffic, WAKE_ATTEMPTS, WakePolicy};
+pub use profile::{BootOutput, ErrorStyle, IdentityCheck, Module, Profile};
 pub use reply::{
     Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingEcho, PingOutcome, Reply, Request, SocketInfo,
 };
@@ -210,6 +212,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     user_waiting_since: Option<Millis>,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
+    /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
+    identity: Option<IdentityCheck>,
 }
 
 /// The protocol engine; see the module docs for its sizes and calling contract.
@@ -308,6 +312,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 stale: 0,
                 user_waiting_since: None,
                 bring_up: None,
+                identity: None,
             },
         }
     }
@@ -315,6 +320,12 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// The configuration (with the settings changed by [`Request::SetCfg`] since).
     pub fn config(&self) -> &Config {
         &self.st.config
+    }
+
+    /// The outcome of the last identity check: an answer to [`Request::Identify`] (which
+    /// [`Request::BringUp`] sends) compared with [`Config::module`]. `None` before any.
+    pub fn identity(&self) -> Option<IdentityCheck> {
+        self.st.identity
     }
 
     /// True once the start-up settings are applied.

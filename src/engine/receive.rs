@@ -18,7 +18,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// False when `frame` cannot be taken yet: pushed data for a socket whose buffer has no
     /// room for it. The header stays unread until the application reads.
     pub(super) fn accepts(&mut self, frame: &crate::wire::Frame<'_>) -> bool {
-        let crate::wire::Frame::RecvHeader { id, len } = *frame else {
+        let crate::wire::Frame::RecvHeader { id, len, .. } = *frame else {
             return true;
         };
         let Some(s) = self.sockets.get(id.index()) else {

@@ -144,6 +144,25 @@ pub struct Identity {
     pub revision: String<48>,
 }
 
+impl Identity {
+    /// Compare the answer with `module`'s profile: the model line or the revision names the
+    /// module (`Quectel_BC660K-GL`, `BC660KGLAAR01A05`), another of the family, or none known.
+    pub fn check(&self, module: super::Module) -> super::IdentityCheck {
+        let named = [
+            self.model.as_str(),
+            self.revision.as_str(),
+            self.manufacturer.as_str(),
+        ]
+        .into_iter()
+        .find_map(super::Module::identify);
+        match named {
+            Some(m) if m == module => super::IdentityCheck::Matches,
+            Some(m) => super::IdentityCheck::Other(m),
+            None => super::IdentityCheck::Unknown,
+        }
+    }
+}
+
 /// What a [`Request`] answered.
 // No allocator to box the large variants with; the engine holds one reply at a time.
 #[allow(clippy::large_enum_variant)]

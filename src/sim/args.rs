@@ -102,11 +102,15 @@ pub(crate) fn connect_id(arg: Option<&Arg<'_>>) -> Parsed<ConnectId> {
     ConnectId::new(n as u8).ok_or(BAD)
 }
 
-/// `contextID`: 1..=3 in syntax (else 552), only 1 supported (else 555).
-pub(crate) fn context(arg: Option<&Arg<'_>>) -> Parsed<()> {
-    match num(arg, 1, 3)? {
-        1 => Ok(()),
-        _ => Err(UNSUPPORTED),
+/// `contextID`: 1..=3 in syntax (0..=3 on a module whose context is 0; else 552), only the
+/// module's own supported (else 555): 1, or 0 on the BC660K (see
+/// [`super::commands::parse_for`]).
+pub(crate) fn context(arg: Option<&Arg<'_>>, want: u8) -> Parsed<()> {
+    let n = num(arg, u32::from(want.min(1)), 3)?;
+    if n == u32::from(want) {
+        Ok(())
+    } else {
+        Err(UNSUPPORTED)
     }
 }
 

@@ -101,6 +101,10 @@ pub(crate) enum Command {
     QiState(StateQuery),
     /// `AT+QISEND` / `AT+QISENDEX`: the decoded payload.
     QiSend { id: ConnectId, data: Vec<u8> },
+    /// `AT+QISEND=<id>,<len>` without data: prompt mode (BC66, BC660K).
+    QiSendPrompt { id: ConnectId, len: usize },
+    /// `AT+QISEND=<id>,0`: the sent/acknowledged counters (BC66, BC660K).
+    QiSendQuery(ConnectId),
     /// `AT+QIRD=<id>,<len>`.
     QiRd { id: ConnectId, len: usize },
     /// `AT+QISWTMD=<id>,<mode>`.
@@ -133,6 +137,8 @@ impl Command {
                 | Command::QiClose(_)
                 | Command::QiState(_)
                 | Command::QiSend { .. }
+                | Command::QiSendPrompt { .. }
+                | Command::QiSendQuery(_)
                 | Command::QiRd { .. }
                 | Command::QiSwtmd { .. }
                 | Command::QPing { .. }
@@ -157,8 +163,15 @@ enum Form<'a> {
     Write(&'a [u8]),
 }
 
-/// Parse one command line (without its terminating `\r`).
+/// Parse one command line (without its terminating `\r`) for a BC20 (PDP context 1).
+#[cfg(test)]
 pub(crate) fn parse(line: &[u8]) -> Parsed<Command> {
+    parse_for(line, 1)
+}
+
+/// Parse one command line (without its terminating `\r`) for a module whose TCP/IP commands
+/// take PDP context `pdp` (another in range is 555, one out of range 552).
+pub(crate) fn parse_for(line: &[u8], pdp: u8) -> Parsed<Command> {
     let mut line = line;
     while let [b' ', r @ ..] = line {
         line = r;
@@ -194,7 +207,7 @@ pub(crate) fn parse(line: &[u8]) -> Parsed<Command> {
         [b'=', w @ ..] => Form::Write(w),
         _ => return Err(Reject::Unknown),
     };
-    parse_extended(&name, form)
+    parse_extended(&name, form, pdp)
 }
 
 fn parse_basic(rest: &[u8]) -> Parsed<Command> {
@@ -239,7 +252,7 @@ fn test_lines(name: &[u8]) -> Option<&'static [&'static str]> {
     })
 }
 
-fn parse_extended(name: &[u8], form: Form<'_>) -> Parsed<Command> {
+fn parse_extended(name: &[u8], form: Form<'_>, pdp: u8) -> Parsed<Command> {
     if let Form::Test = form {
         return test_lines(name).map(Command::Test).ok_or(Reject::Unknown);
     }
@@ -254,7 +267,7 @@ fn parse_extended(name: &[u8], form: Form<'_>) -> Parsed<Command> {
         (b"CGATT", Form::Read) => Ok(Command::CgattRead),
         (b"CGPADDR", Form::Exec) => Ok(Command::Cgpaddr(None)),
         (b"CGPADDR", Form::Write(w)) => small(w, 15).map(|c| Command::Cgpaddr(Some(c))),
-        (b"QIOPEN", Form::Write(w)) => qiopen(w),
+        (b"QIOPEN", Form::Write(w)) => qiopen(w, pdp),
         (b"QICLOSE", Form::Write(w)) => {
             let a = split_args(w)?;
             arity(&a, 1, 1)?;
@@ -266,8 +279,8 @@ fn parse_extended(name: &[u8], form: Form<'_>) -> Parsed<Command> {
             arity(&a, 2, 2)?;
             match num(a.first(), 0, 1)? {
                 0 => {
-                    context(a.get(1))?;
-                    Ok(Command::QiState(StateQuery::Context(1)))
+                    context(a.get(1), pdp)?;
+                    Ok(Command::QiState(StateQuery::Context(pdp)))
                 }
                 _ => Ok(Command::QiState(StateQuery::Socket(connect_id(a.get(1))?))),
             }
@@ -296,7 +309,7 @@ fn parse_extended(name: &[u8], form: Form<'_>) -> Parsed<Command> {
             let timeout_s = opt_num(a.get(2), 1, 255, 4)? as u8;
             let count = opt_num(a.get(3), 1, 10, 4)? as u8;
             let size = opt_num(a.get(4), 32, 200, 32)? as u8;
-            context(a.first())?;
+            context(a.first(), pdp)?;
             Ok(Command::QPing {
                 host,
                 timeout_s,
@@ -310,14 +323,14 @@ fn parse_extended(name: &[u8], form: Form<'_>) -> Parsed<Command> {
             let server = text(a.get(1))?;
             let port = opt_num(a.get(2), 1, 65535, 123)? as u16;
             opt_num(a.get(3), 0, 1, 1)?;
-            context(a.first())?;
+            context(a.first(), pdp)?;
             Ok(Command::QNtp { server, port })
         }
         (b"QIDNSGIP", Form::Write(w)) => {
             let a = split_args(w)?;
             arity(&a, 2, 2)?;
             let host = text(a.get(1))?;
-            context(a.first())?;
+            context(a.first(), pdp)?;
             Ok(Command::QiDnsGip(host))
         }
         (b"QICFG", Form::Write(w)) => qicfg(w),
@@ -337,10 +350,10 @@ fn small(w: &[u8], max: u32) -> Parsed<u8> {
         .map_err(|_| Reject::Unknown)
 }
 
-fn qiopen(w: &[u8]) -> Parsed<Command> {
+fn qiopen(w: &[u8], pdp: u8) -> Parsed<Command> {
     let a = split_args(w)?;
     arity(&a, 5, 8)?;
-    num(a.first(), 1, 3)?;
+    num(a.first(), u32::from(pdp.min(1)), 3)?;
     let id = connect_id(a.get(1))?;
     let service = match a.get(2) {
         Some(Arg::Quoted(s)) => ServiceType::from_wire(s).ok_or(BAD)?,
@@ -351,7 +364,7 @@ fn qiopen(w: &[u8]) -> Parsed<Command> {
     let local_port = opt_num(a.get(5), 0, 65535, 0)? as u16;
     let mode = AccessMode::from_wire(opt_num(a.get(6), 0, 1, 0)? as u8).ok_or(BAD)?;
     let ipv6 = opt_num(a.get(7), 0, 1, 0)? == 1;
-    context(a.first())?;
+    context(a.first(), pdp)?;
     if ipv6 {
         return Err(UNSUPPORTED);
     }
@@ -376,6 +389,18 @@ fn id_len_rest(w: &[u8]) -> Parsed<(ConnectId, usize, &[u8])> {
 }
 
 fn qisend(w: &[u8]) -> Parsed<Command> {
+    if w.iter().filter(|&&c| c == b',').count() == 1 {
+        // `<id>,<len>` alone: prompt mode, or the counters with length 0.
+        let a = split_args(w)?;
+        let id = connect_id(a.first())?;
+        return match num(a.get(1), 0, MAX_SEND_TEXT as u32)? {
+            0 => Ok(Command::QiSendQuery(id)),
+            len => Ok(Command::QiSendPrompt {
+                id,
+                len: len as usize,
+            }),
+        };
+    }
     let (id, len, rest) = id_len_rest(w)?;
     if !(1..=MAX_SEND_TEXT).contains(&len) {
         return Err(BAD);

@@ -26,7 +26,7 @@ impl Sim {
             Command::Ident => {
                 let lines = [
                     String::from("Quectel_Ltd"),
-                    String::from("Quectel_BC20"),
+                    String::from(self.cfg.module.profile().model),
                     format!("Revision: {}", self.cfg.revision),
                 ];
                 self.info_ok(now, &lines);
@@ -54,13 +54,25 @@ impl Sim {
                 let att = u8::from(self.cfg.registration.is_registered());
                 self.info_ok(now, &[format!("+CGATT: {att}")]);
             }
-            Command::Cgpaddr(cid) => match cid {
-                None | Some(1) => {
-                    let l = format!("+CGPADDR: 1,{}", self.cfg.ip_address);
-                    self.info_ok(now, &[l]);
+            Command::Cgpaddr(cid) => {
+                let pdp = self.cfg.module.profile().context.get();
+                match cid {
+                    None => {
+                        let l = format!("+CGPADDR: {pdp},{}", self.cfg.ip_address);
+                        self.info_ok(now, &[l]);
+                    }
+                    Some(c) if c == pdp => {
+                        let l = format!("+CGPADDR: {pdp},{}", self.cfg.ip_address);
+                        self.info_ok(now, &[l]);
+                    }
+                    // A context without an address: the BC660K names it and prints none
+                    // (`shared/traces/006`); the BC20 prints nothing.
+                    Some(c) if self.cfg.module == crate::engine::Module::Bc660k => {
+                        self.info_ok(now, &[format!("+CGPADDR: {c}")]);
+                    }
+                    Some(_) => self.ok(now),
                 }
-                Some(_) => self.ok(now),
-            },
+            }
             Command::Test(lines) => {
                 let lines: Vec<String> = lines.iter().map(|s| String::from(*s)).collect();
                 self.info_ok(now, &lines);
@@ -79,6 +91,16 @@ impl Sim {
             Command::QiClose(id) => self.qiclose(now, id.index()),
             Command::QiState(q) => self.qistate(now, q),
             Command::QiSend { id, data } => return self.qisend(now, id.index(), data),
+            Command::QiSendPrompt { id, len } if self.cfg.module.profile().prompt_send => {
+                return self.qisend_prompt(now, id.index(), len);
+            }
+            Command::QiSendQuery(id) if self.cfg.module.profile().prompt_send => {
+                return self.qisend_query(now, id.index());
+            }
+            // The BC20 and BC26 take data inline only (`send_length` 1..=1024).
+            Command::QiSendPrompt { .. } | Command::QiSendQuery(_) => {
+                return Err(QiError::InvalidParameters);
+            }
             Command::QiRd { id, len } => return self.qird(now, id.index(), len),
             Command::QiSwtmd { id, mode } => return self.qiswtmd(now, id.index(), mode),
             Command::QPing {

@@ -24,6 +24,14 @@
 //! The runner `examples/bc20-sim.rs` wraps the pty and TCP endpoints:
 //! `cargo run --features sim --example bc20-sim -- --pty` (see its `--help`).
 //!
+//! # Modules
+//!
+//! [`Config::module`] picks the module emulated: the BC20 (the default) or its siblings BC26,
+//! BC66 and BC660K, as [`crate::engine::Module`]'s profiles describe them (identity, boot output
+//! with [`Config::for_module`], the PDP context the TCP/IP commands take, prompt-mode sends and
+//! the `AT+QISEND=<id>,0` counters on the BC66 and BC660K, plain `ERROR` for failed TCP/IP
+//! commands on those two).
+//!
 //! # Options, pacing and faults
 //!
 //! [`Config`] holds the module's options (boot lines or `RDY`, late `CLOSE OK`, sleep after
@@ -174,6 +182,12 @@ impl Default for Nvram {
 /// The emulator's options.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The module emulated (see [`crate::engine::Module`]): its `ATI` model line, the PDP
+    /// context its TCP/IP commands take (0 on the BC660K, 1 on the others; another is refused),
+    /// prompt-mode sends and the `AT+QISEND=<id>,0` query (BC66, BC660K), and how TCP/IP
+    /// errors are printed after `AT+CMEE=1` (a plain `ERROR` on the BC66 and BC660K).
+    /// [`Config::for_module`] also sets the boot output and revision of the module.
+    pub module: crate::engine::Module,
     /// What to print at power-up and after a reboot.
     pub boot: BootStyle,
     /// Take host bytes while the boot lines are still going out. Off by default: a booting
@@ -247,6 +261,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            module: crate::engine::Module::Bc20,
             boot: BootStyle::Rdy,
             listen_while_booting: false,
             nvram: Nvram::default(),
@@ -280,6 +295,21 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The defaults for `module`: its profile's boot output and revision on top of
+    /// [`Config::default`] (which keeps `RDY` at boot whatever the module, as tests expect).
+    pub fn for_module(module: crate::engine::Module) -> Self {
+        let p = module.profile();
+        Config {
+            module,
+            boot: match p.boot {
+                crate::engine::BootOutput::Rdy => BootStyle::Rdy,
+                crate::engine::BootOutput::BootRom => BootStyle::BootRom,
+            },
+            revision: String::from(p.revision),
+            ..Config::default()
+        }
+    }
+
     pub(crate) fn net_view(&self) -> net::NetView {
         net::NetView {
             resolver: services::Resolver {

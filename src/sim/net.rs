@@ -43,6 +43,8 @@ pub(crate) struct Socket {
     pub(crate) full: bool,
     /// Data the host sent, not yet accepted by the OS socket.
     pub(crate) tx: Vec<u8>,
+    /// Bytes the host sent in all (`AT+QISEND=<id>,0`).
+    pub(crate) sent: u64,
 }
 
 impl Sim {
@@ -76,6 +78,7 @@ impl Sim {
             notified: false,
             full: false,
             tx: Vec::new(),
+            sent: 0,
         });
         if self.inj.fire(Which::OpenFail) {
             let code = if self.inj.rng.below(2) == 0 { 566 } else { 561 };
@@ -154,7 +157,7 @@ impl Sim {
             let Some(s) = s else { continue };
             let wanted = match q {
                 StateQuery::All => true,
-                StateQuery::Context(c) => c == 1,
+                StateQuery::Context(c) => c == self.cfg.module.profile().context.get(),
                 StateQuery::Socket(id) => id.index() == i,
             };
             if !wanted {
@@ -165,11 +168,12 @@ impl Sim {
                 .map(|ip| format!("{ip}"))
                 .unwrap_or(s.host.clone());
             lines.push(format!(
-                "+QISTATE: {i},\"{}\",\"{ip}\",{},{},{},1,{}",
+                "+QISTATE: {i},\"{}\",\"{ip}\",{},{},{},{},{}",
                 s.service.as_str(),
                 s.remote_port,
                 s.local_port,
                 s.state.wire(),
+                self.cfg.module.profile().context.get(),
                 s.mode.wire()
             ));
         }
@@ -197,6 +201,7 @@ impl Sim {
             return Ok(());
         }
         if let Some(s) = self.sockets[id].as_mut() {
+            s.sent += data.len() as u64;
             match &s.conn {
                 Some(Conn::Udp(u)) => {
                     if u.send(&data).is_err() {
@@ -208,6 +213,37 @@ impl Sim {
             }
         }
         self.send_pending = Some((id, now + self.cfg.send_ok_delay));
+        Ok(())
+    }
+
+    /// `AT+QISEND=<id>,0` (BC66, BC660K): bytes sent, acknowledged (all of them: the OS
+    /// socket took them) and not.
+    pub(crate) fn qisend_query(&mut self, now: Instant, id: usize) -> Result<(), QiError> {
+        let sent = self.sockets[id]
+            .as_ref()
+            .map(|s| s.sent)
+            .ok_or(QiError::SocketClosed)?;
+        self.info_ok(now, &[format!("+QISEND: {sent},{sent},0")]);
+        Ok(())
+    }
+
+    /// `AT+QISEND=<id>,<len>` without data (BC66, BC660K): print the `> ` prompt and take the
+    /// next `len` host bytes as the data.
+    pub(crate) fn qisend_prompt(
+        &mut self,
+        now: Instant,
+        id: usize,
+        len: usize,
+    ) -> Result<(), QiError> {
+        match self.sockets[id].as_ref().map(|s| s.state) {
+            Some(SocketState::Connected) | Some(SocketState::Closing) => {}
+            _ => return Err(QiError::SocketClosed),
+        }
+        if self.send_pending.is_some() {
+            return Err(QiError::Busy);
+        }
+        self.emit(now, b"\r\n> ".to_vec());
+        self.data_mode = Some((id, len, Vec::with_capacity(len)));
         Ok(())
     }
 

@@ -86,6 +86,8 @@ pub struct Sim {
     pub(crate) scratch: Vec<u8>,
     /// The module is booting until its boot lines have gone out (see [`Output::mark`]).
     boot_end: u64,
+    /// Prompt mode: the socket, the bytes announced, and those received so far.
+    pub(crate) data_mode: Option<(usize, usize, Vec<u8>)>,
 }
 
 impl Sim {
@@ -123,6 +125,7 @@ impl Sim {
             ntp_busy: false,
             scratch: Vec::new(),
             boot_end: 0,
+            data_mode: None,
             cfg: config,
         };
         sim.power_up(now);
@@ -164,6 +167,7 @@ impl Sim {
 
     fn power_up(&mut self, now: Instant) {
         self.epoch += 1;
+        self.data_mode = None;
         self.sockets = Default::default();
         self.send_pending = None;
         self.dns_busy = false;
@@ -226,6 +230,19 @@ impl Sim {
     }
 
     fn handle_byte(&mut self, now: Instant, b: u8) {
+        if let Some((id, len, data)) = &mut self.data_mode {
+            // After the `> ` prompt: raw data, no echo, no line handling.
+            data.push(b);
+            if data.len() >= *len {
+                let (id, data) = (*id, core::mem::take(data));
+                self.data_mode = None;
+                self.last_activity = now;
+                if let Err(e) = self.qisend(now, id, data) {
+                    self.error(now, Some(e));
+                }
+            }
+            return;
+        }
         match b {
             b'\r' => {
                 let line = core::mem::take(&mut self.line);
@@ -283,7 +300,7 @@ impl Sim {
             self.emit(now, frame_line("ERROR"));
             return;
         }
-        match commands::parse(line) {
+        match commands::parse_for(line, self.cfg.module.profile().context.get()) {
             Ok(cmd) => {
                 if cmd.is_tcpip() {
                     // Execution may set it again (a SEND FAIL, a failed open).
@@ -307,7 +324,14 @@ impl Sim {
     /// Print an error: `ERROR`, or `+CME ERROR: <n>` with `AT+CMEE=1` (the description with
     /// `AT+CMEE=2`). `None` is a plain `ERROR` whatever CMEE says.
     pub(crate) fn error(&mut self, now: Instant, e: Option<QiError>) {
+        let plain = self.cfg.module.profile().tcpip_errors == crate::engine::ErrorStyle::Plain;
         let line = match e {
+            Some(e) if plain => {
+                // BC66, BC660K: a failed TCP/IP command is a plain `ERROR` (the code is still
+                // there for `AT+QIGETERROR`).
+                self.last_error = e.code();
+                String::from("ERROR")
+            }
             Some(e) => {
                 self.last_error = e.code();
                 match self.cmee {

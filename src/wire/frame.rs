@@ -148,6 +148,64 @@ impl CeReg {
     }
 }
 
+/// The remote end of a datagram, as sibling modules print it before UDP-service data
+/// (`+QIRD: <len>,"<ip>",<port>`, `+QIURC: "recv",<id>,<len>,"<ip>",<port>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Remote<'a> {
+    /// The address as printed (an IPv4 or IPv6 literal; the parser checked that it is one).
+    pub ip: &'a str,
+    /// The remote port.
+    pub port: u16,
+}
+
+/// `+QISTATE:` in the ten-field form of BG96-class siblings (BG96, EC2x, UC200T):
+/// `<connectID>,"<service_type>","<ip>",<remote_port>,<local_port>,<socket_state>,<contextID>,
+/// <serverID>,<access_mode>,"<AT_port>"`. Those modules have up to 12 sockets, more service
+/// types and a fifth state, so the fields are kept as printed (typed by range only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SocketStatusExt<'a> {
+    /// The connectID as printed (0..=11 on BG96-class modules).
+    pub id: u8,
+    /// `TCP`, `UDP`, `TCP LISTENER`, `TCP INCOMING` or `UDP SERVICE`, without quotes.
+    pub service: &'a str,
+    /// The remote address as printed.
+    pub remote: &'a str,
+    /// Remote port.
+    pub remote_port: u16,
+    /// Local port.
+    pub local_port: u16,
+    /// Socket state as printed (0 initial, 1 opening, 2 connected, 3 listening, 4 closing on
+    /// BG96-class modules).
+    pub state: u8,
+    /// The PDP context.
+    pub context: u8,
+    /// The server socket an incoming connection belongs to (as printed; may be negative).
+    pub server_id: i16,
+    /// Access mode as printed (0 buffer, 1 direct push, 2 transparent).
+    pub access_mode: u8,
+    /// The AT port the socket reports to (`uart1`, `usbat`, `usbmodem`), without quotes.
+    pub at_port: &'a str,
+}
+
+impl SocketStatusExt<'_> {
+    /// The socket as this driver knows sockets: `None` for ids above 4, service types other
+    /// than TCP and UDP client, and states or access modes the BC20 does not have.
+    pub fn as_bc20(&self) -> Option<SocketStatus<'_>> {
+        Some(SocketStatus {
+            id: ConnectId::new(self.id)?,
+            service: crate::types::ServiceType::from_wire(self.service.as_bytes())?,
+            remote: self.remote,
+            remote_port: self.remote_port,
+            local_port: self.local_port,
+            state: crate::types::SocketState::from_wire(self.state)?,
+            context: crate::types::ContextId::new(self.context)?,
+            access_mode: crate::types::AccessMode::from_wire(self.access_mode)?,
+        })
+    }
+}
+
 /// Why a line that looked like a known response could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -214,7 +272,40 @@ pub enum Frame<'a> {
         len: u16,
         /// What is left in the current buffer node (only with `showlength` 1).
         remaining: Option<u16>,
+        /// The sender, in the UDP-service form of BG96-class siblings
+        /// (`+QIRD: <len>,"<ip>",<port>`; the whole-frame form is [`Frame::QiRdFrom`]).
+        from: Option<Remote<'a>>,
     },
+    /// `+QIRD: <total>,<read>,<unread>`: the answer to `AT+QIRD=<id>,0` on siblings that have
+    /// it (BG96, EC600S): bytes received in all, read, and waiting. No data follows.
+    QiRdQuery {
+        /// Bytes received on the socket in all.
+        total: u32,
+        /// Bytes read so far.
+        read: u32,
+        /// Bytes waiting to be read.
+        unread: u32,
+    },
+    /// `+QIRD: <len>,"<ip>",<port>` and the data after the line end: a read on a BG96-class
+    /// `UDP SERVICE` socket, with the datagram's sender.
+    QiRdFrom {
+        /// The data read (`len` bytes; hex text in hex receive mode).
+        data: Payload<'a>,
+        /// Who sent it.
+        from: Remote<'a>,
+    },
+    /// `+QISEND: <total>,<acked>,<unacked>`: the answer to `AT+QISEND=<id>,0` on siblings
+    /// that have it (BC66, BC660K, BG96): bytes sent in all, acknowledged by the peer, and not.
+    QiSendQuery {
+        /// Bytes sent in all.
+        total: u32,
+        /// Bytes the peer acknowledged.
+        acked: u32,
+        /// Bytes not acknowledged yet.
+        unacked: u32,
+    },
+    /// `+QISTATE:` in the ten-field form of BG96-class siblings.
+    QiStateExt(SocketStatusExt<'a>),
     /// `+QPING:` echo, summary or lone result.
     Ping(PingLine),
     /// `+QNTP: <err>[,"<time>"]`.
@@ -287,6 +378,20 @@ pub enum Frame<'a> {
         id: ConnectId,
         /// Payload bytes announced.
         len: u16,
+        /// The sender, in the UDP-service form of BG96-class siblings
+        /// (`+QIURC: "recv",<id>,<len>,"<ip>",<port>`; the whole-frame form is
+        /// [`Frame::RecvFrom`]).
+        from: Option<Remote<'a>>,
+    },
+    /// `+QIURC: "recv",<id>,<len>,"<ip>",<port>` and the data after the line end: direct push
+    /// on a BG96-class `UDP SERVICE` socket, with the datagram's sender.
+    RecvFrom {
+        /// The socket.
+        id: ConnectId,
+        /// The data pushed.
+        data: Payload<'a>,
+        /// Who sent it.
+        from: Remote<'a>,
     },
     /// `+QIURC: "recv",<id>,"buff full"`: the module has no room; the host must read.
     BuffFull(ConnectId),
@@ -310,6 +415,10 @@ pub enum Frame<'a> {
     BootRom(&'a str),
 
     // ----- anything else -----
+    /// The `> ` prompt: the module waits for the data of a send in prompt mode
+    /// (`AT+QISEND=<id>,<len>` without data, on BC66, BC660K and BG96-class siblings). It ends
+    /// no command: `SEND OK` or an error follows the data.
+    Prompt,
     /// An echoed command line (ended by a bare `\r`), without the `\r`.
     Echo(&'a [u8]),
     /// An empty line.

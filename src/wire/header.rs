@@ -1,10 +1,11 @@
 //! Payload headers (`+QIURC: "recv"`, `+QIRD`) and the byte scanning the framing layer
 //! needs: where a line ends, what is line noise, decimal fields.
 
-use crate::types::{AccessMode, ConnectId, DataFormat};
+use crate::types::{AccessMode, ConnectId, DataFormat, ViewMode};
 
 use super::frame::{Frame, Malformed, Payload};
 use super::parse::ParseContext;
+use super::sibling::{self, Shape};
 
 /// The prefix of a recv URC.
 pub(super) const RECV_PREFIX: &[u8] = b"+QIURC: \"recv\",";
@@ -134,6 +135,18 @@ pub(super) fn recv_urc<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
         Some(b'\r' | b'\n') => false,
         Some(_) => return bad(Malformed::Fields),
     };
+    if same_line {
+        match recv_from(ctx, cur, id, len) {
+            Header::Plain => {}
+            other => return other,
+        }
+        // Data on the URC's line: view mode 1, or hex on the URC line as sibling firmware
+        // prints it in either view mode (spec 6.9; hex text cannot line up with a wrong header
+        // by chance). Raw bytes there in view mode 0 are not guessed at.
+        if ctx.view_mode != ViewMode::HeaderCommaData && ctx.recv_format != DataFormat::Hex {
+            return bad(Malformed::Layout);
+        }
+    }
     if !same_line && ctx.access_mode(id) == AccessMode::Buffer {
         let len = u16::try_from(len).ok();
         return match cur.line_end() {
@@ -144,7 +157,11 @@ pub(super) fn recv_urc<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
     // Only data on the header's line has a line end after it that can be checked.
     match start(ctx, cur, len, same_line, same_line) {
         Ok(s) => Header::Start(Start {
-            frame: Frame::RecvHeader { id, len: s.len },
+            frame: Frame::RecvHeader {
+                id,
+                len: s.len,
+                from: None,
+            },
             ..s
         }),
         Err(Header::Broken(why)) => bad(why),
@@ -157,6 +174,11 @@ pub(super) fn qird<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
     let mut cur = Cursor::new(input, QIRD_PREFIX.len());
     if cur.peek() == Some(b'(') {
         return Header::Plain;
+    }
+    let view1 = ctx.view_mode == ViewMode::HeaderCommaData;
+    match qird_sibling(ctx, cur, view1) {
+        Header::Plain => {}
+        other => return other,
     }
     let len = match cur.number() {
         Num::Value(n) => n,
@@ -182,6 +204,11 @@ pub(super) fn qird<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
         Some(b'\r' | b'\n') => false,
         Some(_) => return Header::Broken(Malformed::Fields),
     };
+    if same_line && !view1 {
+        // Not a form of view mode 0: data on the header's line is taken in view mode 1 only
+        // (see `sibling`), never guessed at.
+        return Header::Broken(Malformed::Layout);
+    }
     if len == 0 && !same_line {
         return match cur.line_end() {
             Some(end) => Header::Done(
@@ -200,10 +227,76 @@ pub(super) fn qird<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
             frame: Frame::QiRdHeader {
                 len: s.len,
                 remaining,
+                from: None,
             },
             ..s
         }),
         Err(h) => h,
+    }
+}
+
+/// The sibling forms of `+QIRD:` (see [`sibling`](super::sibling)): the query answer and the
+/// UDP-service header with its payload. `Plain` when the header is none of them.
+fn qird_sibling<'a>(ctx: &ParseContext, cur: Cursor<'a>, view1: bool) -> Header<'a> {
+    match sibling::qird(cur.rest(), view1) {
+        Shape::No => Header::Plain,
+        Shape::NeedMore => Header::NeedMore,
+        Shape::Bad => Header::Broken(Malformed::Fields),
+        Shape::Query {
+            total,
+            read,
+            unread,
+            end,
+        } => Header::Done(
+            Frame::QiRdQuery {
+                total,
+                read,
+                unread,
+            },
+            cur.pos + end,
+        ),
+        Shape::From { len, remote, eol } => {
+            let at = Cursor::new(cur.input, cur.pos + eol);
+            match start(ctx, at, len, false, true) {
+                Ok(s) => Header::Start(Start {
+                    frame: Frame::QiRdHeader {
+                        len: s.len,
+                        remaining: None,
+                        from: Some(remote),
+                    },
+                    ..s
+                }),
+                Err(h) => h,
+            }
+        }
+    }
+}
+
+/// `+QIURC: "recv",<id>,<len>,"<ip>",<port>` and the data after its line end (direct push on
+/// a sibling's UDP-service socket); `cur` stands on the `,` after `<len>`. `Plain` when the
+/// rest is not that form.
+fn recv_from<'a>(ctx: &ParseContext, cur: Cursor<'a>, id: ConnectId, len: u32) -> Header<'a> {
+    let rest = cur.input.get(cur.pos + 1..).unwrap_or_default();
+    match sibling::recv_from(rest, len) {
+        Shape::No | Shape::Query { .. } => Header::Plain,
+        Shape::NeedMore => Header::NeedMore,
+        Shape::Bad => Header::Unframable(Some(id), Malformed::Fields),
+        Shape::From { len, remote, eol } => {
+            let at = Cursor::new(cur.input, cur.pos + 1 + eol);
+            // As other view mode 0 pushes: no line end is required after the data.
+            match start(ctx, at, len, false, false) {
+                Ok(s) => Header::Start(Start {
+                    frame: Frame::RecvHeader {
+                        id,
+                        len: s.len,
+                        from: Some(remote),
+                    },
+                    ..s
+                }),
+                Err(Header::Broken(why)) => Header::Unframable(Some(id), why),
+                Err(h) => h,
+            }
+        }
     }
 }
 
@@ -338,6 +431,7 @@ fn scan_bytes(bytes: &[u8], noisy: &mut bool) -> Option<usize> {
 }
 
 /// A read position in a header.
+#[derive(Clone, Copy)]
 pub(super) struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,

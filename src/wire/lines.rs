@@ -8,7 +8,7 @@ use core::net::Ipv4Addr;
 use nom::branch::alt;
 use nom::bytes::complete::{take_while, take_while1};
 use nom::character::complete::{
-    char, digit1, space0, u8 as dec_u8, u16 as dec_u16, u32 as dec_u32,
+    char, digit1, i16 as dec_i16, space0, u8 as dec_u8, u16 as dec_u16, u32 as dec_u32,
 };
 use nom::combinator::{all_consuming, opt, rest};
 use nom::sequence::{delimited, preceded};
@@ -19,7 +19,7 @@ use crate::types::{
     RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
-use super::frame::{CeReg, Frame, Malformed, PingLine, TestCommand};
+use super::frame::{CeReg, Frame, Malformed, PingLine, SocketStatusExt, TestCommand};
 use super::parse::ParseContext;
 
 type In<'a> = &'a [u8];
@@ -34,6 +34,8 @@ pub(crate) fn classify<'a>(line: &'a [u8], _ctx: &ParseContext) -> Frame<'a> {
         b"SEND FAIL" => return Frame::SendFail,
         b"CLOSE OK" => return Frame::CloseOk,
         b"RDY" => return Frame::Ready,
+        // The send prompt when a line end follows it (`parse.rs` frames `> ` on its own).
+        b">" | b"> " => return Frame::Prompt,
         _ => {}
     }
     if line.first() == Some(&b'+') {
@@ -88,7 +90,19 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
             })
         }
         b"QICLOSE" => test(TestCommand::QiClose),
-        b"QISEND" => test(TestCommand::QiSend),
+        b"QISEND" if params.contains(&b'(') => test(TestCommand::QiSend),
+        b"QISEND" => {
+            let (total, acked, unacked) = full(
+                (dec_u32, preceded(comma, dec_u32), preceded(comma, dec_u32)),
+                params,
+            )
+            .ok_or(Malformed::Fields)?;
+            Ok(Frame::QiSendQuery {
+                total,
+                acked,
+                unacked,
+            })
+        }
         b"QISENDEX" => test(TestCommand::QiSendEx),
         b"QIRD" => test(TestCommand::QiRd),
         b"QISWTMD" => test(TestCommand::QiSwtmd),
@@ -99,7 +113,9 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
         b"QNTP" if params.first() == Some(&b'(') => test(TestCommand::QNtp),
         b"QNTP" => qntp(params),
         b"QICFG" if params.contains(&b'(') => test(TestCommand::QiCfg),
-        b"QICFG" => qicfg(params),
+        // Keys and URC kinds of siblings this crate does not use (`"transpktsize"`,
+        // `"incoming full"`) are lines it does not know, not broken ones.
+        b"QICFG" => Ok(qicfg(params)?.unwrap_or(Frame::Unknown(line))),
         b"QIGETERROR" => {
             let (code, description) = full((dec_u16, comma, rest).map(|(c, _, d)| (c, d)), params)
                 .ok_or(Malformed::Fields)?;
@@ -108,7 +124,7 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
                 description: text(description).ok_or(Malformed::Fields)?,
             })
         }
-        b"QIURC" => qiurc(params),
+        b"QIURC" => Ok(qiurc(params)?.unwrap_or(Frame::Unknown(line))),
         b"CPIN" => Ok(Frame::CPin(text(params).ok_or(Malformed::Fields)?)),
         b"CEREG" => cereg(params),
         b"CGATT" => match params {
@@ -130,8 +146,10 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
     }
 }
 
+/// `+QISTATE:` in the BC20's eight-field form or the ten-field form of BG96-class siblings
+/// (`...,<contextID>,<serverID>,<access_mode>,"<AT_port>"`).
 fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let fields = (
+    let mut head = (
         raw_id,
         preceded(comma, quoted),
         preceded(comma, quoted),
@@ -139,19 +157,38 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
         preceded(comma, dec_u16),
         preceded(comma, dec_u8),
         preceded(comma, dec_u8),
-        preceded(comma, dec_u8),
     );
-    let (id, service, remote, remote_port, local_port, state, context, mode) =
-        full(fields, params).ok_or(Malformed::Fields)?;
-    Ok(Frame::QiState(SocketStatus {
-        id: connect_id(id)?,
-        service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
+    let (rest, (id, service, remote, remote_port, local_port, state, context)) =
+        head.parse(params).map_err(|_| Malformed::Fields)?;
+    if let Some(mode) = full(preceded(comma, dec_u8), rest) {
+        return Ok(Frame::QiState(SocketStatus {
+            id: connect_id(id)?,
+            service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
+            remote: text(remote).ok_or(Malformed::Fields)?,
+            remote_port,
+            local_port,
+            state: SocketState::from_wire(state).ok_or(Malformed::Fields)?,
+            context: ContextId::new(context).ok_or(Malformed::Fields)?,
+            access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
+        }));
+    }
+    let tail = (
+        preceded(comma, dec_i16),
+        preceded(comma, dec_u8),
+        preceded(comma, quoted),
+    );
+    let (server_id, access_mode, at_port) = full(tail, rest).ok_or(Malformed::Fields)?;
+    Ok(Frame::QiStateExt(SocketStatusExt {
+        id,
+        service: text(service).ok_or(Malformed::Fields)?,
         remote: text(remote).ok_or(Malformed::Fields)?,
         remote_port,
         local_port,
-        state: SocketState::from_wire(state).ok_or(Malformed::Fields)?,
-        context: ContextId::new(context).ok_or(Malformed::Fields)?,
-        access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
+        state,
+        context,
+        server_id,
+        access_mode,
+        at_port: text(at_port).ok_or(Malformed::Fields)?,
     }))
 }
 
@@ -253,7 +290,8 @@ fn ntp_time(i: In<'_>) -> R<'_, Option<NtpTime>> {
     Ok((i, time))
 }
 
-fn qicfg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
+/// `+QICFG: "<key>",...`; `None` for a key this crate does not know.
+fn qicfg(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
     let (key, values) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
     let cfg = match key {
         b"dataformat" => {
@@ -273,45 +311,51 @@ fn qicfg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             Some(1) => QiCfg::ShowLength(true),
             _ => return Err(Malformed::Fields),
         },
-        _ => return Err(Malformed::Fields),
+        _ => return Ok(None),
     };
-    Ok(Frame::QiCfg(cfg))
+    Ok(Some(Frame::QiCfg(cfg)))
 }
 
-/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact. (`"recv"` headers are framed by
-/// the parser; one that reaches this point is broken.)
-fn qiurc(params: &[u8]) -> Result<Frame<'_>, Malformed> {
+/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact; `None` for a kind this crate does
+/// not know. (`"recv"` headers are framed by the parser; one that reaches this point is broken.)
+fn qiurc(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
     let (kind, args) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
-    match kind {
-        b"closed" => {
-            let id = full(preceded(comma, raw_id), args).ok_or(Malformed::Fields)?;
-            Ok(Frame::Closed(connect_id(id)?))
-        }
-        b"pdpdeact" => {
-            let cid = full(preceded(comma, dec_u8), args).ok_or(Malformed::Fields)?;
-            Ok(Frame::PdpDeact(cid))
-        }
-        b"dnsgip" => {
-            if let Some(ip) = full(preceded(comma, quoted), args) {
-                return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
-            }
-            let (code, count, ttl) = full(
-                (
-                    preceded(comma, dec_u16),
-                    preceded(comma, dec_u8),
-                    preceded(comma, dec_u32),
-                ),
-                args,
-            )
-            .ok_or(Malformed::Fields)?;
-            Ok(Frame::DnsHead {
-                result: ResultCode::from_code(code),
-                count,
-                ttl,
-            })
-        }
-        _ => Err(Malformed::Fields),
+    qiurc_kind(kind, args).transpose()
+}
+
+fn qiurc_kind<'a>(kind: &[u8], args: &'a [u8]) -> Option<Result<Frame<'a>, Malformed>> {
+    Some(match kind {
+        b"closed" => full(preceded(comma, raw_id), args)
+            .ok_or(Malformed::Fields)
+            .and_then(|id| Ok(Frame::Closed(connect_id(id)?))),
+        b"pdpdeact" => full(preceded(comma, dec_u8), args)
+            .ok_or(Malformed::Fields)
+            .map(Frame::PdpDeact),
+        b"recv" => Err(Malformed::Fields),
+        b"dnsgip" => dnsgip(args),
+        _ => return None,
+    })
+}
+
+/// The two lines of a DNS answer.
+fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
+    if let Some(ip) = full(preceded(comma, quoted), args) {
+        return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
     }
+    let (code, count, ttl) = full(
+        (
+            preceded(comma, dec_u16),
+            preceded(comma, dec_u8),
+            preceded(comma, dec_u32),
+        ),
+        args,
+    )
+    .ok_or(Malformed::Fields)?;
+    Ok(Frame::DnsHead {
+        result: ResultCode::from_code(code),
+        count,
+        ttl,
+    })
 }
 
 /// `+CEREG: <n>,<stat>[,...]` (read) or `+CEREG: <stat>[,"<tac>",...]` (URC).

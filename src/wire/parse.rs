@@ -53,10 +53,15 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 1500;
 ///
 /// Whether bytes follow a `+QIURC: "recv",<id>,<len>` header depends on the socket's access
 /// mode; whether the second number of `+QIRD: <a>,<b>` is a remaining length depends on
-/// `showlength`; hex receive mode doubles the bytes on the wire. The parser accepts both view
-/// mode layouts (data after `\r\n` or after `,`) whatever [`ParseContext::view_mode`] says,
-/// because the layout is unambiguous once the other settings are known; `view_mode` records
-/// what the driver configured, for tools and for [`ParseStats::layout_mismatches`].
+/// `showlength`; hex receive mode doubles the bytes on the wire. Data after the header's line
+/// end is accepted whatever [`ParseContext::view_mode`] says; data on the header's line is taken
+/// for `+QIRD` in view mode 1 only, because sibling forms (`+QIRD: <total>,<read>,<unread>`,
+/// `+QIRD: <len>,"<ip>",<port>`) make that layout ambiguous otherwise (the table and the
+/// decisions are in the `sibling` module's docs). Direct-push data on the URC's line is taken
+/// in view mode 1, and in hex receive mode in either view mode (sibling firmware prints hex
+/// there, spec 6.9). Anything else after a header's numbers is [`Frame::BadPayload`]: no byte
+/// of it is taken as data. [`ParseStats::layout_mismatches`] counts data whose layout differed
+/// from `view_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ParseContext {
@@ -393,7 +398,21 @@ impl Parser {
         self.note_layout(s.same_line);
         let consumed = end + tail;
         let frame = match (result, s.frame) {
+            (
+                Ok(data),
+                Frame::QiRdHeader {
+                    from: Some(from), ..
+                },
+            ) => Frame::QiRdFrom { data, from },
             (Ok(data), Frame::QiRdHeader { remaining, .. }) => Frame::QiRd { data, remaining },
+            (
+                Ok(data),
+                Frame::RecvHeader {
+                    id,
+                    from: Some(from),
+                    ..
+                },
+            ) => Frame::RecvFrom { id, data, from },
             (Ok(data), Frame::RecvHeader { id, .. }) => Frame::RecvData { id, data },
             (Err(why), header) => Frame::BadPayload {
                 id: match header {
@@ -454,7 +473,10 @@ impl Parser {
                 self.stats.malformed = self.stats.malformed.saturating_add(1)
             }
             Frame::Overlong => self.stats.overlong = self.stats.overlong.saturating_add(1),
-            Frame::QiRd { data, .. } | Frame::RecvData { data, .. } => {
+            Frame::QiRd { data, .. }
+            | Frame::RecvData { data, .. }
+            | Frame::QiRdFrom { data, .. }
+            | Frame::RecvFrom { data, .. } => {
                 self.stats.payload_bytes =
                     self.stats.payload_bytes.saturating_add(data.len() as u64)
             }
@@ -556,6 +578,14 @@ impl Parser {
         let noise = input.iter().take_while(|&&b| header::is_noise(b)).count();
         if noise > 0 {
             return Item::Skipped(noise);
+        }
+        // The `> ` send prompt: the module prints `\r\n> ` and waits for the data, so no line
+        // end follows; a lone `>` waits for the next byte; `>` and a line end is a line
+        // (classified as the prompt too).
+        match input {
+            [b'>'] => return Item::NeedMore,
+            [b'>', b' ', ..] => return Item::Frame(Frame::Prompt, 2),
+            _ => {}
         }
         // A read that ended inside a payload header's prefix: wait, or a `max_line` shorter
         // than the prefix would make it an overlong line that the whole stream does not have.

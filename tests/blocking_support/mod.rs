@@ -73,6 +73,45 @@ pub fn driver(
     (d, emu, written)
 }
 
+/// The emulator of `module` (its profile's defaults, `RDY` at boot as other tests expect)
+/// and an engine configured for it, from `engine`'s other settings.
+pub fn for_module(
+    module: engine::Module,
+    sim: sim::Config,
+    engine: engine::Config,
+) -> (sim::Config, engine::Config) {
+    let profile = sim::Config::for_module(module);
+    (
+        sim::Config {
+            module,
+            revision: profile.revision,
+            ..sim
+        },
+        engine::Config { module, ..engine },
+    )
+}
+
+/// What a driver brought up against `module` must show: the identity matched, and the TCP/IP
+/// commands named the module's PDP context.
+pub fn assert_spoke_as(d: &Driver, written: &Arc<Mutex<Vec<u8>>>, module: engine::Module) {
+    assert_eq!(
+        d.engine().identity(),
+        Some(engine::IdentityCheck::Matches),
+        "identity of a {module}"
+    );
+    let w = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
+    let ctx = module.profile().context.get();
+    for cmd in ["AT+QIOPEN=", "AT+QIDNSGIP="] {
+        for at in w.match_indices(cmd).map(|(i, _)| i + cmd.len()) {
+            assert!(
+                w[at..].starts_with(&format!("{ctx},")),
+                "{cmd} names context {ctx} on a {module}: {}",
+                &w[at..(at + 20).min(w.len())]
+            );
+        }
+    }
+}
+
 pub fn local(port: u16) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
 }
