@@ -152,7 +152,7 @@
 //! - `std`: host adapters ([`host`]: a `DelayNs` and serial-port halves, [`StdClock`]).
 //! - `sim`: the emulator (implies `std`).
 //! - `defmt`: log through `defmt`; public types derive `defmt::Format`.
-//! - `embassy-time`: [`EmbassyClock`](clock::EmbassyClock), a [`Clock`] on embassy-time.
+//! - `embassy-time`: `clock::EmbassyClock`, a [`Clock`] on embassy-time.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

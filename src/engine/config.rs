@@ -79,7 +79,7 @@ pub enum WakePolicy {
 pub const WAKE_ATTEMPTS: u8 = 10;
 
 /// A deadline counts as passed only once the engine has looked at the line (drained the UART
-/// and called [`Engine::handle_timeout`]) after it, and then again at least this much later.
+/// and called [`Engine::handle_timeout`](super::Engine::handle_timeout)) after it, and then again at least this much later.
 /// So an answer that reached the UART while the caller was away (a superloop that polls every
 /// few seconds) is always read before its command is declared late, whatever the poll period.
 pub const LOOK_GRACE_MS: Millis = 50;
@@ -155,7 +155,7 @@ pub enum Event {
     Unresponsive,
     /// The module answers again after [`Event::Unresponsive`].
     Responsive,
-    /// The module was woken from sleep before a command (see [`Config::wake_after_idle_ms`]).
+    /// The module was woken from sleep before a command (see [`Config::wake`]).
     Woken,
     /// UDP datagrams were dropped whole because the socket's boundary store was full (direct
     /// push; buffer mode stops fetching instead).
@@ -192,7 +192,7 @@ pub struct Traffic {
     pub wakes: u64,
     /// Commands sent again because a sleeping module lost them (answered a bare line end).
     pub resent: u64,
-    /// UART read or write errors the shells reported (see [`Engine::note_uart_error`]).
+    /// UART read or write errors the shells reported (see [`Engine::note_uart_error`](super::Engine::note_uart_error)).
     pub uart_errors: u64,
     /// Whole UDP datagrams dropped for want of room for their boundary (direct push).
     pub datagrams_dropped: u64,
