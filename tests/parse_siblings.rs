@@ -5,8 +5,9 @@
 mod support;
 
 use proptest::prelude::*;
-use quectel_bc20::wire::{Frame, Malformed, ParseContext, Payload, Remote, SocketStatusExt};
+use quectel_bc20::wire::{AtPort, ExtService, Frame, Malformed, ParseContext, Payload, Remote, SocketStatusExt};
 use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
+use std::net::{IpAddr, Ipv4Addr};
 use support::{debug_frames, parse_all, parse_chunked, step};
 
 fn id(n: u8) -> ConnectId {
@@ -73,7 +74,7 @@ fn ten_field_qistate_in_every_context() {
             s,
             SocketStatusExt {
                 id: 0,
-                service: "TCP",
+                service: ExtService::Tcp,
                 remote: "220.180.239.201",
                 remote_port: 8705,
                 local_port: 65344,
@@ -81,19 +82,22 @@ fn ten_field_qistate_in_every_context() {
                 context: 1,
                 server_id: 0,
                 access_mode: 0,
-                at_port: "uart1",
+                at_port: AtPort::Uart1,
             }
         );
         assert_eq!(s.as_bc20().unwrap().id, id(0));
         let Frame::QiStateExt(l) = f[1] else {
             panic!("{f:?}")
         };
-        assert_eq!((l.id, l.service, l.at_port), (11, "TCP LISTENER", "usbat"));
+        assert_eq!((l.id, l.service, l.at_port), (11, ExtService::TcpListener, AtPort::UsbAt));
         assert!(l.as_bc20().is_none(), "socket 11 is not one of the BC20's");
         let Frame::QiStateExt(u) = f[2] else {
             panic!("{f:?}")
         };
-        assert_eq!((u.server_id, u.access_mode), (-1, 1));
+        assert_eq!(
+            (u.service, u.server_id, u.access_mode, u.at_port),
+            (ExtService::UdpService, -1, 1, AtPort::UsbModem)
+        );
         assert_eq!(f[3], Frame::Ok);
     }
     // Nine fields are neither form.
@@ -184,7 +188,7 @@ fn udp_service_qird_carries_the_sender_in_every_context() {
         assert_eq!(
             from,
             Remote {
-                ip: "10.7.76.34",
+                ip: IpAddr::V4(Ipv4Addr::new(10, 7, 76, 34)),
                 port: 7687
             }
         );
@@ -195,16 +199,10 @@ fn udp_service_qird_carries_the_sender_in_every_context() {
         &ParseContext::default(),
         b"\r\n+QIRD: 2,\"2001:db8::1\",53\r\nab\r\n\r\nOK\r\n",
     );
-    assert!(matches!(
-        f[0],
-        Frame::QiRdFrom {
-            from: Remote {
-                ip: "2001:db8::1",
-                port: 53
-            },
-            ..
-        }
-    ));
+    let Frame::QiRdFrom { from, .. } = f[0] else {
+        panic!("{f:?}")
+    };
+    assert_eq!(from.socket_addr(), "[2001:db8::1]:53".parse().unwrap());
 }
 
 #[test]
@@ -229,7 +227,7 @@ fn udp_service_push_carries_the_sender() {
         assert_eq!(
             from,
             Remote {
-                ip: "10.0.0.9",
+                ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
                 port: 5000
             }
         );

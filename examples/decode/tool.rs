@@ -297,16 +297,14 @@ pub fn describe(frame: &Frame<'_>) -> String {
             s + " }"
         }
         Frame::QiRdFrom { data, from } => format!(
-            "QiRdFrom {{ data: {}, from: {}:{} }}",
+            "QiRdFrom {{ data: {}, from: {} }}",
             payload(data),
-            from.ip,
-            from.port
+            from.socket_addr()
         ),
         Frame::RecvFrom { id, data, from } => format!(
-            "RecvFrom {{ id: {id}, data: {}, from: {}:{} }}",
+            "RecvFrom {{ id: {id}, data: {}, from: {} }}",
             payload(data),
-            from.ip,
-            from.port
+            from.socket_addr()
         ),
         Frame::Echo(line) => format!("Echo({})", bytes(line)),
         Frame::Unknown(line) => format!("Unknown({})", bytes(line)),

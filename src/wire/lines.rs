@@ -19,7 +19,7 @@ use crate::types::{
     RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
-use super::frame::{CeReg, Frame, Malformed, PingLine, SocketStatusExt, TestCommand};
+use super::frame::{AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand};
 use super::parse::ParseContext;
 
 type In<'a> = &'a [u8];
@@ -180,7 +180,7 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
     let (server_id, access_mode, at_port) = full(tail, rest).ok_or(Malformed::Fields)?;
     Ok(Frame::QiStateExt(SocketStatusExt {
         id,
-        service: text(service).ok_or(Malformed::Fields)?,
+        service: ExtService::from_wire(service),
         remote: text(remote).ok_or(Malformed::Fields)?,
         remote_port,
         local_port,
@@ -188,7 +188,7 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
         context,
         server_id,
         access_mode,
-        at_port: text(at_port).ok_or(Malformed::Fields)?,
+        at_port: AtPort::from_wire(at_port),
     }))
 }
 

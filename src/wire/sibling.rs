@@ -48,13 +48,13 @@
 //! [`Frame::BadPayload`]: super::Frame::BadPayload
 //! [`Frame::RecvFrom`]: super::Frame::RecvFrom
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 
 use super::frame::Remote;
 
 /// What a matcher decided about the header bytes it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shape<'a> {
+pub(crate) enum Shape {
     /// The bytes so far could still become the form.
     NeedMore,
     /// Not this form (the caller goes on with the BC20's own forms).
@@ -70,7 +70,7 @@ pub(crate) enum Shape<'a> {
     /// view mode 0 payload layout starts.
     From {
         len: u32,
-        remote: Remote<'a>,
+        remote: Remote,
         eol: usize,
     },
     /// The shape of the address form with a field that does not decode: the header announces
@@ -178,13 +178,9 @@ impl<'a> Scan<'a> {
 }
 
 /// True when `s` is an IPv4 or IPv6 literal.
-fn is_ip(s: &str) -> bool {
-    s.parse::<Ipv4Addr>().is_ok() || s.parse::<Ipv6Addr>().is_ok()
-}
-
 /// The sibling forms of a `+QIRD:` header; `rest` starts after `+QIRD: `. `view1`: the context
 /// is in view mode 1, where three plain numbers are data, not the query answer.
-pub(crate) fn qird(rest: &[u8], view1: bool) -> Shape<'_> {
+pub(crate) fn qird(rest: &[u8], view1: bool) -> Shape {
     let mut s = Scan { b: rest, i: 0 };
     // Query totals are cumulative: up to 10 digits (u32).
     let first = step!(s.num(10));
@@ -216,13 +212,13 @@ pub(crate) fn qird(rest: &[u8], view1: bool) -> Shape<'_> {
 }
 
 /// The address form after a recv URC's length: `rest` starts after `+QIURC: "recv",<id>,<len>,`.
-pub(crate) fn recv_from(rest: &[u8], len: u32) -> Shape<'_> {
+pub(crate) fn recv_from(rest: &[u8], len: u32) -> Shape {
     let mut s = Scan { b: rest, i: 0 };
     address_tail(&mut s, u64::from(len))
 }
 
 /// `"<ip>",<port>` and a line end, at the cursor, for a header whose length is `len`.
-fn address_tail<'a>(s: &mut Scan<'a>, len: u64) -> Shape<'a> {
+fn address_tail(s: &mut Scan<'_>, len: u64) -> Shape {
     let ip = step!(s.address());
     step!(s.byte(b','));
     // More digits than a port has, or a sign, still make the address form: a broken one.
@@ -240,9 +236,9 @@ fn address_tail<'a>(s: &mut Scan<'a>, len: u64) -> Shape<'a> {
     let (Ok(port), Ok(len)) = (u16::try_from(port), u32::try_from(len)) else {
         return Shape::Bad;
     };
-    if !is_ip(ip) {
+    let Ok(ip) = ip.parse::<IpAddr>() else {
         return Shape::Bad;
-    }
+    };
     Shape::From {
         len,
         remote: Remote { ip, port },
@@ -278,8 +274,8 @@ mod tests {
         match qird(b"5,\"10.7.0.1\",5000\r\nhello", false) {
             Shape::From { len, remote, eol } => {
                 assert_eq!(
-                    (len, remote.ip, remote.port, eol),
-                    (5, "10.7.0.1", 5000, 17)
+                    (len, remote.socket_addr(), eol),
+                    (5, "10.7.0.1:5000".parse().unwrap(), 17)
                 );
             }
             other => panic!("{other:?}"),
