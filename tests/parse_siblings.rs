@@ -5,7 +5,9 @@
 mod support;
 
 use proptest::prelude::*;
-use quectel_bc20::wire::{AtPort, ExtService, Frame, Malformed, ParseContext, Payload, Remote, SocketStatusExt};
+use quectel_bc20::wire::{
+    AtPort, ExtService, Frame, Malformed, ParseContext, Payload, Remote, SocketStatusExt,
+};
 use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
 use std::net::{IpAddr, Ipv4Addr};
 use support::{debug_frames, parse_all, parse_chunked, step};
@@ -89,7 +91,10 @@ fn ten_field_qistate_in_every_context() {
         let Frame::QiStateExt(l) = f[1] else {
             panic!("{f:?}")
         };
-        assert_eq!((l.id, l.service, l.at_port), (11, ExtService::TcpListener, AtPort::UsbAt));
+        assert_eq!(
+            (l.id, l.service, l.at_port),
+            (11, ExtService::TcpListener, AtPort::UsbAt)
+        );
         assert!(l.as_bc20().is_none(), "socket 11 is not one of the BC20's");
         let Frame::QiStateExt(u) = f[2] else {
             panic!("{f:?}")

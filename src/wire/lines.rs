@@ -19,7 +19,9 @@ use crate::types::{
     RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
-use super::frame::{AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand};
+use super::frame::{
+    AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand,
+};
 use super::parse::ParseContext;
 
 type In<'a> = &'a [u8];

@@ -11,7 +11,10 @@ mod parse;
 mod sibling;
 
 pub use encode::{Command, EncodeError, MAX_COMMAND_LEN, MAX_CONTROL_LEN, encode_send_head};
-pub use frame::{AtPort, CeReg, ExtService, Frame, Malformed, Payload, PingLine, Remote, SocketStatusExt, TestCommand};
+pub use frame::{
+    AtPort, CeReg, ExtService, Frame, Malformed, Payload, PingLine, Remote, SocketStatusExt,
+    TestCommand,
+};
 pub use parse::{
     DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Parse, ParseContext, ParseStats, Parser, Stream,
 };
