@@ -288,30 +288,38 @@ impl Parser {
 
     /// The next item of the stream (see the module docs).
     pub fn stream<'a>(&mut self, input: &'a [u8]) -> Stream<'a> {
-        let out = match self.pending {
-            Some(p) => self.payload_step(p, input),
-            None => match self.item(input) {
-                Item::Frame(frame, consumed) => Stream::Frame { frame, consumed },
-                Item::Skipped(consumed) => Stream::Skipped { consumed },
-                Item::NeedMore => Stream::NeedMore,
-                Item::Start(s) => {
-                    self.pending = Some(Pending {
-                        left: s.wire_len,
-                        hex: s.hex,
-                        quoted: s.quoted,
-                        trailer: s.trailer,
-                        broken: None,
-                    });
-                    self.note_layout(s.same_line);
-                    Stream::Frame {
-                        frame: s.frame,
-                        consumed: s.consumed,
-                    }
+        // Each branch counts what it hands out and builds the result in place: a result
+        // built first and counted through a reference is copied once more, and the copy of
+        // a frame written field by field stalls on reading it back.
+        if let Some(p) = self.pending {
+            return self.payload_step(p, input);
+        }
+        match self.item(input) {
+            Item::Frame(frame, consumed) => {
+                self.count_frame(&frame);
+                Stream::Frame { frame, consumed }
+            }
+            Item::Skipped(consumed) => {
+                self.count_skipped(consumed);
+                Stream::Skipped { consumed }
+            }
+            Item::NeedMore => Stream::NeedMore,
+            Item::Start(s) => {
+                self.pending = Some(Pending {
+                    left: s.wire_len,
+                    hex: s.hex,
+                    quoted: s.quoted,
+                    trailer: s.trailer,
+                    broken: None,
+                });
+                self.note_layout(s.same_line);
+                self.count_frame(&s.frame);
+                Stream::Frame {
+                    frame: s.frame,
+                    consumed: s.consumed,
                 }
-            },
-        };
-        self.count_stream(&out);
-        out
+            }
+        }
     }
 
     /// Inside a payload: the next piece, or its end.
@@ -330,24 +338,26 @@ impl Parser {
                 left: p.left - k,
                 ..p
             };
-            let out = if p.broken.is_some() {
-                Stream::Dropped { consumed: k }
+            let data = if p.broken.is_some() {
+                None
             } else if p.hex {
-                match Payload::hex(piece) {
-                    Some(data) => Stream::Data { data, consumed: k },
-                    None => {
-                        next.broken = Some(Malformed::BadHex);
-                        Stream::Dropped { consumed: k }
-                    }
+                let data = Payload::hex(piece);
+                if data.is_none() {
+                    next.broken = Some(Malformed::BadHex);
                 }
+                data
             } else {
-                Stream::Data {
-                    data: Payload::raw(piece),
-                    consumed: k,
-                }
+                Some(Payload::raw(piece))
             };
             self.pending = Some(next);
-            return out;
+            return match data {
+                Some(data) => {
+                    self.stats.payload_bytes =
+                        self.stats.payload_bytes.saturating_add(data.len() as u64);
+                    Stream::Data { data, consumed: k }
+                }
+                None => Stream::Dropped { consumed: k },
+            };
         }
         let (result, consumed) = match check_tail(input, p.quoted, p.trailer) {
             Tail::NeedMore => return Stream::NeedMore,
@@ -355,20 +365,28 @@ impl Parser {
             Tail::Bad(why, n) => (Err(p.broken.unwrap_or(why)), n),
         };
         self.pending = None;
+        if result.is_err() {
+            self.stats.malformed = self.stats.malformed.saturating_add(1);
+        }
         Stream::End { result, consumed }
     }
 
     /// Parse the next whole item from `input`, the bytes received and not yet consumed (see
     /// the module docs: a payload frame comes whole, or `NeedMore`).
     pub fn parse<'a>(&mut self, input: &'a [u8]) -> Parse<'a> {
-        let out = match self.item(input) {
-            Item::Frame(frame, consumed) => Parse::Frame { frame, consumed },
-            Item::Skipped(consumed) => Parse::Skipped { consumed },
+        // Counted in place, as in `stream`.
+        match self.item(input) {
+            Item::Frame(frame, consumed) => {
+                self.count_frame(&frame);
+                Parse::Frame { frame, consumed }
+            }
+            Item::Skipped(consumed) => {
+                self.count_skipped(consumed);
+                Parse::Skipped { consumed }
+            }
             Item::NeedMore => Parse::NeedMore,
             Item::Start(s) => self.whole_payload(s, input),
-        };
-        self.count(&out);
-        out
+        }
     }
 
     /// A payload frame whole, or `NeedMore` until it is all in `input`.
@@ -429,6 +447,7 @@ impl Parser {
                 why: Malformed::Layout,
             },
         };
+        self.count_frame(&frame);
         Parse::Frame { frame, consumed }
     }
 
@@ -439,29 +458,11 @@ impl Parser {
     }
 
     /// Update the counters for one whole-frame result.
-    #[inline]
     fn count(&mut self, out: &Parse<'_>) {
         match out {
             Parse::Frame { frame, .. } => self.count_frame(frame),
             Parse::Skipped { consumed } => self.count_skipped(*consumed),
             Parse::NeedMore => {}
-        }
-    }
-
-    /// Update the counters for one streaming result.
-    #[inline]
-    fn count_stream(&mut self, out: &Stream<'_>) {
-        match out {
-            Stream::Frame { frame, .. } => self.count_frame(frame),
-            Stream::Skipped { consumed } => self.count_skipped(*consumed),
-            Stream::Data { data, .. } => {
-                self.stats.payload_bytes =
-                    self.stats.payload_bytes.saturating_add(data.len() as u64)
-            }
-            Stream::End { result: Err(_), .. } => {
-                self.stats.malformed = self.stats.malformed.saturating_add(1)
-            }
-            Stream::End { .. } | Stream::Dropped { .. } | Stream::NeedMore => {}
         }
     }
 
