@@ -40,6 +40,42 @@
 //! NVRAM), the same deadlines ([`engine::Config`]), and turn a module reboot into
 //! [`Error::Reset`] on every socket.
 //!
+//! # Sizes
+//!
+//! The driver's memory is what its type names: sockets, each socket's receive buffer and send
+//! queue, and the staging for a line of module output (see [`engine`]). The defaults (five
+//! sockets, 1536-byte receive buffers, 1024-byte send queues, 256 bytes of staging) need no
+//! annotation; a small board names its sizes once. Received payloads go from the UART bytes
+//! straight into their socket's buffer, so staging never has to hold one.
+//!
+//! ```
+//! use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+//! use quectel_bc20::asynch::State;
+//! use quectel_bc20::engine::Config;
+//!
+//! // Five sockets and the default buffers: about 15 KiB on a Cortex-M.
+//! let full: State<NoopRawMutex> = State::new(Config::DEFAULT);
+//! // One socket with 256-byte buffers: about 2.2 KiB.
+//! let small = State::<NoopRawMutex, 1, 256, 256>::sized(Config::DEFAULT);
+//! assert!(core::mem::size_of_val(&small) < core::mem::size_of_val(&full));
+//! ```
+//!
+//! Both constructors are `const fn`, so firmware builds the state at compile time, never on
+//! its stack: `static STATE: static_cell::ConstStaticCell<State<NoopRawMutex>> =
+//! ConstStaticCell::new(State::new(Config::DEFAULT));`. The blocking [`Bc20`] takes the same
+//! sizes (`Bc20::new`, `Bc20::<_, _, 1, 256, 256>::sized`). Sizes the driver cannot work with
+//! do not compile:
+//!
+//! ```compile_fail
+//! use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+//! use quectel_bc20::asynch::State;
+//! use quectel_bc20::engine::Config;
+//!
+//! // The module has five connectIDs.
+//! let state = State::<NoopRawMutex, 6, 256, 256>::sized(Config::DEFAULT);
+//! # core::hint::black_box(&state);
+//! ```
+//!
 //! # Access modes: buffer (default) or direct push
 //!
 //! [`engine::Config::access_mode`] picks how the module delivers received data:
