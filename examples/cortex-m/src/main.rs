@@ -13,7 +13,7 @@ use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_time::Timer;
 use quectel_bc20::asynch::State;
 use quectel_bc20::engine::Config;
-use static_cell::{ConstStaticCell, StaticCell};
+use static_cell::StaticCell;
 use {defmt_rtt as _, panic_probe as _};
 
 bind_interrupts!(struct Irqs {
@@ -54,9 +54,8 @@ async fn main(spawner: Spawner) {
     };
     let (tx, rx) = uart.split();
 
-    // Built at compile time (`State::new` is a `const fn`): never on the stack.
-    static STATE: ConstStaticCell<State<Mutex>> = ConstStaticCell::new(State::new(Config::DEFAULT));
-    let state = STATE.take();
+    static STATE: StaticCell<State<Mutex>> = StaticCell::new();
+    let state = STATE.init(State::new(Config::default()));
     let (stack, runner) = net::start(state, rx, tx);
     spawner.spawn(modem(runner).expect("one modem task"));
 

@@ -32,7 +32,7 @@ use quectel_bc20::engine::Config;
 use quectel_bc20::{ServiceType, SocketState};
 use reqwless::client::HttpClient;
 use reqwless::request::Method;
-use static_cell::ConstStaticCell;
+use static_cell::StaticCell;
 
 const NAME: &str = "bc20-async";
 
@@ -114,11 +114,13 @@ async fn main(spawner: Spawner) {
     app::finish(NAME, result)
 }
 
-/// The driver's state in a `static`, built at compile time: `State::new` is a `const fn`,
-/// so the 16 KiB value is never built on the stack and moved.
+/// The driver's state in a `static`. `State::new` is not a `const fn`, so the state (16 KiB)
+/// is built on the stack and moved; in a function of its own that temporary lives in this
+/// frame only, not in the main task's frame on every poll.
+#[inline(never)]
 fn driver_state() -> &'static State<M> {
-    static STATE: ConstStaticCell<State<M>> = ConstStaticCell::new(State::new(Config::DEFAULT));
-    STATE.take()
+    static STATE: StaticCell<State<M>> = StaticCell::new();
+    STATE.init_with(|| State::new(Config::default()))
 }
 
 async fn run(spawner: Spawner, stack: Bc20Stack) -> Result<(), &'static str> {
