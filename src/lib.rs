@@ -60,11 +60,14 @@
 //! assert!(core::mem::size_of_val(&small) < core::mem::size_of_val(&full));
 //! ```
 //!
-//! Both constructors are `const fn`, so firmware builds the state at compile time, never on
-//! its stack: `static STATE: static_cell::ConstStaticCell<State<NoopRawMutex>> =
-//! ConstStaticCell::new(State::new(Config::DEFAULT));`. The blocking [`Bc20`] takes the same
-//! sizes (`Bc20::new`, `Bc20::<_, _, 1, 256, 256>::sized`). Sizes the driver cannot work with
-//! do not compile:
+//! Firmware keeps the state in a `static`. `StaticCell::init_with(|| State::new(config))`
+//! puts it in `.bss` and builds it at start-up, through the stack once (do it in a function
+//! of its own, so that the temporary does not stay in a task's frame). Both constructors are
+//! `const fn`, so `ConstStaticCell::new(State::new(Config::DEFAULT))` builds it at compile
+//! time instead, never on the stack, but as initialised data: its whole size, buffers
+//! included, is then also an image in flash. The blocking [`Bc20`] takes the same sizes
+//! (`Bc20::new`, `Bc20::<_, _, 1, 256, 256>::sized`). Sizes the driver cannot work with do
+//! not compile:
 //!
 //! ```compile_fail
 //! use embassy_sync::blocking_mutex::raw::NoopRawMutex;
