@@ -35,8 +35,8 @@
 //! (as HTTP clients do) can wait for a `SEND OK` that sits in the UART behind pushed data
 //! nobody reads, until the send timeout. Buffer access mode (the default) has no such
 //! coupling: the module keeps the data until the engine asks for it. Use direct push only with
-//! a receive buffer (`SOCK_RX`) larger than any response you await a flush before reading, or
-//! read concurrently.
+//! a receive buffer (the `RX` of [`State`]) larger than any response you await a flush before
+//! reading, or read concurrently.
 //!
 //! # What the runner needs of the UART
 //!
