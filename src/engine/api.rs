@@ -24,9 +24,16 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
 
     /// Reserve a free socket for `service`.
     pub fn allocate(&mut self, service: ServiceType) -> Result<ConnectId, Error> {
-        let id = self
-            .st
-            .find_socket(|s| s.phase == SocketPhase::Free)
+        // Not one whose previous connection still has a send on its way (its socket was freed
+        // at once, after a reboot or a lost PDP context): that send's outcome would land on
+        // the new connection, and its first send would report it.
+        let id = (0..SOCKETS)
+            .filter_map(|i| u8::try_from(i).ok().and_then(ConnectId::new))
+            .find(|&id| {
+                self.socket(id)
+                    .is_some_and(|s| s.phase == SocketPhase::Free)
+                    && !self.send_pending(id)
+            })
             .ok_or(Error::NoSocket)?;
         let s = self.socket_mut(id).ok_or(Error::NoSocket)?;
         s.reset();

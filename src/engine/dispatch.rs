@@ -13,8 +13,13 @@ use super::{Event, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
+        // Sibling firmware ends pushed data with a line end (spec 6.16): that blank line
+        // belongs to the push, and is no answer to the command in flight.
+        let push_tail = frame == Frame::Blank && self.after_push;
+        self.after_push = false;
         if let Some(f) = &mut self.inflight
             && f.bare_only
+            && !push_tail
         {
             // A module that slept answers the first command with a bare line end only.
             if frame == Frame::Blank {
@@ -255,9 +260,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     fn on_final(&mut self, result: Result<(), Error>) {
         self.answered();
-        if self.waking.is_some_and(|w| w.deadline.is_some()) {
-            // The answer to the wake-up `AT`: the command has not been written yet.
-            self.woken();
+        if let Some(w) = self.waking {
+            // The command has not been written yet, so this is not its answer: it answers the
+            // wake-up `AT` (or, while the next `AT` is still to go out, an earlier one late).
+            if w.deadline.is_some() {
+                self.woken();
+            }
             return;
         }
         match &mut self.inflight {
@@ -272,6 +280,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if let Some(f) = &mut self.inflight
             && let Job::Send { id, len, .. } = f.job
         {
+            if f.late_done {
+                // The send has its outcome already: a second one must not count it again.
+                crate::fmt::warn!("bc20: second send result for one send on {}; ignored", id);
+                return;
+            }
             // SEND OK before OK (manual 4.2.2).
             f.late_done = true;
             self.complete_send(id, len, result);

@@ -90,6 +90,9 @@ pub(super) struct InFlight {
     pub blank_seen: bool,
     /// Times the command was sent again after a bare answer.
     pub resent: u8,
+    /// A wake-up was started for this command: it goes out after that one, never after
+    /// another (the module may answer the wake-up `AT` later than the idle threshold).
+    pub woken: bool,
     /// A ping's plan: how long its echoes may take, and how to tell a lone error apart.
     pub ping: Option<PingPlan>,
 }
@@ -179,6 +182,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             bare_only: false,
             blank_seen: false,
             resent: 0,
+            woken: false,
             ping: None,
         });
     }
@@ -506,6 +510,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.tx_pos = 0;
         self.tx_body = None;
         self.tx_last = false;
+        // A wake-up in progress was for this command, which is not going out any more.
+        self.waking = None;
         let now = self.now;
         match f.job {
             Job::Init(step) => match result {
@@ -581,6 +587,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 if let Some(s) = self.sockets.get_mut(id.index()) {
                     if s.phase == SocketPhase::Closing {
                         s.reset();
+                        // A `SEND OK` still awaited on this connection will not come (or is
+                        // moot): it must not be taken for a send of the next connection on
+                        // this id.
+                        if self.send_wait.is_some_and(|(w, _, _)| w == id) {
+                            self.send_wait = None;
+                        }
                         self.event(Event::Closed(id));
                     } else {
                         // Closed on the module after a failure; the user closes it later.

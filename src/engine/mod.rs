@@ -210,6 +210,9 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Option<Millis>,
+    /// The last item was the end of pushed data (a blank line now is its line end, not an
+    /// answer).
+    after_push: bool,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
     /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
@@ -311,6 +314,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 stale_check: true,
                 stale: 0,
                 user_waiting_since: None,
+                after_push: false,
                 bring_up: None,
                 identity: None,
             },
@@ -517,7 +521,13 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.st.next_deadline(self.link.len > 0)
+        self.st.next_deadline(self.unfinished())
+    }
+
+    /// Module output is unfinished: bytes staged that do not make a frame yet, or a payload in
+    /// progress.
+    fn unfinished(&self) -> bool {
+        self.link.len > 0 || self.link.parser.in_payload()
     }
 
     /// Apply every deadline that has passed at `now`. Call it after reading every byte the
@@ -526,7 +536,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         self.st.now = self.st.now.max(now);
         self.st.look();
         let staged = self.link.len;
-        let stale = (staged > 0 || self.link.parser.in_payload())
+        let stale = self.unfinished()
             && self.st.stalled.is_none()
             && self.st.passed(
                 self.st
@@ -539,7 +549,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             // would become the answer to the next command).
             self.drop_staged(staged);
         }
-        if self.st.expire(self.link.len > 0) {
+        if self.st.expire(self.unfinished()) {
             self.drop_staged(self.link.len);
         }
     }

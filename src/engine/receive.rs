@@ -126,6 +126,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(sink) = self.sink.take() else {
             return;
         };
+        self.after_push = !sink.read;
         let Some(id) = sink.id else {
             return;
         };

@@ -18,7 +18,8 @@ use crate::wire::ParseContext;
 const MIN_LEARNED_IDLE_MS: Millis = 100;
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
-    /// The earliest instant at which a look has work; `staged`: unframed bytes are waiting.
+    /// The earliest instant at which a look has work; `staged`: module output is unfinished
+    /// (bytes staged that do not make a frame yet, or a payload in progress).
     pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
         let mut next: Option<Millis> = None;
         let mut take = |d: Millis| {
@@ -29,11 +30,15 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // alone: reporting its deadline would have the caller spin on a deadline that passed.
         if self.stalled.is_none() {
             if let Some(f) = &self.inflight {
-                if let Some(d) = f.deadline {
-                    take(d);
-                }
-                if f.bare_only && f.blank_seen {
+                // `expire` holds the deadline while an answer is coming in (output unfinished,
+                // the line not quiet since): the quiet line after it is reported below.
+                let answering = staged && !self.passed(self.quiet_after_rx());
+                if maybe_asleep(f) {
+                    // A bare line end came: `expire` holds the deadline back until the line
+                    // has been quiet, then sends the command again (see `lost_to_sleep`).
                     take(self.quiet_after_rx());
+                } else if !answering && let Some(d) = f.deadline {
+                    take(d);
                 }
                 if let Some(d) = f.ping.and_then(|p| p.decide_at) {
                     take(d);
@@ -47,10 +52,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             take(d);
         }
         for s in &self.sockets {
-            if let Some(d) = s.open_deadline {
+            if let Some(d) = s.open_deadline
+                && s.phase == SocketPhase::Opening
+            {
                 take(d);
             }
-            if s.read_pending && s.read_failures > 0 {
+            // The retry of a failed read is `poll_transmit`'s work, not `handle_timeout`'s:
+            // wake the caller for it, but once it is due the read starts as soon as the
+            // command slot is free, which has deadlines of its own. (Reporting a retry that
+            // passed would have the caller spin while the slot is taken.)
+            if s.read_pending && s.read_failures > 0 && s.read_retry_at > self.now {
                 take(s.read_retry_at);
             }
         }
@@ -94,8 +105,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.last_rx.saturating_add(u64::from(self.config.quiet_ms))
     }
 
-    /// Apply the deadlines that passed. Returns true when bytes that never became a frame
-    /// should be dropped to resynchronise.
+    /// Apply the deadlines that passed; `unframed`: module output is unfinished (as for
+    /// `next_deadline`). Returns true when bytes that never became a frame should be dropped to
+    /// resynchronise.
     pub(super) fn expire(&mut self, unframed: bool) -> bool {
         let now = self.now;
         let mut resync = false;
@@ -107,10 +119,15 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             // A bare line end came: the module may have slept through the command. Let the
             // quiet line that tells so pass before the deadline counts.
-            let asleep_maybe = self.inflight.as_ref().is_some_and(|f| {
-                f.bare_only && f.blank_seen && f.resent < super::jobs::MAX_RESENDS
-            }) && !self.passed(self.quiet_after_rx());
+            let asleep_maybe = self.inflight.as_ref().is_some_and(maybe_asleep)
+                && !self.passed(self.quiet_after_rx());
+            // An answer still coming in (output unfinished, the line not quiet since): the
+            // module is answering, over a slow UART or with a long `+QIRD`. Its deadline waits
+            // until the line goes quiet: dropping the answer half read would lose the data it
+            // carries, which the module no longer holds.
+            let answering = unframed && !self.passed(self.quiet_after_rx());
             let expired = !asleep_maybe
+                && !answering
                 && self
                     .inflight
                     .as_ref()
@@ -183,13 +200,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The command in flight got nothing but a bare line end, and then the line stayed quiet:
     /// the module was asleep and forgot it (spec 6.3).
     fn lost_to_sleep(&self) -> bool {
-        self.inflight.as_ref().is_some_and(|f| {
-            f.bare_only
-                && f.blank_seen
-                && f.resent < super::jobs::MAX_RESENDS
-                && f.result.is_none()
-                && !f.late_done
-        }) && self.passed(self.quiet_after_rx())
+        self.inflight.as_ref().is_some_and(maybe_asleep) && self.passed(self.quiet_after_rx())
     }
 
     /// Wake the module and write the command in flight again.
@@ -301,4 +312,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.event(Event::Rebooted);
         }
     }
+}
+
+/// Nothing but a bare line end came since `f` was written, and it may still be sent again: the
+/// module may have slept through it (spec 6.3). One condition for `next_deadline`, `expire`
+/// and `lost_to_sleep`, so that no deadline is reported that nothing acts on. (A result that
+/// came before the command was fully written does not count as a bare answer.)
+fn maybe_asleep(f: &super::jobs::InFlight) -> bool {
+    f.bare_only
+        && f.blank_seen
+        && f.resent < super::jobs::MAX_RESENDS
+        && f.result.is_none()
+        && !f.late_done
 }

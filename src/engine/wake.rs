@@ -6,7 +6,7 @@ use super::{Event, Millis, State};
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
     pub(super) fn maybe_wake(&mut self) {
-        if self.waking.is_some() {
+        if self.waking.is_some() || self.inflight.as_ref().is_some_and(|f| f.woken) {
             return;
         }
         let idle = self.now.saturating_sub(self.last_tx);
@@ -37,6 +37,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         });
         self.wake_request = true;
         self.traffic.wakes = self.traffic.wakes.saturating_add(1);
+        if let Some(f) = &mut self.inflight {
+            f.woken = true;
+        }
     }
 
     /// A wake-up `AT` was answered (`OK`, `ERROR`, or anything final: the module is awake).
