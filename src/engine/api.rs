@@ -281,6 +281,11 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             SocketPhase::Failed(Error::Reset | Error::PdpDeactivated) if !s.needs_close => {
                 s.reset();
                 self.st.event(Event::Closed(id));
+                if self.st.stalled == Some(id) {
+                    // Output held back for this socket's reader: it is gone (see below).
+                    self.st.stalled = None;
+                    self.process_staged();
+                }
                 return Ok(());
             }
             _ => {}

@@ -558,7 +558,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 Err(e) => self.fail_socket(id, e, true),
             },
             Job::Send { id, len, .. } => match result {
-                Ok(()) if f.late_done => {}
+                // `SEND OK` or `SEND FAIL` came first: the send has its outcome.
+                _ if f.late_done => {}
                 Ok(()) => {
                     self.send_wait = Some((
                         id,

@@ -598,6 +598,9 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
                     parser.reset();
                     break;
                 }
+                // Output held back waits on the frame at the head; once that is taken (its
+                // socket read, closed or gone), nothing is held back any more.
+                st.stalled = None;
                 if rest[..consumed] != b"\r\n"[..] {
                     crate::fmt::trace!("bc20 < {}", crate::fmt::Printable(&rest[..consumed]));
                 }
