@@ -83,3 +83,73 @@ fn partial_payload_header_prefix_waits_for_more() {
         }
     }
 }
+
+/// Stream `bytes` with `Parser::stream`, split into reads at `cut`; returns the frames (as
+/// text), the wire bytes of payloads that ended well, the counters and the unframed tail.
+fn stream_at(
+    ctx: ParseContext,
+    bytes: &[u8],
+    cut: usize,
+) -> (Vec<String>, Vec<u8>, quectel_bc20::wire::ParseStats, usize) {
+    use quectel_bc20::wire::Stream;
+    let mut p = Parser::new(ctx);
+    let (mut frames, mut good, mut piece) = (Vec::new(), Vec::new(), Vec::new());
+    let mut buf = Vec::new();
+    for read in [&bytes[..cut], &bytes[cut..]] {
+        buf.extend_from_slice(read);
+        let mut pos = 0;
+        loop {
+            let r = p.stream(&buf[pos..]);
+            match r {
+                Stream::NeedMore => break,
+                Stream::Frame { frame, .. } => frames.push(format!("{frame:?}")),
+                Stream::Data { data, .. } => piece.extend_from_slice(data.wire_bytes()),
+                Stream::End { result, .. } => {
+                    frames.push(format!("End({result:?})"));
+                    if result.is_ok() {
+                        good.append(&mut piece);
+                    }
+                    piece.clear();
+                }
+                Stream::Dropped { .. } | Stream::Skipped { .. } => {}
+            }
+            pos += r.consumed();
+        }
+        buf.drain(..pos);
+    }
+    (frames, good, p.stats(), buf.len())
+}
+
+/// Found by the `stream` fuzz target: in hex receive mode and view mode 1, an empty payload
+/// (`+QIRD: 0,3,""`) whose opening quote came in the next read was framed without its quote,
+/// which then ended the payload as malformed: the read boundary changed the frames.
+#[test]
+fn empty_hex_payload_quote_in_the_next_read() {
+    let mut ctx = ParseContext::default();
+    ctx.view_mode = quectel_bc20::ViewMode::HeaderCommaData;
+    ctx.show_length = true;
+    ctx.recv_format = quectel_bc20::DataFormat::Hex;
+    let bytes = b"+QIRD: 0,3,\"\"\r\n\r\nOK\r\n";
+    let whole = stream_at(ctx, bytes, bytes.len());
+    assert!(whole.0.iter().any(|f| f == "End(Ok(()))"), "{:?}", whole.0);
+    for cut in 0..bytes.len() {
+        assert_eq!(stream_at(ctx, bytes, cut), whole, "split at {cut}");
+    }
+}
+
+/// Found by the `stream` fuzz target: `ParseStats::payload_bytes` counted the pieces of a
+/// payload as they were handed out, so a hex payload with a bad digit counted whatever came
+/// before the read that held the bad digit: the counters depended on the reads. Bytes are now
+/// counted when a payload ends well.
+#[test]
+fn payload_counter_does_not_depend_on_the_reads() {
+    let mut ctx = ParseContext::default();
+    ctx.recv_format = quectel_bc20::DataFormat::Hex;
+    let bytes = b"+QIRD: 3\r\n4142zz\r\n\r\nOK\r\n+QIRD: 2\r\n4142\r\n\r\nOK\r\n";
+    let whole = stream_at(ctx, bytes, bytes.len());
+    assert_eq!(whole.2.payload_bytes, 2);
+    assert_eq!(whole.2.malformed, 1);
+    for cut in 0..bytes.len() {
+        assert_eq!(stream_at(ctx, bytes, cut), whole, "split at {cut}");
+    }
+}

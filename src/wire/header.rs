@@ -325,8 +325,9 @@ fn start<'a>(
     let quoted = hex && cur.peek() == Some(b'"');
     if quoted {
         cur.advance(1);
-    } else if cur.peek().is_none() && hex && len > 0 {
-        // Cannot tell yet whether a quote opens the hex text.
+    } else if cur.peek().is_none() && hex {
+        // Cannot tell yet whether a quote opens the hex text (of an empty payload too: `""`
+        // must be framed the same however the reads fall).
         return Err(Header::NeedMore);
     }
     Ok(Start {

@@ -123,7 +123,8 @@ pub struct ParseStats {
     pub skipped_bytes: u64,
     /// Data whose layout (same line or next line) differed from the configured view mode.
     pub layout_mismatches: u64,
-    /// Payload bytes framed (after hex decoding).
+    /// Payload bytes framed (after hex decoding), of payloads that were what their header
+    /// said; the streaming parser counts a payload's bytes when it ends well.
     pub payload_bytes: u64,
 }
 
@@ -232,6 +233,8 @@ struct Pending {
     trailer: bool,
     /// Known bad already (a non-hex digit): the rest is dropped and `End` says why.
     broken: Option<Malformed>,
+    /// Payload bytes handed out so far (after hex decoding), counted when it ends well.
+    handed: usize,
 }
 
 /// The parser: a [`ParseContext`] plus the little state that framing needs.
@@ -311,6 +314,7 @@ impl Parser {
                     quoted: s.quoted,
                     trailer: s.trailer,
                     broken: None,
+                    handed: 0,
                 });
                 self.note_layout(s.same_line);
                 self.count_frame(&s.frame);
@@ -349,13 +353,12 @@ impl Parser {
             } else {
                 Some(Payload::raw(piece))
             };
+            if let Some(data) = data {
+                next.handed = next.handed.saturating_add(data.len());
+            }
             self.pending = Some(next);
             return match data {
-                Some(data) => {
-                    self.stats.payload_bytes =
-                        self.stats.payload_bytes.saturating_add(data.len() as u64);
-                    Stream::Data { data, consumed: k }
-                }
+                Some(data) => Stream::Data { data, consumed: k },
                 None => Stream::Dropped { consumed: k },
             };
         }
@@ -365,8 +368,12 @@ impl Parser {
             Tail::Bad(why, n) => (Err(p.broken.unwrap_or(why)), n),
         };
         self.pending = None;
+        // Counted here, not piece by piece: how much of a bad payload was handed out before
+        // the parser saw what was wrong depends on where the reads ended.
         if result.is_err() {
             self.stats.malformed = self.stats.malformed.saturating_add(1);
+        } else {
+            self.stats.payload_bytes = self.stats.payload_bytes.saturating_add(p.handed as u64);
         }
         Stream::End { result, consumed }
     }
