@@ -1,11 +1,6 @@
 //! The parser on arbitrary bytes, in an arbitrary context and chunking.
 //!
-//! Input layout: 8 header bytes, then the stream.
-//! - byte 0: bits 0..=4 direct push for connectID 0..=4, bit 5 view mode 1, bit 6 show length,
-//!   bit 7 hex receive mode;
-//! - byte 1: bit 0 small limits (max_line = byte 2, max_payload = byte 3, both may be 0),
-//!   bit 1 large reads (chunk sizes up to 256 instead of up to 16);
-//! - bytes 4..=7: read sizes, cycled.
+//! Input layout: see `common.rs`.
 //!
 //! Checked: no panic; every answer but `NeedMore` consumes at least one byte and no more than
 //! it was given; the bytes kept between reads stay bounded; the whole stream fed at once and
@@ -13,30 +8,10 @@
 //! included.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use quectel_bc20::wire::{Parse, ParseContext, Parser};
-use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
+mod common;
 
-fn context(h: &[u8; 8]) -> ParseContext {
-    let mut ctx = ParseContext::default();
-    for id in ConnectId::ALL {
-        if h[0] & (1 << id.index()) != 0 {
-            ctx.set_access_mode(id, AccessMode::DirectPush);
-        }
-    }
-    if h[0] & 0x20 != 0 {
-        ctx.view_mode = ViewMode::HeaderCommaData;
-    }
-    ctx.show_length = h[0] & 0x40 != 0;
-    if h[0] & 0x80 != 0 {
-        ctx.recv_format = DataFormat::Hex;
-    }
-    if h[1] & 1 != 0 {
-        ctx.max_line = usize::from(h[2]);
-        ctx.max_payload = usize::from(h[3]);
-    }
-    ctx
-}
+use libfuzzer_sys::fuzz_target;
+use quectel_bc20::wire::{Parse, Parser};
 
 /// Parse `input` until the parser needs more, checking progress; returns the bytes consumed.
 fn drain(p: &mut Parser, input: &[u8], eof: bool, out: &mut Vec<String>) -> usize {
@@ -69,15 +44,9 @@ fn drain(p: &mut Parser, input: &[u8], eof: bool, out: &mut Vec<String>) -> usiz
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((head, stream)) = data.split_first_chunk::<8>() else {
+    let Some((ctx, sizes, stream)) = common::split(data) else {
         return;
     };
-    let ctx = context(head);
-    let span = if head[1] & 2 != 0 { 256 } else { 16 };
-    let sizes: Vec<usize> = head[4..]
-        .iter()
-        .map(|&b| 1 + usize::from(b) % span)
-        .collect();
 
     // Whole stream at once.
     let mut whole = Parser::new(ctx);
