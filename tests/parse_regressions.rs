@@ -125,10 +125,12 @@ fn stream_at(
 /// which then ended the payload as malformed: the read boundary changed the frames.
 #[test]
 fn empty_hex_payload_quote_in_the_next_read() {
-    let mut ctx = ParseContext::default();
-    ctx.view_mode = quectel_bc20::ViewMode::HeaderCommaData;
-    ctx.show_length = true;
-    ctx.recv_format = quectel_bc20::DataFormat::Hex;
+    let ctx = ParseContext {
+        view_mode: quectel_bc20::ViewMode::HeaderCommaData,
+        show_length: true,
+        recv_format: quectel_bc20::DataFormat::Hex,
+        ..ParseContext::default()
+    };
     let bytes = b"+QIRD: 0,3,\"\"\r\n\r\nOK\r\n";
     let whole = stream_at(ctx, bytes, bytes.len());
     assert!(whole.0.iter().any(|f| f == "End(Ok(()))"), "{:?}", whole.0);
@@ -143,8 +145,10 @@ fn empty_hex_payload_quote_in_the_next_read() {
 /// counted when a payload ends well.
 #[test]
 fn payload_counter_does_not_depend_on_the_reads() {
-    let mut ctx = ParseContext::default();
-    ctx.recv_format = quectel_bc20::DataFormat::Hex;
+    let ctx = ParseContext {
+        recv_format: quectel_bc20::DataFormat::Hex,
+        ..ParseContext::default()
+    };
     let bytes = b"+QIRD: 3\r\n4142zz\r\n\r\nOK\r\n+QIRD: 2\r\n4142\r\n\r\nOK\r\n";
     let whole = stream_at(ctx, bytes, bytes.len());
     assert_eq!(whole.2.payload_bytes, 2);

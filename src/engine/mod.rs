@@ -47,6 +47,7 @@ mod bringup;
 mod config;
 mod dispatch;
 mod jobs;
+mod outcome;
 mod profile;
 mod receive;
 mod recovery;

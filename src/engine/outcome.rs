@@ -1,0 +1,302 @@
+//! What a command's answer does: the outcome of the command in flight, once it is complete
+//! (or late), applied to the sockets, the requests and the start-up.
+
+use crate::error::Error;
+use crate::types::{AccessMode, ConnectId, QiCfg};
+
+use super::jobs::{INIT_STEPS, Job, MAX_READ_FAILURES, READ_RETRY_MS, STALE_STEP, UserKind};
+use super::reply::Reply;
+use super::socket::SocketPhase;
+use super::{Event, Millis, State};
+
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
+    /// An `AT+QIRD` on `id` failed (an error answer, a timeout, or an answer that could not
+    /// be framed). The data is still in the module, which announces more only after a read
+    /// that returns nothing: try again a little later, and fail the socket after
+    /// [`MAX_READ_FAILURES`] attempts in a row, so a socket never stalls in silence.
+    pub(super) fn read_failed(&mut self, id: ConnectId, e: Error) {
+        let now = self.now;
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
+        s.read_failures = s.read_failures.saturating_add(1);
+        if s.read_failures >= MAX_READ_FAILURES {
+            crate::fmt::error!(
+                "bc20: AT+QIRD on {} failed {} times ({}); the socket fails",
+                id,
+                s.read_failures,
+                e
+            );
+            self.fail_socket(id, e, true);
+            return;
+        }
+        crate::fmt::warn!("bc20: AT+QIRD on {} failed: {}; trying again", id, e);
+        s.read_retry_at = now.saturating_add(READ_RETRY_MS * Millis::from(s.read_failures));
+    }
+
+    /// The module answered a command: it is awake and alive.
+    pub(super) fn answered(&mut self) {
+        self.unanswered_since = None;
+        if self.unresponsive {
+            crate::fmt::info!("bc20: the module answers again");
+            self.unresponsive = false;
+            self.event(Event::Responsive);
+        }
+    }
+
+    /// An `AT` went unanswered: after [`Config::unresponsive_ms`](super::Config) of that, give
+    /// up on the module (see [`State::expire_unresponsive`]).
+    pub(super) fn unanswered(&mut self) {
+        if self.unanswered_since.is_none() {
+            self.unanswered_since = Some(self.now);
+        }
+    }
+
+    /// Decide whether the command in flight is finished, and finish it.
+    pub(super) fn settle(&mut self) {
+        let Some(f) = &mut self.inflight else {
+            return;
+        };
+        let late = f.job.has_late_part();
+        let decision = match (&f.result, f.late_done) {
+            (Some(Err(e)), _) => Some(Err(*e)),
+            (Some(Ok(())), true) => Some(f.late_error.map_or(Ok(()), Err)),
+            (Some(Ok(())), false) if !late => Some(Ok(())),
+            (Some(Ok(())), false) => {
+                // OK seen: now wait for the late part, longer (once).
+                if !f.extended {
+                    f.extended = true;
+                    let t = match f.job {
+                        Job::Close(_) => self.config.close_timeout_ms,
+                        Job::User {
+                            kind: UserKind::Dns,
+                            ..
+                        } => self.config.dns_timeout_ms,
+                        Job::User {
+                            kind: UserKind::Ntp,
+                            ..
+                        } => self.config.ntp_timeout_ms,
+                        _ => {
+                            let budget = f
+                                .ping
+                                .map_or(0, |p| u32::from(p.timeout_s) * u32::from(p.count) * 1000);
+                            self.config.ping_extra_ms.saturating_add(budget)
+                        }
+                    };
+                    f.deadline = Some(self.now.saturating_add(u64::from(t)));
+                }
+                None
+            }
+            (None, true) => {
+                // The late part came first (no OK yet): give the OK a command time to come.
+                let grace = self
+                    .now
+                    .saturating_add(u64::from(self.config.command_timeout_ms));
+                f.deadline = Some(f.deadline.map_or(grace, |d| d.min(grace)));
+                None
+            }
+            (None, false) => None,
+        };
+        if let Some(r) = decision {
+            self.finish(r);
+        }
+    }
+
+    /// End the command in flight with `result`.
+    pub(super) fn finish(&mut self, result: Result<(), Error>) {
+        let Some(f) = self.inflight.take() else {
+            return;
+        };
+        self.tx_len = 0;
+        self.tx_pos = 0;
+        self.tx_body = None;
+        self.tx_last = false;
+        // A wake-up in progress was for this command, which is not going out any more.
+        self.waking = None;
+        let now = self.now;
+        match f.job {
+            Job::Init(step) => match result {
+                Ok(()) if step + 1 == INIT_STEPS && self.stale_check => {
+                    self.init = Some(STALE_STEP)
+                }
+                Ok(()) if step + 1 >= INIT_STEPS => self.ready(),
+                // A module without `AT+QISTATE?`, or one that refuses it: nothing to close.
+                Err(Error::Modem(_)) if step == STALE_STEP => self.ready(),
+                Ok(()) => self.init = Some(step + 1),
+                Err(e) => {
+                    if step == 0 && e == Error::Timeout {
+                        self.unanswered();
+                    }
+                    if step == 0 || e == Error::Reset {
+                        // A sleeping or booting module: retrying `AT` is the normal way in.
+                        crate::fmt::debug!("bc20: start-up step {} failed: {}; again", step, e);
+                    } else {
+                        crate::fmt::warn!(
+                            "bc20: start-up step {} failed: {}; starting over",
+                            step,
+                            e
+                        );
+                    }
+                    self.init = Some(0);
+                    self.retry_at = now.saturating_add(500);
+                }
+            },
+            Job::Sync => {
+                self.needs_sync = result.is_err();
+                if result == Err(Error::Timeout) {
+                    self.unanswered();
+                }
+            }
+            Job::Open(id) => match result {
+                Ok(()) => {
+                    let t = u64::from(self.config.open_timeout_ms);
+                    if let Some(s) = self.sockets.get_mut(id.index())
+                        && s.phase == SocketPhase::Opening
+                    {
+                        s.open_deadline = Some(now.saturating_add(t));
+                    }
+                }
+                Err(e) => self.fail_socket(id, e, true),
+            },
+            Job::Send { id, len, .. } => match result {
+                // `SEND OK` or `SEND FAIL` came first: the send has its outcome.
+                _ if f.late_done => {}
+                Ok(()) => {
+                    self.send_wait = Some((
+                        id,
+                        len,
+                        now.saturating_add(u64::from(self.config.send_timeout_ms)),
+                    ))
+                }
+                Err(e) => self.complete_send(id, len, Err(e)),
+            },
+            Job::Read { id, .. } => match result {
+                Err(e) => self.read_failed(id, e),
+                Ok(()) if f.late_error.is_some() => {
+                    // The answer could not be framed (see `on_bad_payload`).
+                    self.read_failed(id, f.late_error.unwrap_or(Error::Malformed));
+                }
+                Ok(()) => {
+                    if let Some(s) = self.sockets.get_mut(id.index()) {
+                        s.read_failures = 0;
+                    }
+                }
+            },
+            Job::Close(id) => {
+                if let Err(e) = result {
+                    crate::fmt::warn!("bc20: AT+QICLOSE on {}: {}; treating it as closed", id, e);
+                }
+                if let Some(s) = self.sockets.get_mut(id.index()) {
+                    if s.phase == SocketPhase::Closing {
+                        s.reset();
+                        // A `SEND OK` still awaited on this connection will not come (or is
+                        // moot): it must not be taken for a send of the next connection on
+                        // this id.
+                        if self.send_wait.is_some_and(|(w, _, _)| w == id) {
+                            self.send_wait = None;
+                        }
+                        self.event(Event::Closed(id));
+                    } else {
+                        // Closed on the module after a failure; the user closes it later.
+                        s.needs_close = false;
+                    }
+                }
+                self.ctx.set_access_mode(id, AccessMode::Buffer);
+            }
+            Job::User {
+                kind: UserKind::BringUp,
+                ..
+            } => self.bring_up_step(result, f.abandoned),
+            Job::User { ticket, kind } => {
+                let outcome = result.map(|()| {
+                    match kind {
+                        UserKind::SwitchMode(id, mode) => {
+                            if let Some(s) = self.sockets.get_mut(id.index()) {
+                                s.mode = mode;
+                            }
+                            self.ctx.set_access_mode(id, mode);
+                        }
+                        UserKind::SetCfg(c) => {
+                            // One source of truth: start-up after a reboot applies this too.
+                            apply_cfg(&mut self.config, c);
+                            self.ctx.view_mode = self.config.view_mode;
+                            self.ctx.show_length = self.config.show_length;
+                            self.ctx.recv_format = self.config.recv_format;
+                        }
+                        _ => {}
+                    }
+                });
+                if let Some(Reply::Identity(i)) = &self.collected
+                    && outcome.is_ok()
+                {
+                    let check = i.check(self.config.module);
+                    self.identity_checked(check);
+                }
+                if outcome.is_err() || f.abandoned {
+                    self.collected = None;
+                }
+                if !f.abandoned {
+                    self.reply = Some((ticket, outcome));
+                    self.event(Event::ReplyReady);
+                }
+            }
+        }
+    }
+
+    /// An `ATI` answer was compared with the configured module: warn on a mismatch, never
+    /// fail (a module may answer in a form this driver does not read).
+    pub(super) fn identity_checked(&mut self, check: super::IdentityCheck) {
+        let expected = self.config.module;
+        self.identity = Some(check);
+        let found = match check {
+            super::IdentityCheck::Matches => {
+                crate::fmt::debug!("bc20: the module is a {}", expected.name());
+                return;
+            }
+            super::IdentityCheck::Other(m) => Some(m),
+            super::IdentityCheck::Unknown => None,
+        };
+        match found {
+            Some(m) => crate::fmt::warn!(
+                "bc20: configured for a {} but the module says it is a {}",
+                expected.name(),
+                m.name()
+            ),
+            None => crate::fmt::warn!(
+                "bc20: configured for a {}; the module's identity names no module of the family",
+                expected.name()
+            ),
+        }
+        self.event(Event::ModuleMismatch { expected, found });
+    }
+
+    /// Start-up is done: requests are accepted.
+    fn ready(&mut self) {
+        self.init = None;
+        self.stale_check = false;
+        crate::fmt::info!("bc20: module ready");
+        self.event(Event::Ready);
+    }
+
+    /// Put socket `id` in `Failed(e)`; `close` when the module must still be told.
+    pub(super) fn fail_socket(&mut self, id: ConnectId, e: Error, close: bool) {
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
+        if s.in_use() && s.phase != SocketPhase::Closing {
+            s.phase = SocketPhase::Failed(e);
+            s.open_deadline = None;
+            s.drop_queued();
+            s.needs_close |= close;
+            self.event(Event::Failed(id, e));
+        }
+    }
+}
+
+fn apply_cfg(config: &mut super::Config, c: QiCfg) {
+    match c {
+        QiCfg::DataFormat { recv, .. } => config.recv_format = recv,
+        QiCfg::ViewMode(v) => config.view_mode = v,
+        QiCfg::ShowLength(s) => config.show_length = s,
+    }
+}
