@@ -325,7 +325,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 result
             );
         } else {
-            s.send_result = Some(result.map(|()| len));
+            s.send_result = result.map(|()| len).into();
         }
         self.event(Event::SendDone(id));
     }

@@ -8,8 +8,12 @@ use crate::types::{AccessMode, ServiceType};
 use super::ring::Ring;
 
 /// Where a socket is in its life.
+// `repr(u8)`: `Free` is tag 0, so a free socket is all zero bytes and a socket array is
+// initialised with a memset, not copied from a flash constant of its whole size (buffers
+// included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
 pub enum SocketPhase {
     /// Not in use.
     Free,
@@ -25,6 +29,45 @@ pub enum SocketPhase {
     Failed(Error),
     /// `AT+QICLOSE` queued or sent.
     Closing,
+}
+
+/// The outcome of a socket's last send, kept until its caller takes it. Not an
+/// `Option<Result<..>>`, whose `None` is a niche value: `None` here is tag 0, so that a free
+/// socket is all zero bytes (see [`SocketPhase`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SendOutcome {
+    /// No outcome waiting.
+    None = 0,
+    /// The module accepted this many bytes.
+    Sent(usize),
+    /// The send failed.
+    Failed(Error),
+}
+
+impl SendOutcome {
+    /// True while an outcome waits to be taken.
+    pub fn is_some(&self) -> bool {
+        !matches!(self, SendOutcome::None)
+    }
+
+    /// Take the outcome, leaving none.
+    pub fn take(&mut self) -> Option<Result<usize, Error>> {
+        match core::mem::replace(self, SendOutcome::None) {
+            SendOutcome::None => None,
+            SendOutcome::Sent(n) => Some(Ok(n)),
+            SendOutcome::Failed(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl From<Result<usize, Error>> for SendOutcome {
+    fn from(r: Result<usize, Error>) -> Self {
+        match r {
+            Ok(n) => SendOutcome::Sent(n),
+            Err(e) => SendOutcome::Failed(e),
+        }
+    }
 }
 
 /// How many datagram boundaries a UDP socket remembers. When they are all taken, buffer
@@ -75,7 +118,7 @@ pub(crate) struct Socket<const RX: usize, const TX: usize> {
     /// Queued bytes dropped because the connection ended before they could go out.
     pub tx_dropped: usize,
     /// Outcome of the last direct send, until the application takes it.
-    pub send_result: Option<Result<usize, Error>>,
+    pub send_result: SendOutcome,
     /// The caller of the send in flight went away: drop its outcome when it comes.
     pub discard_send: bool,
     /// The send in flight reports its outcome in `send_result` ([`Engine::send`]) rather than
@@ -117,7 +160,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         read_retry_at: 0,
         sent_total: 0,
         tx_dropped: 0,
-        send_result: None,
+        send_result: SendOutcome::None,
         discard_send: false,
         direct: false,
         tx: Ring::NEW,
