@@ -153,7 +153,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     if let Some(s) = self.sockets.get_mut(id.index())
                         && s.phase == SocketPhase::Opening
                     {
-                        s.open_deadline = Some(now.saturating_add(t));
+                        s.open_deadline = core::num::NonZeroU64::new(now.saturating_add(t).max(1));
                     }
                 }
                 Err(e) => self.fail_socket(id, e, true),

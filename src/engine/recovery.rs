@@ -55,7 +55,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             if let Some(d) = s.open_deadline
                 && s.phase == SocketPhase::Opening
             {
-                take(d);
+                take(d.get());
             }
             // The retry of a failed read is `poll_transmit`'s work, not `handle_timeout`'s:
             // wake the caller for it, but once it is due the read starts as soon as the
@@ -181,7 +181,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         while let Some(id) = self.find_socket(|s| {
             s.phase == SocketPhase::Opening
-                && s.open_deadline.is_some_and(|d| d <= self.look_certified)
+                && s.open_deadline
+                    .is_some_and(|d| d.get() <= self.look_certified)
         }) {
             self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
             self.fail_socket(id, Error::Timeout, true);

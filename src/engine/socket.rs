@@ -1,6 +1,6 @@
 //! The driver's view of one socket service.
 
-use heapless::Deque;
+use core::num::NonZeroU64;
 
 use crate::error::Error;
 use crate::types::{AccessMode, ServiceType};
@@ -29,6 +29,59 @@ pub enum SocketPhase {
     Failed(Error),
     /// `AT+QICLOSE` queued or sent.
     Closing,
+}
+
+/// The lengths of the datagrams a UDP socket holds, oldest first: a ring of
+/// [`MAX_DATAGRAMS`] lengths with one-byte indices (36 bytes; a `heapless::Deque` of the same
+/// capacity takes 44 on a 32-bit target, for each of the five sockets).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boundaries {
+    lens: [u16; MAX_DATAGRAMS],
+    head: u8,
+    len: u8,
+}
+
+impl Boundaries {
+    /// None held.
+    pub const NEW: Self = Boundaries {
+        lens: [0; MAX_DATAGRAMS],
+        head: 0,
+        len: 0,
+    };
+
+    /// True when no more fit.
+    pub fn is_full(&self) -> bool {
+        usize::from(self.len) >= MAX_DATAGRAMS
+    }
+
+    /// Remember the length of one more datagram; `Err` (and nothing changes) when full.
+    pub fn push_back(&mut self, len: u16) -> Result<(), u16> {
+        if self.is_full() {
+            return Err(len);
+        }
+        let i = (usize::from(self.head) + usize::from(self.len)) % MAX_DATAGRAMS;
+        if let Some(slot) = self.lens.get_mut(i) {
+            *slot = len;
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The length of the oldest datagram, forgotten.
+    pub fn pop_front(&mut self) -> Option<u16> {
+        if self.len == 0 {
+            return None;
+        }
+        let len = self.lens.get(usize::from(self.head)).copied();
+        self.head = ((usize::from(self.head) + 1) % MAX_DATAGRAMS) as u8;
+        self.len -= 1;
+        len
+    }
+
+    /// Forget them all.
+    pub fn clear(&mut self) {
+        *self = Self::NEW;
+    }
 }
 
 /// The outcome of a socket's last send, kept until its caller takes it. Not an
@@ -75,6 +128,10 @@ impl From<Result<usize, Error>> for SendOutcome {
 /// datagrams (counted in [`Traffic::datagrams_dropped`](super::Traffic)); a datagram is never
 /// joined to another.
 pub const MAX_DATAGRAMS: usize = 16;
+const _: () = assert!(
+    MAX_DATAGRAMS >= 1 && MAX_DATAGRAMS < 256,
+    "Boundaries has u8 indices"
+);
 
 /// What happens to the payload being received for a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +154,12 @@ pub(crate) struct Socket<const RX: usize, const TX: usize> {
     pub rx: Ring<RX>,
     /// Buffer mode: the module holds data for us (URC seen; read until `+QIRD: 0`).
     pub read_pending: bool,
-    /// Deadline of `+QIOPEN`.
-    pub open_deadline: Option<u64>,
+    /// Deadline of `+QIOPEN` (never 0: `None` is the zero bytes of a free socket).
+    pub open_deadline: Option<NonZeroU64>,
     /// After `+QIOPEN` failure or a broken connection: `AT+QICLOSE` must still be sent.
     pub needs_close: bool,
     /// UDP: lengths of the complete datagrams in `rx`, oldest first.
-    pub datagrams: Deque<u16, MAX_DATAGRAMS>,
+    pub datagrams: Boundaries,
     /// UDP, buffer access: bytes of a datagram still being read (`+QIRD` said more remains).
     pub partial: u16,
     /// UDP: the rest of a datagram too large for the receive buffer is being dropped.
@@ -152,7 +209,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         read_pending: false,
         open_deadline: None,
         needs_close: false,
-        datagrams: Deque::new(),
+        datagrams: Boundaries::NEW,
         partial: 0,
         discard_rest: false,
         truncated: false,
@@ -279,5 +336,40 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
             return n;
         }
         self.rx.read(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Boundaries, MAX_DATAGRAMS};
+
+    #[test]
+    fn boundaries_keep_order_across_the_wrap_and_refuse_when_full() {
+        let mut b = Boundaries::NEW;
+        assert_eq!(b.pop_front(), None);
+        // Walk the ring round more than once.
+        for round in 0..3u16 {
+            for i in 0..MAX_DATAGRAMS as u16 {
+                assert_eq!(b.push_back(round * 100 + i), Ok(()));
+            }
+            assert!(b.is_full());
+            assert_eq!(b.push_back(999), Err(999), "a full ring takes nothing");
+            for i in 0..5 {
+                assert_eq!(b.pop_front(), Some(round * 100 + i));
+            }
+            for i in 0..5 {
+                assert_eq!(b.push_back(round * 100 + 50 + i), Ok(()));
+            }
+            for i in 5..MAX_DATAGRAMS as u16 {
+                assert_eq!(b.pop_front(), Some(round * 100 + i));
+            }
+            for i in 0..5 {
+                assert_eq!(b.pop_front(), Some(round * 100 + 50 + i));
+            }
+            assert_eq!(b.pop_front(), None);
+        }
+        b.push_back(7).unwrap();
+        b.clear();
+        assert_eq!(b.pop_front(), None);
     }
 }
