@@ -345,8 +345,8 @@ fn an_error_after_send_fail_does_not_complete_the_send_again() {
 /// `close` (it failed with a reboot): the UART must flow again. It used to stay held for
 /// good: the engine read nothing more, and no deadline ran (they wait while output is held
 /// back), a deadlock.
-#[test]
-fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
+/// A direct-push engine (view mode 1) brought up, with socket 0 connected over TCP.
+fn push_rig() -> (Rig, quectel_bc20::ConnectId) {
     let mut r = Rig::new(Config {
         access_mode: quectel_bc20::AccessMode::DirectPush,
         view_mode: quectel_bc20::ViewMode::HeaderCommaData,
@@ -368,13 +368,20 @@ fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
     r.e.open(id, "127.0.0.1", 7).unwrap();
     r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",7,0,1");
     r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
-    // Pushed data on the same line as its header (view mode 1) frames itself.
-    let push = |n: usize| {
-        let mut f = format!("\r\n+QIURC: \"recv\",0,{n},").into_bytes();
-        f.extend(std::iter::repeat_n(b'x', n));
-        f.extend_from_slice(b"\r\n");
-        f
-    };
+    (r, id)
+}
+
+/// Pushed data of `n` bytes for socket 0, on the same line as its header (view mode 1).
+fn push(n: usize) -> Vec<u8> {
+    let mut f = format!("\r\n+QIURC: \"recv\",0,{n},").into_bytes();
+    f.extend(std::iter::repeat_n(b'x', n));
+    f.extend_from_slice(b"\r\n");
+    f
+}
+
+#[test]
+fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
+    let (mut r, id) = push_rig();
     r.rx_bytes(&push(1_000));
     r.rx("\r\nRDY\r\n");
     // More data for the failed socket: no room, so the UART is held back for its reader.
@@ -391,4 +398,33 @@ fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
     // The rest of the line flows again (the freed socket's data is dropped, not held).
     let rest = &more[taken..];
     assert_eq!(r.e.handle_rx(rest, r.now), rest.len());
+}
+
+/// Bytes offered while output is held back are not taken, and so not counted: a caller
+/// offers them again, and `Traffic::rx_bytes` counted them every time (the hostile fuzz
+/// target found it as "an application round that never settles": the counter was the only
+/// thing that changed).
+#[test]
+fn bytes_held_back_are_counted_once() {
+    let (mut r, id) = push_rig();
+    r.rx_bytes(&push(1_000));
+    let more = push(1_000);
+    let before = r.e.traffic().rx_bytes;
+    let taken = r.e.handle_rx(&more, r.now);
+    assert!(taken < more.len(), "the buffer is full: some is held back");
+    assert_eq!(r.e.traffic().rx_bytes, before + taken as u64);
+    for _ in 0..3 {
+        assert_eq!(r.e.handle_rx(&more[taken..], r.now), 0);
+    }
+    assert_eq!(
+        r.e.traffic().rx_bytes,
+        before + taken as u64,
+        "offered again, counted again"
+    );
+    // Read the socket: the rest is taken, and counted, once.
+    let mut buf = [0u8; 2048];
+    assert_eq!(r.e.recv(id, &mut buf).unwrap(), 1_000);
+    let rest = &more[taken..];
+    assert_eq!(r.e.handle_rx(rest, r.now), rest.len());
+    assert_eq!(r.e.traffic().rx_bytes, before + more.len() as u64);
 }

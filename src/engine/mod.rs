@@ -377,6 +377,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     pub fn rx_commit(&mut self, n: usize, now: Millis) {
         let n = n.min(STAGING - self.link.len);
         self.note_rx(n, now);
+        self.count_rx(n);
         self.link.len += n;
         self.process_staged();
     }
@@ -423,16 +424,22 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             taken += k;
             self.process_staged();
         }
+        // Only what was taken: the rest is offered again, and must not count twice.
+        self.count_rx(taken);
         taken
     }
 
-    /// Count received bytes and note when they came.
+    /// Count received bytes (those taken, once).
+    fn count_rx(&mut self, n: usize) {
+        self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
+    }
+
+    /// Note when bytes came.
     fn note_rx(&mut self, n: usize, now: Millis) {
         self.st.now = self.st.now.max(now);
         if n > 0 {
             self.st.last_rx = self.st.now;
         }
-        self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
         if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
             self.st.retry_at = self.st.retry_at.max(
                 self.st
