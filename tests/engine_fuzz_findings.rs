@@ -347,6 +347,11 @@ fn an_error_after_send_fail_does_not_complete_the_send_again() {
 /// back), a deadlock.
 /// A direct-push engine (view mode 1) brought up, with socket 0 connected over TCP.
 fn push_rig() -> (Rig, quectel_bc20::ConnectId) {
+    push_rig_for(ServiceType::Tcp)
+}
+
+/// [`push_rig`] for a TCP or a UDP socket.
+fn push_rig_for(service: ServiceType) -> (Rig, quectel_bc20::ConnectId) {
     let mut r = Rig::new(Config {
         access_mode: quectel_bc20::AccessMode::DirectPush,
         view_mode: quectel_bc20::ViewMode::HeaderCommaData,
@@ -364,9 +369,12 @@ fn push_rig() -> (Rig, quectel_bc20::ConnectId) {
         r.expect(cmd);
         r.rx("\r\nOK\r\n");
     }
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    let id = r.e.allocate(service).unwrap();
     r.e.open(id, "127.0.0.1", 7).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",7,0,1");
+    r.expect(&format!(
+        "AT+QIOPEN=1,0,\"{}\",\"127.0.0.1\",7,0,1",
+        service.as_str()
+    ));
     r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
     (r, id)
 }
@@ -427,4 +435,31 @@ fn bytes_held_back_are_counted_once() {
     let rest = &more[taken..];
     assert_eq!(r.e.handle_rx(rest, r.now), rest.len());
     assert_eq!(r.e.traffic().rx_bytes, before + more.len() as u64);
+}
+
+/// A UDP read into an empty buffer dropped the datagram at the head and said `Ok(0)`, and as
+/// it read nothing it did not release the UART held back for that socket: a datagram lost
+/// without a word, then a stall for good (the hostile fuzz target: "a request has no reply").
+/// An empty read takes nothing now, and any read that makes room releases the UART.
+#[test]
+fn an_empty_udp_read_drops_nothing_and_a_read_that_makes_room_releases_the_uart() {
+    let (mut r, id) = push_rig_for(ServiceType::Udp);
+    r.rx_bytes(&push(1_000));
+    let more = push(1_000);
+    let taken = r.e.handle_rx(&more, r.now);
+    assert!(
+        taken < more.len(),
+        "no room for the second datagram: held back"
+    );
+    assert_eq!(r.e.recv(id, &mut []), Ok(0));
+    assert_eq!(r.e.available(id), 1_000, "an empty read dropped a datagram");
+    assert!(r.e.rx_space().is_empty(), "still held back");
+    // A short read takes the datagram (its rest is dropped, as UDP does): room, so the
+    // second datagram comes in.
+    let mut small = [0u8; 10];
+    assert_eq!(r.e.recv(id, &mut small), Ok(10));
+    let rest = &more[taken..];
+    assert_eq!(r.e.handle_rx(rest, r.now), rest.len());
+    let mut buf = [0u8; 2048];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1_000));
 }

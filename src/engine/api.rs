@@ -244,14 +244,19 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// empty); after the peer closed and every byte was read, `Err(Error::Closed)`.
     pub fn recv(&mut self, id: ConnectId, out: &mut [u8]) -> Result<usize, Error> {
         let s = self.socket_mut(id).ok_or(Error::Closed)?;
+        let held = s.rx.len();
         let n = s.read_data(out);
+        let freed = s.rx.len() < held;
+        // Room made (also by the dropped rest of a datagram larger than `out`): output held
+        // back for this socket may fit now.
+        if freed && self.st.stalled == Some(id) {
+            self.st.stalled = None;
+            self.process_staged();
+        }
         if n > 0 {
-            if self.st.stalled == Some(id) {
-                self.st.stalled = None;
-                self.process_staged();
-            }
             return Ok(n);
         }
+        let s = self.socket(id).ok_or(Error::Closed)?;
         match s.phase {
             SocketPhase::Connected | SocketPhase::Opening => Ok(0),
             SocketPhase::PeerClosed if s.read_pending => Ok(0),

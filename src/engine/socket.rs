@@ -323,7 +323,12 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
 
     /// Read bytes for the application: a stream read for TCP, one whole datagram for UDP (the
     /// rest of a datagram larger than `out` is dropped, as with any UDP socket).
+    /// An empty `out` takes nothing: a datagram is not dropped by a read that cannot hold
+    /// any of it.
     pub fn read_data(&mut self, out: &mut [u8]) -> usize {
+        if out.is_empty() {
+            return 0;
+        }
         if self.service == ServiceType::Udp {
             let Some(len) = self.datagrams.pop_front() else {
                 return 0;
