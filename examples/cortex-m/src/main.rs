@@ -32,6 +32,16 @@ async fn modem(mut runner: net::ModemRunner<'static, Mutex, Rx, Tx>) -> ! {
     runner.run().await
 }
 
+/// The driver's state in a `static` (`.bss`), built once at start-up. In a function of its
+/// own: built inside `main`, the temporary (the state's whole size, 15 KiB) would sit in the
+/// main task's frame, which every poll of the task needs. A `ConstStaticCell` would put the
+/// whole value in `.data`, a flash image of its size.
+#[inline(never)]
+fn driver_state() -> &'static State<Mutex> {
+    static STATE: StaticCell<State<Mutex>> = StaticCell::new();
+    STATE.init_with(|| State::new(Config::default()))
+}
+
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
     let p = embassy_stm32::init(Default::default());
@@ -54,8 +64,7 @@ async fn main(spawner: Spawner) {
     };
     let (tx, rx) = uart.split();
 
-    static STATE: StaticCell<State<Mutex>> = StaticCell::new();
-    let state = STATE.init(State::new(Config::default()));
+    let state = driver_state();
     let (stack, runner) = net::start(state, rx, tx);
     spawner.spawn(modem(runner).expect("one modem task"));
 
