@@ -8,6 +8,9 @@
 //! | `BC20_QEMU_PAGE_CRC` | CRC-32 of that page, hex | 0 |
 //! | `BC20_QEMU_MQTT_PORT` | mosquitto's port | 1883 |
 //! | `BC20_QEMU_ECHO_PORT` | the TCP echo server's port | 7 |
+//! | `BC20_QEMU_HTTPS_PORT` | the HTTPS server's port (same page) | 8443 |
+//! | `BC20_QEMU_TLS_SEED` | the TLS handshake's 64-bit RNG seed, hex (see [`TLS_SEED`]) | none |
+//! | `BC20_QEMU_TLS_CA` | path to the test CA's certificate, DER (read by `build.rs`) | none |
 //! | `BC20_QEMU_LOG` | the crate's log level: off, error, warn, info, debug, trace | warn |
 //!
 //! The defaults only let the firmware build; a run needs the real values.
@@ -33,6 +36,27 @@ pub const MQTT_PORT: u16 = number(option_env!("BC20_QEMU_MQTT_PORT"), 1883, 10) 
 /// The TCP echo server's port.
 pub const ECHO_PORT: u16 = number(option_env!("BC20_QEMU_ECHO_PORT"), 7, 10) as u16;
 
+/// The HTTPS server's port: the same page as [`HTTP_PORT`], over TLS 1.3 with a certificate
+/// whose CN is [`HOST_NAME`], issued by [`TLS_CA`].
+pub const HTTPS_PORT: u16 = number(option_env!("BC20_QEMU_HTTPS_PORT"), 8443, 10) as u16;
+
+/// The seed of the TLS handshake's RNG (reqwless's ChaCha8, which makes the ephemeral key),
+/// or `None` when the build was given none.
+///
+/// **For the emulated test only.** mps2-an386 has no TRNG, so `scripts/qemu-test` draws a
+/// fresh seed from the host's `/dev/urandom` for each build and the firmware uses it for its
+/// one TLS connection. A seed compiled into the image is the same on every boot, so a real
+/// board must never do this: it seeds each connection from a hardware TRNG (or a secure
+/// element), see the README's "Entropy".
+pub const TLS_SEED: Option<u64> = match option_env!("BC20_QEMU_TLS_SEED") {
+    Some(text) => Some(parse(text, 16, u64::MAX)),
+    None => None,
+};
+
+/// The test CA's certificate (DER) that the HTTPS server's certificate must chain to: the file
+/// `BC20_QEMU_TLS_CA` named at build time, empty when it was not set.
+pub const TLS_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tls-ca.der"));
+
 /// The log level of the crate's messages, printed over semihosting.
 pub const LOG: &str = match option_env!("BC20_QEMU_LOG") {
     Some(level) => level,
@@ -40,11 +64,17 @@ pub const LOG: &str = match option_env!("BC20_QEMU_LOG") {
 };
 
 /// `text` as a number in `radix` (10 or 16), or `default` when it is absent; a malformed
-/// value fails the build.
+/// value, or one above `u32::MAX`, fails the build.
 const fn number(text: Option<&str>, default: u64, radix: u64) -> u64 {
-    let Some(text) = text else {
-        return default;
-    };
+    match text {
+        Some(text) => parse(text, radix, u32::MAX as u64),
+        None => default,
+    }
+}
+
+/// `text` as a number in `radix` (10 or 16) of at most `max`; a malformed value fails the
+/// build.
+const fn parse(text: &str, radix: u64, max: u64) -> u64 {
     let bytes = text.as_bytes();
     assert!(!bytes.is_empty(), "empty number in a BC20_QEMU_* variable");
     let mut value: u64 = 0;
@@ -60,11 +90,14 @@ const fn number(text: Option<&str>, default: u64, radix: u64) -> u64 {
             digit < radix,
             "digit out of range in a BC20_QEMU_* variable"
         );
-        value = value * radix + digit;
-        assert!(
-            value <= u32::MAX as u64,
-            "number too large in a BC20_QEMU_* variable"
-        );
+        value = match value.checked_mul(radix) {
+            Some(v) => match v.checked_add(digit) {
+                Some(v) => v,
+                None => panic!("number too large in a BC20_QEMU_* variable"),
+            },
+            None => panic!("number too large in a BC20_QEMU_* variable"),
+        };
+        assert!(value <= max, "number too large in a BC20_QEMU_* variable");
         i += 1;
     }
     value

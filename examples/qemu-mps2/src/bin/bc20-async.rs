@@ -6,6 +6,11 @@
 //! begun (each message prints how much of the page had arrived when it came back), then asks
 //! the module for its sockets (`AT+QISTATE`) and expects both open (connected, or closed by
 //! the server with data still to read); the HTTP task keeps its connection until then.
+//!
+//! Then TLS on the target: once the MQTT task is done, the HTTP task GETs the same page from
+//! the host's HTTPS server with reqwless and embedded-tls 0.18 (TLS 1.3), the server's
+//! certificate verified against the test CA the build was given and its CN against the name
+//! the module resolved; checked by length and CRC-32 like the plain one.
 #![no_std]
 #![no_main]
 
@@ -30,9 +35,9 @@ use minimq::{Buffers, ConfigBuilder, Publication, QoS, Session, SubscriptionOpti
 use quectel_bc20::asynch::{self, Runner, Stack, State};
 use quectel_bc20::engine::Config;
 use quectel_bc20::{ServiceType, SocketState};
-use reqwless::client::HttpClient;
+use reqwless::client::{HttpClient, TlsConfig, TlsVerify};
 use reqwless::request::Method;
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 const NAME: &str = "bc20-async";
 
@@ -68,6 +73,14 @@ async fn http_task(stack: Bc20Stack) {
     if r.is_err() {
         HTTP_OPEN.signal(false);
     }
+    // Then the HTTPS GET, in this task rather than a task of its own: with reqwless's
+    // `embedded-tls` feature the future of every `HttpClient::request`, plain or not, has room
+    // for the TLS handshake (about 12 KiB), and two GETs one after the other in one task
+    // share that room.
+    let r = match r {
+        Ok(()) => https_get(stack).await,
+        Err(e) => Err(e),
+    };
     HTTP_RESULT.signal(r);
 }
 
@@ -148,6 +161,117 @@ async fn run(spawner: Spawner, stack: Bc20Stack) -> Result<(), &'static str> {
     spawner.spawn(mqtt_task(stack).map_err(|_| "spawn MQTT task")?);
     let (http, mqtt) = join(HTTP_RESULT.wait(), MQTT_RESULT.wait()).await;
     http.and(mqtt)
+}
+
+/// The buffers of the one TLS connection (README, "TLS", "Buffers and RAM"): the read buffer
+/// holds a whole record (16 KiB of plaintext and 256 bytes; the server fills records that
+/// large with a 20 KiB page), the write buffer records of up to 384 bytes of plaintext.
+struct TlsBuffers {
+    /// TLS records in.
+    read: [u8; 16_640],
+    /// TLS records out.
+    write: [u8; 512],
+    /// The response's status line and headers.
+    headers: [u8; 1024],
+}
+
+/// Const-initialised to zeros: in `.bss` from the start, never built on a task's stack or
+/// copied from flash.
+static TLS_BUFFERS: ConstStaticCell<TlsBuffers> = ConstStaticCell::new(TlsBuffers {
+    read: [0; 16_640],
+    write: [0; 512],
+    headers: [0; 1024],
+});
+
+/// GET `/page` over HTTPS with reqwless and embedded-tls by the module-resolved name: the
+/// server's certificate must chain to [`config::TLS_CA`] and carry that name as its CN.
+/// Check the page's length and CRC-32. A build without a seed or a CA fails here, saying so.
+///
+/// The stack's sockets are in buffer access mode (the driver's default), which TLS wants: the
+/// module keeps what the server sends until the driver reads it, so the handshake's flight
+/// and the response need not fit in the socket's receive buffer (README, "Why buffer access
+/// mode").
+async fn https_get(stack: Bc20Stack) -> Result<(), &'static str> {
+    let Some(seed) = config::TLS_SEED else {
+        hprintln!("https: no TLS seed: build with BC20_QEMU_TLS_SEED (scripts/qemu-test does)");
+        return Err("HTTPS without a TLS seed");
+    };
+    if config::TLS_CA.is_empty() {
+        hprintln!(
+            "https: no CA certificate: build with BC20_QEMU_TLS_CA=path/to/ca.der (scripts/qemu-test does)"
+        );
+        return Err("HTTPS without a CA certificate");
+    }
+    let buffers = TLS_BUFFERS.try_take().ok_or("TLS buffers already taken")?;
+    let mut url = heapless::String::<64>::new();
+    write!(url, "https://{}:{}/page", HOST_NAME, config::HTTPS_PORT).map_err(|_| "URL")?;
+
+    let started = time::now_ms();
+    let verify = TlsVerify::Certificate {
+        ca: config::TLS_CA,
+        cert: None,
+        key: None,
+    };
+    // One client for this one connection: reqwless seeds every connection of a client with
+    // the same seed, which would repeat the handshake's ephemeral key.
+    let tls = TlsConfig::new(seed, &mut buffers.read, &mut buffers.write, verify);
+    let mut client = HttpClient::new_with_tls(&stack, &stack, tls);
+    // DNS, TCP connect and the TLS handshake.
+    let mut request = client.request(Method::GET, &url).await.map_err(|e| {
+        hprintln!("GET {}: {:?}", url, e);
+        "HTTPS connect and handshake"
+    })?;
+    let handshake_ms = time::now_ms().saturating_sub(started);
+    hprintln!(
+        "https: TLS 1.3 handshake with {} done in {} ms, server verified against the test CA",
+        HOST_NAME,
+        handshake_ms
+    );
+    let response = request.send(&mut buffers.headers).await.map_err(|e| {
+        hprintln!("GET {}: {:?}", url, e);
+        "HTTPS request"
+    })?;
+    hprintln!(
+        "GET {}: status {}, content-length {:?}",
+        url,
+        response.status.0,
+        response.content_length
+    );
+    if !response.status.is_successful() {
+        return Err("HTTPS status");
+    }
+
+    let mut reader = response.body().reader();
+    let mut chunk = [0u8; 512];
+    let mut crc = Crc32::new();
+    let mut len = 0usize;
+    loop {
+        let n = reader.read(&mut chunk).await.map_err(|e| {
+            hprintln!("HTTPS body after {} bytes: {:?}", len, e);
+            "HTTPS body"
+        })?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&chunk[..n]);
+        len += n;
+    }
+    let ms = time::now_ms().saturating_sub(started);
+    let ok = len >= 16 * 1024 && len == config::PAGE_LEN && crc.value() == config::PAGE_CRC;
+    hprintln!(
+        "https: {} bytes, CRC {} ({:08x}; expected {} bytes, {:08x}), handshake+GET in {} ms (handshake {} ms)",
+        len,
+        if ok { "ok" } else { "WRONG" },
+        crc.value(),
+        config::PAGE_LEN,
+        config::PAGE_CRC,
+        ms,
+        handshake_ms
+    );
+    if !ok {
+        return Err("HTTPS page length or CRC-32");
+    }
+    Ok(())
 }
 
 /// GET `/page` with reqwless by the module-resolved name; check its length and CRC-32.
