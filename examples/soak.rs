@@ -57,6 +57,8 @@ USAGE:
     --stall-secs N       no progress for this long without an error is a stall (default 120)
     --max-conn SIZE      longest connection (default 4M; lengths are drawn from 1K up)
     --report-secs N      progress line every N seconds (default 30)
+    --sleep-after MS     the module sleeps after MS ms of silence from the host, and answers the
+                         first command after that with a bare line end (off by default)
     -h, --help           this text
 
     Exit status: 0 when every byte came back right or behind an error, and nothing stalled;
@@ -73,6 +75,7 @@ struct Options {
     stall: Duration,
     max_conn: usize,
     report: Duration,
+    sleep_after: Option<Duration>,
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -97,6 +100,7 @@ fn options() -> Result<Options, lexopt::Error> {
         stall: Duration::from_secs(120),
         max_conn: 4 << 20,
         report: Duration::from_secs(30),
+        sleep_after: None,
     };
     let mut p = Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -116,6 +120,9 @@ fn options() -> Result<Options, lexopt::Error> {
             Arg::Long("stall-secs") => o.stall = Duration::from_secs(p.value()?.parse()?),
             Arg::Long("max-conn") => o.max_conn = size(&p.value()?.string()?)?.max(1024) as usize,
             Arg::Long("report-secs") => o.report = Duration::from_secs(p.value()?.parse()?),
+            Arg::Long("sleep-after") => {
+                o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
+            }
             Arg::Short('h') | Arg::Long("help") => {
                 print!("{HELP}");
                 std::process::exit(0);
@@ -317,6 +324,7 @@ fn worker(
         // SEND OK as soon as the data is on its way (the default 2 ms caps a worker at
         // 256 KB/s); everything else as the emulator's defaults.
         send_ok_delay: Duration::ZERO,
+        sleep_after: o.sleep_after,
         ..sim::Config::default()
     });
     let mut d: Driver = Bc20::new(
@@ -620,8 +628,12 @@ fn main() -> ExitCode {
     let wall = start.elapsed();
     let secs = wall.as_secs_f64();
     println!(
-        "soak report ({})",
-        if o.faults { "faults on" } else { "faults off" }
+        "soak report ({}{})",
+        if o.faults { "faults on" } else { "faults off" },
+        match o.sleep_after {
+            Some(d) => format!(", module sleeps after {} ms idle", d.as_millis()),
+            None => String::new(),
+        }
     );
     println!(
         "  bytes verified (echoed, compared)  {} ({:.1} MiB)",
