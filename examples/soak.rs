@@ -59,6 +59,8 @@ USAGE:
     --report-secs N      progress line every N seconds (default 30)
     --sleep-after MS     the module sleeps after MS ms of silence from the host, and answers the
                          first command after that with a bare line end (off by default)
+    --quiet-ms MS        the driver's Config::quiet_ms and wake_answer_ms (default 300 each):
+                         a module that sleeps sooner than about twice this loses commands
     -h, --help           this text
 
     Exit status: 0 when every byte came back right or behind an error, and nothing stalled;
@@ -76,6 +78,7 @@ struct Options {
     max_conn: usize,
     report: Duration,
     sleep_after: Option<Duration>,
+    quiet_ms: Option<u32>,
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -101,6 +104,7 @@ fn options() -> Result<Options, lexopt::Error> {
         max_conn: 4 << 20,
         report: Duration::from_secs(30),
         sleep_after: None,
+        quiet_ms: None,
     };
     let mut p = Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -120,6 +124,7 @@ fn options() -> Result<Options, lexopt::Error> {
             Arg::Long("stall-secs") => o.stall = Duration::from_secs(p.value()?.parse()?),
             Arg::Long("max-conn") => o.max_conn = size(&p.value()?.string()?)?.max(1024) as usize,
             Arg::Long("report-secs") => o.report = Duration::from_secs(p.value()?.parse()?),
+            Arg::Long("quiet-ms") => o.quiet_ms = Some(p.value()?.parse()?),
             Arg::Long("sleep-after") => {
                 o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
             }
@@ -332,6 +337,8 @@ fn worker(
         StdClock::default(),
         engine::Config {
             access_mode: mode,
+            quiet_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.quiet_ms),
+            wake_answer_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.wake_answer_ms),
             ..engine::Config::default()
         },
     );

@@ -583,13 +583,18 @@ impl Harness {
     /// output through, an answer that frees the command slot, say: a caller writes what the
     /// engine has after every call).
     fn app_round(&mut self) {
-        for _ in 0..100 {
+        // Rounds that change something without taking any module output or handing out any
+        // data: a hundred in a row is a livelock. (A module with a lot to say is not: every
+        // round that takes its output or reads data is progress, and the output is finite.)
+        let mut idle = 0;
+        while idle < 100 {
             let before = (
                 self.e.traffic(),
                 self.received,
                 self.ticket,
                 self.reply.clone(),
             );
+            let (out_before, received_before) = (self.out.len(), self.received);
             self.round(0);
             for id in ConnectId::ALL {
                 loop {
@@ -612,6 +617,11 @@ impl Harness {
                 )
             {
                 return;
+            }
+            if self.out.len() < out_before || self.received > received_before {
+                idle = 0;
+            } else {
+                idle += 1;
             }
         }
         panic!("an application round that never settles");
