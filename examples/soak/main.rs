@@ -27,6 +27,8 @@
 //! (the AT protocol has no checksum), so under line noise differing bytes are counted as
 //! corruptions and do not fail the run; stalls still do.
 
+mod asynch;
+
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -59,6 +61,8 @@ USAGE:
     --report-secs N      progress line every N seconds (default 30)
     --sleep-after MS     the module sleeps after MS ms of silence from the host, and answers the
                          first command after that with a bare line end (off by default)
+    --stack STACK        blocking (the default: embedded-nal in a polling loop) or async
+                         (embedded-nal-async, the runner on a tokio runtime per worker)
     --quiet-ms MS        the driver's Config::quiet_ms and wake_answer_ms (default 300 each):
                          a module that sleeps sooner than about twice this loses commands
     -h, --help           this text
@@ -79,6 +83,8 @@ struct Options {
     report: Duration,
     sleep_after: Option<Duration>,
     quiet_ms: Option<u32>,
+    /// Drive the async stack instead of the blocking one.
+    async_stack: bool,
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -105,6 +111,7 @@ fn options() -> Result<Options, lexopt::Error> {
         report: Duration::from_secs(30),
         sleep_after: None,
         quiet_ms: None,
+        async_stack: false,
     };
     let mut p = Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -124,6 +131,13 @@ fn options() -> Result<Options, lexopt::Error> {
             Arg::Long("stall-secs") => o.stall = Duration::from_secs(p.value()?.parse()?),
             Arg::Long("max-conn") => o.max_conn = size(&p.value()?.string()?)?.max(1024) as usize,
             Arg::Long("report-secs") => o.report = Duration::from_secs(p.value()?.parse()?),
+            Arg::Long("stack") => {
+                o.async_stack = match p.value()?.string()?.as_str() {
+                    "blocking" => false,
+                    "async" => true,
+                    s => return Err(format!("--stack {s}: blocking or async").into()),
+                }
+            }
             Arg::Long("quiet-ms") => o.quiet_ms = Some(p.value()?.parse()?),
             Arg::Long("sleep-after") => {
                 o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
@@ -583,8 +597,9 @@ fn main() -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     let per_worker = o.bytes.div_ceil(o.modes.len() as u64);
     eprintln!(
-        "soak: {} MiB through {} worker(s) ({:?}), seed {}, faults {}{}",
+        "soak: {} MiB through {} {} worker(s) ({:?}), seed {}, faults {}{}",
         mib(o.bytes),
+        if o.async_stack { "async" } else { "blocking" },
         o.modes.len(),
         o.modes,
         o.seed,
@@ -604,7 +619,13 @@ fn main() -> ExitCode {
             let progress = progress.clone();
             let stop = stop.clone();
             let seed = o.seed.wrapping_mul(1000).wrapping_add(i as u64);
-            thread::spawn(move || worker(mode, &o, per_worker, seed, &progress, &stop))
+            thread::spawn(move || {
+                if o.async_stack {
+                    asynch::worker(mode, &o, per_worker, seed, &progress, &stop)
+                } else {
+                    worker(mode, &o, per_worker, seed, &progress, &stop)
+                }
+            })
         })
         .collect();
     let mut next_report = Instant::now() + o.report;

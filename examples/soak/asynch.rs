@@ -1,0 +1,251 @@
+//! The async worker of the soak (`--stack async`): the same connections and the same
+//! accounting as the blocking worker, over the `embedded-nal-async` stack, with the runner on
+//! a tokio runtime of the worker's own.
+//!
+//! A connection has no separate read and write halves, so the worker writes a chunk, then
+//! takes whatever echo is there without waiting, and keeps at most one socket buffer's worth
+//! of echo outstanding: in direct push the driver stops reading the UART while a socket's
+//! buffer is full, so a writer that never reads would wait on a `SEND OK` held behind its own
+//! echo (the README's "Why buffer access mode" explains it). Every wait is bounded by
+//! `--stall-secs`; running into that bound without an error is a stall.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embedded_io_async::{Read, Write};
+use embedded_nal_async::TcpConnect;
+use quectel_bc20::asynch::{self, Stack, State};
+use quectel_bc20::host::StdDelay;
+use quectel_bc20::{AccessMode, Error, StdClock, engine, sim};
+
+use super::{Options, Progress, Rng, Tally, echo_server, fault_name, faults};
+
+type Bc20Stack = Stack<'static, CriticalSectionRawMutex>;
+
+/// Echo outstanding at most (written, not read back yet): less than a socket's receive
+/// buffer (1536 bytes by default), so the echo in flight always fits in it.
+const WINDOW: usize = 1024;
+/// Bytes handed to one write.
+const CHUNK: usize = 512;
+
+/// One worker on the async stack; see the module docs.
+pub(super) fn worker(
+    mode: AccessMode,
+    o: &Options,
+    target: u64,
+    seed: u64,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Tally {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(run(mode, o, target, seed, progress, stop))
+}
+
+async fn run(
+    mode: AccessMode,
+    o: &Options,
+    target: u64,
+    seed: u64,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Tally {
+    let port = echo_server();
+    let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+    let (host, emu) = sim::start(sim::Config {
+        faults: faults(o, seed),
+        send_ok_delay: Duration::ZERO,
+        sleep_after: o.sleep_after,
+        ..sim::Config::default()
+    });
+    let (rx, tx) = host.split();
+    let config = engine::Config {
+        access_mode: mode,
+        quiet_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.quiet_ms),
+        wake_answer_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.wake_answer_ms),
+        ..engine::Config::default()
+    };
+    let state: &'static State<CriticalSectionRawMutex> = Box::leak(Box::new(State::new(config)));
+    let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
+    let runner = tokio::spawn(async move { runner.run().await });
+    let stack: &'static Bc20Stack = Box::leak(Box::new(stack));
+
+    let mut t = Tally::default();
+    let mut rng = Rng(seed ^ 0x5EED);
+    let mut attempts = 0;
+    while let Err(e) = stack.bring_up(60_000).await {
+        t.error("bring-up", e);
+        attempts += 1;
+        if attempts == 20 {
+            t.stalls += 1;
+            t.incidents.push(format!(
+                "{mode:?} (async): no bring-up after 20 attempts ({e:?})"
+            ));
+            runner.abort();
+            return t;
+        }
+    }
+    let mut last_verified_at = Instant::now();
+    while t.verified < target && !stop.load(Ordering::Relaxed) {
+        let len = 1024 + (rng.next() % o.max_conn.saturating_sub(1024).max(1) as u64) as usize;
+        let len = len.min((target - t.verified) as usize).max(1);
+        let before = t.verified;
+        connection(stack, remote, len, &mut rng, o, mode, &mut t, progress).await;
+        if t.verified > before {
+            last_verified_at = Instant::now();
+        } else if last_verified_at.elapsed() > 3 * o.stall {
+            t.stalls += 1;
+            t.incidents.push(format!(
+                "{mode:?} (async): no byte verified for {:?} over several connections",
+                last_verified_at.elapsed()
+            ));
+            progress.stalls.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+    }
+    for ev in emu.fault_log().events() {
+        *t.faults.entry(fault_name(&ev.kind)).or_default() += 1;
+    }
+    let traffic = stack.traffic();
+    t.reboots = traffic.reboots;
+    t.timeouts = traffic.timeouts;
+    runner.abort();
+    t
+}
+
+/// One connection of `len` bytes: write the stream, read the echo, compare.
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    stack: &'static Bc20Stack,
+    remote: SocketAddr,
+    len: usize,
+    rng: &mut Rng,
+    o: &Options,
+    mode: AccessMode,
+    t: &mut Tally,
+    progress: &Progress,
+) {
+    let mut data = vec![0u8; len];
+    rng.fill(&mut data);
+    t.connections += 1;
+    let started = Instant::now();
+    let mut conn = match tokio::time::timeout(o.stall, stack.connect(remote)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            t.error("connect", e);
+            progress.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        Err(_) => {
+            stalled(t, progress, mode, "connecting", started.elapsed(), 0, 0);
+            return;
+        }
+    };
+    t.longest_gap_ms = t.longest_gap_ms.max(started.elapsed().as_millis() as u64);
+    let mut sent = 0usize;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 2048];
+    let mut last = Instant::now();
+    let ended: Option<(&str, Error)> = loop {
+        if got >= len {
+            break None;
+        }
+        let mut moved = false;
+        if sent < len && sent - got < WINDOW {
+            let end = (sent + CHUNK).min(len).min(got + WINDOW);
+            match tokio::time::timeout(o.stall, conn.write(&data[sent..end])).await {
+                Ok(Ok(n)) => {
+                    sent += n;
+                    moved = n > 0;
+                }
+                Ok(Err(e)) => break Some(("send", e)),
+                Err(_) => {
+                    stalled(t, progress, mode, "writing", last.elapsed(), sent, got);
+                    return;
+                }
+            }
+        }
+        // The echo: wait for it only when nothing more may be written.
+        let wait = if sent < len && sent - got < WINDOW {
+            Duration::ZERO
+        } else {
+            o.stall
+        };
+        match tokio::time::timeout(wait, conn.read(&mut buf)).await {
+            Ok(Ok(0)) => break Some(("receive", Error::Closed)),
+            Ok(Ok(n)) => {
+                if data.get(got..got + n) != Some(&buf[..n]) {
+                    let at = (0..n)
+                        .find(|&i| data.get(got + i) != Some(&buf[i]))
+                        .unwrap_or(0);
+                    if o.line_noise.is_on() {
+                        t.corrupted += 1;
+                    } else {
+                        t.silent += 1;
+                        progress.silent.fetch_add(1, Ordering::Relaxed);
+                        t.incidents.push(format!(
+                            "{mode:?} (async): SILENT LOSS: byte {} of a {len}-byte connection \
+                             differs ({sent} written, {got} received before this read of {n})",
+                            got + at
+                        ));
+                    }
+                    return;
+                }
+                got += n;
+                t.verified += n as u64;
+                progress.verified.fetch_add(n as u64, Ordering::Relaxed);
+                moved = true;
+            }
+            Ok(Err(e)) => break Some(("receive", e)),
+            Err(_) if wait.is_zero() => {}
+            Err(_) => {
+                stalled(t, progress, mode, "reading", last.elapsed(), sent, got);
+                return;
+            }
+        }
+        if moved {
+            t.longest_gap_ms = t.longest_gap_ms.max(last.elapsed().as_millis() as u64);
+            last = Instant::now();
+        }
+    };
+    // Bytes written are counted once the module took them all (flush), or not at all.
+    match ended {
+        Some((what, e)) => {
+            // What came back before the error was a correct prefix (checked as it came).
+            t.error(what, e);
+            progress.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        None => match tokio::time::timeout(o.stall, conn.flush()).await {
+            Ok(Ok(())) => {
+                t.sent += sent as u64;
+                t.clean += 1;
+            }
+            Ok(Err(e)) => t.error("flush", e),
+            Err(_) => stalled(t, progress, mode, "flushing", last.elapsed(), sent, got),
+        },
+    }
+    // Dropping the connection closes it (after queued bytes have gone out).
+    drop(conn);
+}
+
+/// No progress for `--stall-secs` without an error: count it and say where.
+fn stalled(
+    t: &mut Tally,
+    progress: &Progress,
+    mode: AccessMode,
+    what: &str,
+    idle: Duration,
+    sent: usize,
+    got: usize,
+) {
+    t.stalls += 1;
+    progress.stalls.fetch_add(1, Ordering::Relaxed);
+    t.incidents.push(format!(
+        "{mode:?} (async): STALL while {what}: nothing for {idle:?} ({sent} bytes written, \
+         {got} received)"
+    ));
+}
