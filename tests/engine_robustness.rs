@@ -687,3 +687,41 @@ fn background_reads_resume_when_the_request_never_comes_back() {
     r.advance(250);
     r.expect("AT+QIRD=0,512");
 }
+
+// ----- a close the module refused -----
+
+/// `AT+QICLOSE` answered `ERROR`: the module may still hold the socket, and an open on the id
+/// would fail with 563 (socket identity in use), as the soak saw after injected `ERROR`s. The
+/// engine frees the socket for the application, then closes the id once more before any
+/// other command; a second refusal is taken as closed (no loop on a module that refuses).
+#[test]
+fn a_refused_close_is_sent_once_more_before_the_id_is_used_again() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.close(id).unwrap();
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nERROR\r\n");
+    assert_eq!(
+        r.e.phase(id),
+        SocketPhase::Free,
+        "the application is not held up"
+    );
+    // The second close goes first; an open meanwhile is refused as busy (the shells wait).
+    r.expect("AT+QICLOSE=0");
+    let again = r.e.allocate(ServiceType::Tcp).unwrap();
+    assert_eq!(again, id, "the same id is the next one handed out");
+    assert_eq!(r.e.open(again, "127.0.0.1", 8062), Err(Error::Busy));
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.e.open(again, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    assert_eq!(r.e.phase(again), SocketPhase::Connected);
+    // Refused twice: closed as far as the engine goes, and nothing is sent a third time.
+    r.e.close(again).unwrap();
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nERROR\r\n");
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\n+CME ERROR: 552\r\n");
+    r.idle();
+    assert_eq!(r.e.phase(again), SocketPhase::Free);
+}

@@ -208,6 +208,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     stale_check: bool,
     /// Sockets the module holds that nobody here opened: closed before any request.
     stale: u8,
+    /// Sockets whose `AT+QICLOSE` failed once and is being sent again (see `Job::Close`).
+    reclosing: u8,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Option<Millis>,
@@ -314,6 +316,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 idle_before: 0,
                 stale_check: true,
                 stale: 0,
+                reclosing: 0,
                 user_waiting_since: None,
                 after_push: false,
                 bring_up: None,

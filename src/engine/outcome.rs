@@ -183,8 +183,30 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             },
             Job::Close(id) => {
-                if let Err(e) = result {
-                    crate::fmt::warn!("bc20: AT+QICLOSE on {}: {}; treating it as closed", id, e);
+                let bit = 1u8 << id.index();
+                match result {
+                    // A reboot closed it (and every other).
+                    Err(Error::Reset) | Ok(()) => self.reclosing &= !bit,
+                    // The module may still hold the socket: a later open on this id would
+                    // fail (563, socket identity in use). Close it once more before the id
+                    // is used again, like a socket left over from a previous run.
+                    Err(e) if self.reclosing & bit == 0 => {
+                        crate::fmt::warn!(
+                            "bc20: AT+QICLOSE on {}: {}; closing it again before reuse",
+                            id,
+                            e
+                        );
+                        self.reclosing |= bit;
+                        self.stale |= bit;
+                    }
+                    Err(e) => {
+                        crate::fmt::warn!(
+                            "bc20: AT+QICLOSE on {}: {} again; treating it as closed",
+                            id,
+                            e
+                        );
+                        self.reclosing &= !bit;
+                    }
                 }
                 if let Some(s) = self.sockets.get_mut(id.index()) {
                     if s.phase == SocketPhase::Closing {

@@ -271,6 +271,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // The module forgot every socket: none is left over.
         self.stale_check = false;
         self.stale = 0;
+        self.reclosing = 0;
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }
