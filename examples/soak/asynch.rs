@@ -113,6 +113,8 @@ async fn run(
     let traffic = stack.traffic();
     t.reboots = traffic.reboots;
     t.timeouts = traffic.timeouts;
+    // Bytes the module accepted (SEND OK), from the engine's own count.
+    t.sent = traffic.payload_sent;
     runner.abort();
     t
 }
@@ -212,7 +214,6 @@ async fn connection(
             last = Instant::now();
         }
     };
-    // Bytes written are counted once the module took them all (flush), or not at all.
     match ended {
         Some((what, e)) => {
             // What came back before the error was a correct prefix (checked as it came).
@@ -220,10 +221,7 @@ async fn connection(
             progress.errors.fetch_add(1, Ordering::Relaxed);
         }
         None => match tokio::time::timeout(o.stall, conn.flush()).await {
-            Ok(Ok(())) => {
-                t.sent += sent as u64;
-                t.clean += 1;
-            }
+            Ok(Ok(())) => t.clean += 1,
             Ok(Err(e)) => t.error("flush", e),
             Err(_) => stalled(t, progress, mode, "flushing", last.elapsed(), sent, got),
         },
