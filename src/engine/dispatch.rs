@@ -1,7 +1,5 @@
 //! Applying frames: URCs to the sockets whatever is in flight, answers to the command in flight.
 
-use core::net::Ipv4Addr;
-
 use crate::error::{Error, ModemError};
 use crate::types::{ConnectId, ResultCode};
 use crate::wire::{CeReg, Frame, PingLine};
@@ -169,7 +167,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Frame::CeReg(CeReg::Urc { stat }) => self.event(Event::Registration(stat)),
             Frame::CgAtt(a) => self.info_reply(Reply::Attached(a)),
             Frame::CgPAddr { addr, .. } => {
-                let ip = addr.and_then(|a| a.parse::<Ipv4Addr>().ok());
+                let ip = addr.and_then(|a| crate::wire::addr::ipv4(a.as_bytes()));
                 self.info_reply(Reply::Address(ip));
             }
             Frame::Identification(text) | Frame::Revision(text) => {

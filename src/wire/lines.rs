@@ -430,7 +430,7 @@ fn connect_id(n: u8) -> Result<ConnectId, Malformed> {
 }
 
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    text(s)?.parse().ok()
+    super::addr::ipv4(s)
 }
 
 fn text(s: &[u8]) -> Option<&str> {

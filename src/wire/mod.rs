@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O or reads a clock; nothing allocates.
 
+pub(crate) mod addr;
 pub mod encode;
 mod frame;
 mod header;

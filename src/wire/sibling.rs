@@ -48,8 +48,6 @@
 //! [`Frame::BadPayload`]: super::Frame::BadPayload
 //! [`Frame::RecvFrom`]: super::Frame::RecvFrom
 
-use core::net::IpAddr;
-
 use super::frame::Remote;
 
 /// What a matcher decided about the header bytes it was given.
@@ -236,7 +234,7 @@ fn address_tail(s: &mut Scan<'_>, len: u64) -> Shape {
     let (Ok(port), Ok(len)) = (u16::try_from(port), u32::try_from(len)) else {
         return Shape::Bad;
     };
-    let Ok(ip) = ip.parse::<IpAddr>() else {
+    let Some(ip) = super::addr::ip(ip.as_bytes()) else {
         return Shape::Bad;
     };
     Shape::From {
