@@ -7,7 +7,8 @@
 //! its own emulator on an in-process pipe with the seeded fault injection on (delays, chunked
 //! output, benign noise lines, `+QIOPEN` failures, `SEND FAIL`, `ERROR` instead of a command,
 //! peers that close mid-transfer, buffer-full URCs, reboots), and drives the blocking
-//! `embedded-nal` stack through TCP connections to an echo server on 127.0.0.1. Each
+//! `embedded-nal` stack (or, with `--stack async`, the `embedded-nal-async` one: `asynch.rs`)
+//! through TCP connections to an echo server on 127.0.0.1. Each
 //! connection sends a seeded pseudo-random stream of a random length and reads the echo back,
 //! comparing every byte with what was sent:
 //!
