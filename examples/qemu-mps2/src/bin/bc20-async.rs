@@ -128,7 +128,7 @@ async fn main(spawner: Spawner) {
 }
 
 /// The driver's state in a `static`, built at start-up. `State::new` is a `const fn`, but a
-/// `ConstStaticCell` would put the whole 16 KiB value, buffers included, in `.data`: a 16 KiB
+/// `ConstStaticCell` would put the whole 15 KB value, buffers included, in `.data`: a 15 KB
 /// image in flash. Built here, it goes through the stack once (a frame of its size); in a
 /// function of its own, that temporary lives in this frame only, not in the main task's
 /// frame on every poll.
