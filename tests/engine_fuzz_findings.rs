@@ -107,6 +107,8 @@ fn watch(r: &mut Rig, ms: u64) {
 #[test]
 fn a_deadline_held_back_for_a_sleeping_module_is_not_reported() {
     let mut r = Rig::ready();
+    // A module can only have slept after a spell of silence.
+    r.advance(1_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
     r.advance(1_900);
@@ -128,6 +130,8 @@ fn a_deadline_held_back_for_a_sleeping_module_is_not_reported() {
 #[test]
 fn a_bare_answer_after_the_last_resend_reports_the_deadline_only() {
     let mut r = Rig::ready();
+    // A module can only have slept after a spell of silence.
+    r.advance(1_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
     for _ in 0..2 {

@@ -725,3 +725,40 @@ fn a_refused_close_is_sent_once_more_before_the_id_is_used_again() {
     r.idle();
     assert_eq!(r.e.phase(again), SocketPhase::Free);
 }
+
+// ----- a pause after a line end is not sleep, right after other traffic -----
+
+/// A module that was talking a moment ago cannot be asleep: a lone line end in answer is the
+/// start of an answer that pauses, and sending the command again would repeat it (a send's
+/// data, twice). Only after a spell of host silence does a bare line end count as sleep.
+#[test]
+fn a_pause_after_a_line_end_right_after_traffic_is_waited_out_not_resent() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    // Straight after the open: the send goes out at once.
+    assert_eq!(r.e.send(id, b"hello"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,68656C6C6F");
+    r.rx("\r\n");
+    // The line stays quiet well past `quiet_ms`: still the same send, never a second one.
+    r.advance(800);
+    assert_eq!(
+        r.e.poll_transmit(r.now).map(<[u8]>::to_vec),
+        None,
+        "sent again"
+    );
+    r.rx("OK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
+    assert_eq!(r.e.traffic().resent, 0);
+    // After a spell of silence the same answer is a module that slept: woken, sent again.
+    r.advance(2_000);
+    assert_eq!(r.e.send(id, b"again"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,616761696E");
+    r.rx("\r\n");
+    r.advance(400);
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    r.expect("AT+QISENDEX=0,5,616761696E");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
+    assert_eq!(r.e.traffic().resent, 1);
+}

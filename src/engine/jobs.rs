@@ -191,9 +191,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn sent_out(&mut self) {
         let t = self.config.command_timeout_ms;
         let now = self.now;
+        // Only a module that had time to fall asleep can have slept through it.
+        let could_sleep = self.idle_before >= super::recovery::MIN_SLEEP_IDLE_MS;
         if let Some(f) = &mut self.inflight {
             f.deadline = Some(now.saturating_add(u64::from(t)));
-            f.bare_only = true;
+            f.bare_only = could_sleep;
             f.blank_seen = false;
         }
     }

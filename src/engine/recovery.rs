@@ -17,6 +17,12 @@ use crate::wire::ParseContext;
 /// follows this much idle.
 const MIN_LEARNED_IDLE_MS: Millis = 100;
 
+/// The least host silence before a command after which a bare line end in answer counts as
+/// a module that slept through it (and the command is sent again). Right after other
+/// traffic the module is awake: a lone line end is then the start of an answer that pauses,
+/// and sending the command again would repeat it (for a send: its data, twice).
+pub(super) const MIN_SLEEP_IDLE_MS: Millis = MIN_LEARNED_IDLE_MS;
+
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The earliest instant at which a look has work; `staged`: module output is unfinished
     /// (bytes staged that do not make a frame yet, or a payload in progress).

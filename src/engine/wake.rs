@@ -9,7 +9,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.waking.is_some() || self.inflight.as_ref().is_some_and(|f| f.woken) {
             return;
         }
-        let idle = self.now.saturating_sub(self.last_tx);
+        // Nothing written yet (start-up): the module may have slept for any time.
+        let idle = if self.traffic.tx_bytes == 0 {
+            Millis::MAX
+        } else {
+            self.now.saturating_sub(self.last_tx)
+        };
         self.idle_before = idle;
         let threshold = match self.config.wake {
             super::WakePolicy::Never => None,
