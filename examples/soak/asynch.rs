@@ -9,7 +9,7 @@
 //! echo (the README's "Why buffer access mode" explains it). Every wait is bounded by
 //! `--stall-secs`; running into that bound without an error is a stall.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,12 @@ use embedded_io_async::{Read, Write};
 use embedded_nal_async::TcpConnect;
 use quectel_bc20::asynch::{self, Stack, State};
 use quectel_bc20::host::StdDelay;
-use quectel_bc20::{AccessMode, Error, StdClock, engine, sim};
+use quectel_bc20::{AccessMode, Error, StdClock};
 
-use super::{Options, Progress, Rng, Tally, echo_server, fault_name, faults};
+use super::{
+    Options, Progress, Rng, Tally, account, bring_up_failed, engine_config, next_len, start_module,
+    still_moving,
+};
 
 type Bc20Stack = Stack<'static, CriticalSectionRawMutex>;
 
@@ -54,65 +57,35 @@ async fn run(
     progress: &Progress,
     stop: &AtomicBool,
 ) -> Tally {
-    let port = echo_server();
-    let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-    let (host, emu) = sim::start(sim::Config {
-        faults: faults(o, seed),
-        send_ok_delay: Duration::ZERO,
-        sleep_after: o.sleep_after,
-        ..sim::Config::default()
-    });
+    let (host, emu, remote) = start_module(o, seed);
     let (rx, tx) = host.split();
-    let config = engine::Config {
-        access_mode: mode,
-        quiet_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.quiet_ms),
-        wake_answer_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.wake_answer_ms),
-        ..engine::Config::default()
-    };
-    let state: &'static State<CriticalSectionRawMutex> = Box::leak(Box::new(State::new(config)));
+    let state: &'static State<CriticalSectionRawMutex> =
+        Box::leak(Box::new(State::new(engine_config(o, mode))));
     let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
     let runner = tokio::spawn(async move { runner.run().await });
     let stack: &'static Bc20Stack = Box::leak(Box::new(stack));
 
+    let who = format!("{mode:?} (async)");
     let mut t = Tally::default();
     let mut rng = Rng(seed ^ 0x5EED);
     let mut attempts = 0;
     while let Err(e) = stack.bring_up(60_000).await {
-        t.error("bring-up", e);
-        attempts += 1;
-        if attempts == 20 {
-            t.stalls += 1;
-            t.incidents.push(format!(
-                "{mode:?} (async): no bring-up after 20 attempts ({e:?})"
-            ));
+        if bring_up_failed(&mut t, &who, &mut attempts, e) {
             runner.abort();
             return t;
         }
     }
     let mut last_verified_at = Instant::now();
     while t.verified < target && !stop.load(Ordering::Relaxed) {
-        let len = 1024 + (rng.next() % o.max_conn.saturating_sub(1024).max(1) as u64) as usize;
-        let len = len.min((target - t.verified) as usize).max(1);
+        let len = next_len(&mut rng, o, &t, target);
         let before = t.verified;
         connection(stack, remote, len, &mut rng, o, mode, &mut t, progress).await;
-        if t.verified > before {
-            last_verified_at = Instant::now();
-        } else if last_verified_at.elapsed() > 3 * o.stall {
-            t.stalls += 1;
-            t.incidents.push(format!(
-                "{mode:?} (async): no byte verified for {:?} over several connections",
-                last_verified_at.elapsed()
-            ));
-            progress.stalls.fetch_add(1, Ordering::Relaxed);
+        if !still_moving(&mut t, &who, before, &mut last_verified_at, o, progress) {
             break;
         }
     }
-    for ev in emu.fault_log().events() {
-        *t.faults.entry(fault_name(&ev.kind)).or_default() += 1;
-    }
     let traffic = stack.traffic();
-    t.reboots = traffic.reboots;
-    t.timeouts = traffic.timeouts;
+    account(&mut t, &emu, traffic);
     // Bytes the module accepted (SEND OK), from the engine's own count.
     t.sent = traffic.payload_sent;
     runner.abort();

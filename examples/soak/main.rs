@@ -327,16 +327,9 @@ fn fault_name(k: &FaultKind) -> String {
     }
 }
 
-/// One worker: an emulator, a driver, connection after connection until `target` bytes came
-/// back verified (or `stop` is set).
-fn worker(
-    mode: AccessMode,
-    o: &Options,
-    target: u64,
-    seed: u64,
-    progress: &Progress,
-    stop: &AtomicBool,
-) -> Tally {
+/// What both workers start with: an echo server and an emulated module with the faults and
+/// settings of `o`; the echo server's address.
+fn start_module(o: &Options, seed: u64) -> (HostPort, sim::Emulator, SocketAddr) {
     let port = echo_server();
     let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
     let (host, emu) = sim::start(sim::Config {
@@ -347,54 +340,104 @@ fn worker(
         sleep_after: o.sleep_after,
         ..sim::Config::default()
     });
-    let mut d: Driver = Bc20::new(
-        host,
-        StdClock::default(),
-        engine::Config {
-            access_mode: mode,
-            quiet_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.quiet_ms),
-            wake_answer_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.wake_answer_ms),
-            ..engine::Config::default()
-        },
-    );
+    (host, emu, remote)
+}
+
+/// The driver's configuration for a worker in `mode`.
+fn engine_config(o: &Options, mode: AccessMode) -> engine::Config {
+    engine::Config {
+        access_mode: mode,
+        quiet_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.quiet_ms),
+        wake_answer_ms: o.quiet_ms.unwrap_or(engine::Config::DEFAULT.wake_answer_ms),
+        ..engine::Config::default()
+    }
+}
+
+/// A failed bring-up: counted; after 20 in a row the worker gives up, as a stall (true).
+fn bring_up_failed(t: &mut Tally, who: &str, attempts: &mut u32, e: Error) -> bool {
+    t.error("bring-up", e);
+    *attempts += 1;
+    if *attempts < 20 {
+        return false;
+    }
+    t.stalls += 1;
+    t.incidents
+        .push(format!("{who}: no bring-up after 20 attempts ({e:?})"));
+    true
+}
+
+/// The length of the next connection: up to `--max-conn`, and no more than the worker still
+/// has to verify.
+fn next_len(rng: &mut Rng, o: &Options, t: &Tally, target: u64) -> usize {
+    let len = 1024 + (rng.next() % o.max_conn.saturating_sub(1024).max(1) as u64) as usize;
+    len.min((target - t.verified) as usize).max(1)
+}
+
+/// After a connection: true while the worker makes progress; a stall (false) when no byte
+/// was verified over several connections for three times `--stall-secs`.
+fn still_moving(
+    t: &mut Tally,
+    who: &str,
+    before: u64,
+    last_verified_at: &mut Instant,
+    o: &Options,
+    progress: &Progress,
+) -> bool {
+    if t.verified > before {
+        *last_verified_at = Instant::now();
+    } else if last_verified_at.elapsed() > 3 * o.stall {
+        t.stalls += 1;
+        t.incidents.push(format!(
+            "{who}: no byte verified for {:?} over several connections",
+            last_verified_at.elapsed()
+        ));
+        progress.stalls.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
+/// The end of a worker: the faults its emulator injected, and the engine's counters.
+fn account(t: &mut Tally, emu: &sim::Emulator, traffic: engine::Traffic) {
+    for ev in emu.fault_log().events() {
+        *t.faults.entry(fault_name(&ev.kind)).or_default() += 1;
+    }
+    t.reboots = traffic.reboots;
+    t.timeouts = traffic.timeouts;
+}
+
+/// One worker: an emulator, a driver, connection after connection until `target` bytes came
+/// back verified (or `stop` is set).
+fn worker(
+    mode: AccessMode,
+    o: &Options,
+    target: u64,
+    seed: u64,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Tally {
+    let (host, emu, remote) = start_module(o, seed);
+    let mut d: Driver = Bc20::new(host, StdClock::default(), engine_config(o, mode));
     d.set_wait_limit(60_000);
+    let who = format!("{mode:?}");
     let mut t = Tally::default();
     let mut rng = Rng(seed ^ 0x5EED);
     let mut attempts = 0;
     while let Err(e) = d.bring_up(60_000) {
-        t.error("bring-up", e);
-        attempts += 1;
-        if attempts == 20 {
-            t.stalls += 1;
-            t.incidents
-                .push(format!("{mode:?}: no bring-up after 20 attempts ({e:?})"));
+        if bring_up_failed(&mut t, &who, &mut attempts, e) {
             return t;
         }
     }
     let mut last_verified_at = Instant::now();
     while t.verified < target && !stop.load(Ordering::Relaxed) {
-        let len = 1024 + (rng.next() % o.max_conn.saturating_sub(1024).max(1) as u64) as usize;
-        let len = len.min((target - t.verified) as usize).max(1);
+        let len = next_len(&mut rng, o, &t, target);
         let before = t.verified;
         connection(&mut d, remote, len, &mut rng, o, mode, &mut t, progress);
-        if t.verified > before {
-            last_verified_at = Instant::now();
-        } else if last_verified_at.elapsed() > 3 * o.stall {
-            t.stalls += 1;
-            t.incidents.push(format!(
-                "{mode:?}: no byte verified for {:?} over several connections",
-                last_verified_at.elapsed()
-            ));
-            progress.stalls.fetch_add(1, Ordering::Relaxed);
+        if !still_moving(&mut t, &who, before, &mut last_verified_at, o, progress) {
             break;
         }
     }
-    for ev in emu.fault_log().events() {
-        *t.faults.entry(fault_name(&ev.kind)).or_default() += 1;
-    }
-    let traffic = d.engine().traffic();
-    t.reboots = traffic.reboots;
-    t.timeouts = traffic.timeouts;
+    account(&mut t, &emu, d.engine().traffic());
     t
 }
 
