@@ -29,7 +29,6 @@ use embassy_futures::join::join;
 use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
 use embassy_sync::signal::Signal;
 use embassy_time::{Delay, Duration, with_timeout};
-use embedded_io_async::Read as _;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use minimq::{Buffers, ConfigBuilder, Publication, QoS, Session, SubscriptionOptions, TopicFilter};
 use quectel_bc20::asynch::{self, Runner, Stack, State};
@@ -241,28 +240,14 @@ async fn https_get(stack: Bc20Stack) -> Result<(), &'static str> {
         return Err("HTTPS status");
     }
 
-    let mut reader = response.body().reader();
-    let mut chunk = [0u8; 512];
-    let mut crc = Crc32::new();
-    let mut len = 0usize;
-    loop {
-        let n = reader.read(&mut chunk).await.map_err(|e| {
-            hprintln!("HTTPS body after {} bytes: {:?}", len, e);
-            "HTTPS body"
-        })?;
-        if n == 0 {
-            break;
-        }
-        crc.update(&chunk[..n]);
-        len += n;
-    }
+    let (len, crc) = read_body(&mut response.body().reader(), "HTTPS body", |_| {}).await?;
     let ms = time::now_ms().saturating_sub(started);
-    let ok = len >= 16 * 1024 && len == config::PAGE_LEN && crc.value() == config::PAGE_CRC;
+    let ok = len >= 16 * 1024 && len == config::PAGE_LEN && crc == config::PAGE_CRC;
     hprintln!(
         "https: {} bytes, CRC {} ({:08x}; expected {} bytes, {:08x}), handshake+GET in {} ms (handshake {} ms)",
         len,
         if ok { "ok" } else { "WRONG" },
-        crc.value(),
+        crc,
         config::PAGE_LEN,
         config::PAGE_CRC,
         ms,
@@ -300,29 +285,17 @@ async fn http_get(stack: Bc20Stack) -> Result<(), &'static str> {
     HTTP_OPEN.signal(true);
 
     let started = time::now_ms();
-    let mut reader = response.body().reader();
-    let mut chunk = [0u8; 512];
-    let mut crc = Crc32::new();
-    let mut len = 0usize;
-    loop {
-        let n = reader.read(&mut chunk).await.map_err(|e| {
-            hprintln!("HTTP body after {} bytes: {:?}", len, e);
-            "HTTP body"
-        })?;
-        if n == 0 {
-            break;
-        }
-        crc.update(&chunk[..n]);
-        len += n;
-        PAGE_PROGRESS.store(len, Ordering::Relaxed);
-    }
+    let (len, crc) = read_body(&mut response.body().reader(), "HTTP body", |len| {
+        PAGE_PROGRESS.store(len, Ordering::Relaxed)
+    })
+    .await?;
     let ms = time::now_ms().saturating_sub(started).max(1);
     hprintln!(
         "body: {} bytes in {} ms ({} B/s), CRC-32 {:08x}; expected {} bytes, {:08x}",
         len,
         ms,
         len as u64 * 1000 / ms,
-        crc.value(),
+        crc,
         config::PAGE_LEN,
         config::PAGE_CRC
     );
@@ -330,7 +303,7 @@ async fn http_get(stack: Bc20Stack) -> Result<(), &'static str> {
     if !MQTT_DONE.wait().await {
         return Err("MQTT task failed");
     }
-    if len < 16 * 1024 || len != config::PAGE_LEN || crc.value() != config::PAGE_CRC {
+    if len < 16 * 1024 || len != config::PAGE_LEN || crc != config::PAGE_CRC {
         return Err("HTTP page length or CRC-32");
     }
     Ok(())
@@ -455,4 +428,28 @@ async fn mqtt_round_trip(stack: Bc20Stack) -> Result<(), &'static str> {
     })?;
     MQTT_DONE.signal(true);
     Ok(())
+}
+
+/// Read a response body to its end: its length and CRC-32. `progress` hears the length so
+/// far after each read; `what` names the failure.
+async fn read_body<R: embedded_io_async::Read>(
+    reader: &mut R,
+    what: &'static str,
+    mut progress: impl FnMut(usize),
+) -> Result<(usize, u32), &'static str> {
+    let mut chunk = [0u8; 512];
+    let mut crc = Crc32::new();
+    let mut len = 0usize;
+    loop {
+        let n = reader.read(&mut chunk).await.map_err(|e| {
+            hprintln!("{} after {} bytes: {:?}", what, len, e);
+            what
+        })?;
+        if n == 0 {
+            return Ok((len, crc.value()));
+        }
+        crc.update(&chunk[..n]);
+        len += n;
+        progress(len);
+    }
 }
