@@ -282,6 +282,9 @@ fn the_line_end_after_pushed_data_is_not_a_sleeping_module() {
     r.e.open(id, "127.0.0.1", 7).unwrap();
     r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",7,0,1");
     r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    // Idle first, long enough for a module to fall asleep: else a bare line end is never
+    // taken for sleep, and this would test nothing.
+    r.advance(1_000);
     assert_eq!(r.e.send(id, b"hello"), Ok(5));
     // Pushed data arrives as the command goes out; its line end just after.
     r.rx("\r\n+QIURC: \"recv\",0,3\r\nabc\r");
