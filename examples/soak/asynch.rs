@@ -22,7 +22,7 @@ use quectel_bc20::{AccessMode, Error, StdClock};
 
 use super::{
     Options, Progress, Rng, Tally, account, bring_up_failed, engine_config, next_len, start_module,
-    still_moving,
+    still_moving, take_echo,
 };
 
 type Bc20Stack = Stack<'static, CriticalSectionRawMutex>;
@@ -153,26 +153,18 @@ async fn connection(
         match tokio::time::timeout(wait, conn.read(&mut buf)).await {
             Ok(Ok(0)) => break Some(("receive", Error::Closed)),
             Ok(Ok(n)) => {
-                if data.get(got..got + n) != Some(&buf[..n]) {
-                    let at = (0..n)
-                        .find(|&i| data.get(got + i) != Some(&buf[i]))
-                        .unwrap_or(0);
-                    if o.line_noise.is_on() {
-                        t.corrupted += 1;
-                    } else {
-                        t.silent += 1;
-                        progress.silent.fetch_add(1, Ordering::Relaxed);
-                        t.incidents.push(format!(
-                            "{mode:?} (async): SILENT LOSS: byte {} of a {len}-byte connection \
-                             differs ({sent} written, {got} received before this read of {n})",
-                            got + at
-                        ));
-                    }
+                if !take_echo(
+                    t,
+                    progress,
+                    o,
+                    &format!("{mode:?} (async)"),
+                    &data,
+                    &mut got,
+                    sent,
+                    &buf[..n],
+                ) {
                     return;
                 }
-                got += n;
-                t.verified += n as u64;
-                progress.verified.fetch_add(n as u64, Ordering::Relaxed);
                 moved = true;
             }
             Ok(Err(e)) => break Some(("receive", e)),

@@ -441,6 +441,46 @@ fn worker(
     t
 }
 
+/// `piece`, the next echo of a connection: compared with `data` from `got` on. True (and
+/// counted as verified) when it matches; else a silent loss is counted (a corruption under
+/// line noise), said where, and false: the rest of the connection cannot be compared.
+#[allow(clippy::too_many_arguments)]
+fn take_echo(
+    t: &mut Tally,
+    progress: &Progress,
+    o: &Options,
+    who: &str,
+    data: &[u8],
+    got: &mut usize,
+    sent: usize,
+    piece: &[u8],
+) -> bool {
+    let n = piece.len();
+    if data.get(*got..*got + n) != Some(piece) {
+        let at = (0..n)
+            .find(|&i| data.get(*got + i) != Some(&piece[i]))
+            .unwrap_or(0);
+        if o.line_noise.is_on() {
+            t.corrupted += 1;
+        } else {
+            t.silent += 1;
+            progress.silent.fetch_add(1, Ordering::Relaxed);
+            t.incidents.push(format!(
+                "{who}: SILENT LOSS: byte {} of a {}-byte connection differs ({sent} sent, {} \
+                 received before this read of {n})",
+                *got + at,
+                data.len(),
+                *got
+            ));
+        }
+        return false;
+    }
+    *got += n;
+    t.verified += n as u64;
+    progress.verified.fetch_add(n as u64, Ordering::Relaxed);
+    true
+}
+
 /// One connection of `len` bytes: send the stream, read the echo, compare.
 #[allow(clippy::too_many_arguments)]
 fn connection(
@@ -519,30 +559,20 @@ fn connection(
         if ended.is_none() {
             match TcpClientStack::receive(d, &mut s, &mut buf) {
                 Ok(n) => {
-                    let want = data.get(got..got + n);
-                    if want != Some(&buf[..n]) {
-                        let at = (0..n)
-                            .find(|&i| data.get(got + i) != Some(&buf[i]))
-                            .unwrap_or(0);
-                        if o.line_noise.is_on() {
-                            t.corrupted += 1;
-                        } else {
-                            t.silent += 1;
-                            progress.silent.fetch_add(1, Ordering::Relaxed);
-                            t.incidents.push(format!(
-                                "{mode:?}: SILENT LOSS: byte {} of a {len}-byte connection \
-                                 differs ({} sent, {got} received before this read of {n})",
-                                got + at,
-                                sent
-                            ));
-                        }
+                    if !take_echo(
+                        t,
+                        progress,
+                        o,
+                        &format!("{mode:?}"),
+                        &data,
+                        &mut got,
+                        sent,
+                        &buf[..n],
+                    ) {
                         // The rest of this connection cannot be compared any more.
                         close(d, s, t);
                         return;
                     }
-                    got += n;
-                    t.verified += n as u64;
-                    progress.verified.fetch_add(n as u64, Ordering::Relaxed);
                     moved |= n > 0;
                 }
                 Err(nb::Error::WouldBlock) => {}
