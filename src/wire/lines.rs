@@ -444,3 +444,6 @@ where
 {
     all_consuming(p).parse(input).ok().map(|(_, o)| o)
 }
+
+#[cfg(test)]
+mod tests;
