@@ -290,7 +290,36 @@ impl Parser {
     }
 
     /// The next item of the stream (see the module docs).
+    ///
+    /// Inside a raw payload this is a few instructions (the piece is the input, up to what
+    /// is left of the payload), so a caller may read the UART in pieces as small as it likes
+    /// at little cost per read; everything else goes through [`Parser::step`].
+    #[inline]
     pub fn stream<'a>(&mut self, input: &'a [u8]) -> Stream<'a> {
+        match &mut self.pending {
+            Some(p) if p.left > 0 && !p.hex && p.broken.is_none() => {
+                if input.is_empty() {
+                    return Stream::NeedMore;
+                }
+                let k = p.left.min(input.len());
+                p.left -= k;
+                p.handed = p.handed.saturating_add(k);
+                return Stream::Data {
+                    data: Payload::raw(input.get(..k).unwrap_or_default()),
+                    consumed: k,
+                };
+            }
+            // A payload's end may need no input (nothing follows it in some layouts).
+            Some(_) => {}
+            None if input.is_empty() => return Stream::NeedMore,
+            None => {}
+        }
+        self.step(input)
+    }
+
+    /// [`Parser::stream`] outside the raw-payload fast path.
+    #[inline(never)]
+    fn step<'a>(&mut self, input: &'a [u8]) -> Stream<'a> {
         // Each branch counts what it hands out and builds the result in place: a result
         // built first and counted through a reference is copied once more, and the copy of
         // a frame written field by field stalls on reading it back.
