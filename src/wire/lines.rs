@@ -1,31 +1,20 @@
-//! Decoding of complete lines (no payload) into frames, with nom.
+//! Decoding of complete lines (no payload) into frames, field by field ([`Fields`]).
 //!
 //! The framing layer (`parse.rs`) has already cut the line and removed its line end; everything
 //! here works on a complete line and never needs more input.
 
 use core::net::Ipv4Addr;
 
-use nom::branch::alt;
-use nom::bytes::complete::{take_while, take_while1};
-use nom::character::complete::{
-    char, digit1, i16 as dec_i16, space0, u8 as dec_u8, u16 as dec_u16, u32 as dec_u32,
-};
-use nom::combinator::{all_consuming, opt, rest};
-use nom::sequence::{delimited, preceded};
-use nom::{IResult, Parser};
-
 use crate::types::{
     AccessMode, CmeError, ConnectId, ContextId, DataFormat, NtpTime, PingReply, PingSummary, QiCfg,
     RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
+use super::fields::Fields;
 use super::frame::{
     AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand,
 };
 use super::parse::ParseContext;
-
-type In<'a> = &'a [u8];
-type R<'a, O> = IResult<In<'a>, O>;
 
 /// Decode one complete line (not empty, no line end, no noise bytes).
 pub(crate) fn classify<'a>(line: &'a [u8], _ctx: &ParseContext) -> Frame<'a> {
@@ -78,14 +67,18 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
         }
     };
     match name {
-        b"CME ERROR" => Ok(match full(dec_u16, params) {
+        b"CME ERROR" => Ok(match full(params, Fields::u16) {
             Some(code) => Frame::CmeError(CmeError(code)),
             None => Frame::CmeErrorText(text(params).ok_or(Malformed::Fields)?),
         }),
         b"QIOPEN" if params.first() == Some(&b'(') => test(TestCommand::QiOpen),
         b"QIOPEN" => {
-            let (id, code) = full((raw_id, comma, dec_u16).map(|(i, _, c)| (i, c)), params)
-                .ok_or(Malformed::Fields)?;
+            let (id, code) = full(params, |p| {
+                let id = raw_id(p)?;
+                p.comma()?;
+                Some((id, p.u16()?))
+            })
+            .ok_or(Malformed::Fields)?;
             Ok(Frame::QiOpen {
                 id: connect_id(id)?,
                 result: ResultCode::from_code(code),
@@ -94,10 +87,13 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
         b"QICLOSE" => test(TestCommand::QiClose),
         b"QISEND" if params.contains(&b'(') => test(TestCommand::QiSend),
         b"QISEND" => {
-            let (total, acked, unacked) = full(
-                (dec_u32, preceded(comma, dec_u32), preceded(comma, dec_u32)),
-                params,
-            )
+            let (total, acked, unacked) = full(params, |p| {
+                let total = p.u32()?;
+                p.comma()?;
+                let acked = p.u32()?;
+                p.comma()?;
+                Some((total, acked, p.u32()?))
+            })
             .ok_or(Malformed::Fields)?;
             Ok(Frame::QiSendQuery {
                 total,
@@ -119,8 +115,12 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
         // `"incoming full"`) are lines it does not know, not broken ones.
         b"QICFG" => Ok(qicfg(params)?.unwrap_or(Frame::Unknown(line))),
         b"QIGETERROR" => {
-            let (code, description) = full((dec_u16, comma, rest).map(|(c, _, d)| (c, d)), params)
-                .ok_or(Malformed::Fields)?;
+            let (code, description) = full(params, |p| {
+                let code = p.u16()?;
+                p.comma()?;
+                Some((code, p.rest()))
+            })
+            .ok_or(Malformed::Fields)?;
             Ok(Frame::QiGetError {
                 result: ResultCode::from_code(code),
                 description: text(description).ok_or(Malformed::Fields)?,
@@ -135,9 +135,16 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
             _ => Err(Malformed::Fields),
         },
         b"CGPADDR" => {
-            let addr = alt((quoted, take_while1(|b: u8| b != b',')));
-            let (cid, addr) =
-                full((dec_u8, opt(preceded(comma, addr))), params).ok_or(Malformed::Fields)?;
+            // The address quoted, or else as it is up to a comma.
+            let (cid, addr) = full(params, |p| {
+                let cid = p.u8()?;
+                let addr = p.attempt(|p| {
+                    p.comma()?;
+                    p.quoted().or_else(|| p.until_comma())
+                });
+                Some((cid, addr))
+            })
+            .ok_or(Malformed::Fields)?;
             let addr = match addr {
                 Some(a) => Some(text(a).ok_or(Malformed::Fields)?),
                 None => None,
@@ -151,18 +158,15 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
 /// `+QISTATE:` in the BC20's eight-field form or the ten-field form of BG96-class siblings
 /// (`...,<contextID>,<serverID>,<access_mode>,"<AT_port>"`).
 fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let mut head = (
-        raw_id,
-        preceded(comma, quoted),
-        preceded(comma, quoted),
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u8),
-        preceded(comma, dec_u8),
-    );
-    let (rest, (id, service, remote, remote_port, local_port, state, context)) =
-        head.parse(params).map_err(|_| Malformed::Fields)?;
-    if let Some(mode) = full(preceded(comma, dec_u8), rest) {
+    let mut p = Fields::new(params);
+    let (id, service, remote, remote_port, local_port, state, context) =
+        qistate_head(&mut p).ok_or(Malformed::Fields)?;
+    if let Some(mode) = p.attempt(|p| {
+        p.comma()?;
+        let mode = p.u8()?;
+        p.done()?;
+        Some(mode)
+    }) {
         return Ok(Frame::QiState(SocketStatus {
             id: connect_id(id)?,
             service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
@@ -174,12 +178,15 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
         }));
     }
-    let tail = (
-        preceded(comma, dec_i16),
-        preceded(comma, dec_u8),
-        preceded(comma, quoted),
-    );
-    let (server_id, access_mode, at_port) = full(tail, rest).ok_or(Malformed::Fields)?;
+    let (server_id, access_mode, at_port) = full(p.rest(), |p| {
+        p.comma()?;
+        let server_id = p.i16()?;
+        p.comma()?;
+        let access_mode = p.u8()?;
+        p.comma()?;
+        Some((server_id, access_mode, p.quoted()?))
+    })
+    .ok_or(Malformed::Fields)?;
     Ok(Frame::QiStateExt(SocketStatusExt {
         id,
         service: ExtService::from_wire(service),
@@ -194,15 +201,37 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
     }))
 }
 
+/// The seven fields both forms of `+QISTATE:` start with.
+#[allow(clippy::type_complexity)]
+fn qistate_head<'a>(p: &mut Fields<'a>) -> Option<(u8, &'a [u8], &'a [u8], u16, u16, u8, u8)> {
+    let id = raw_id(p)?;
+    p.comma()?;
+    let service = p.quoted()?;
+    p.comma()?;
+    let remote = p.quoted()?;
+    p.comma()?;
+    let remote_port = p.u16()?;
+    p.comma()?;
+    let local_port = p.u16()?;
+    p.comma()?;
+    let state = p.u8()?;
+    p.comma()?;
+    Some((id, service, remote, remote_port, local_port, state, p.u8()?))
+}
+
 fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let echo = (
-        dec_u16,
-        preceded(comma, quoted),
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u32),
-        preceded(comma, dec_u8),
-    );
-    if let Some((result, ip, bytes, time_ms, ttl)) = full(echo, params) {
+    let echo = full(params, |p| {
+        let result = p.u16()?;
+        p.comma()?;
+        let ip = p.quoted()?;
+        p.comma()?;
+        let bytes = p.u16()?;
+        p.comma()?;
+        let time_ms = p.u32()?;
+        p.comma()?;
+        Some((result, ip, bytes, time_ms, p.u8()?))
+    });
+    if let Some((result, ip, bytes, time_ms, ttl)) = echo {
         if result != 0 {
             return Err(Malformed::Fields);
         }
@@ -213,16 +242,22 @@ fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             ttl,
         })));
     }
-    let summary = (
-        dec_u16,
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u16),
-        preceded(comma, dec_u32),
-        preceded(comma, dec_u32),
-        preceded(comma, dec_u32),
-    );
-    if let Some((result, sent, received, lost, min_ms, max_ms, avg_ms)) = full(summary, params) {
+    let summary = full(params, |p| {
+        let result = p.u16()?;
+        p.comma()?;
+        let sent = p.u16()?;
+        p.comma()?;
+        let received = p.u16()?;
+        p.comma()?;
+        let lost = p.u16()?;
+        p.comma()?;
+        let min_ms = p.u32()?;
+        p.comma()?;
+        let max_ms = p.u32()?;
+        p.comma()?;
+        Some((result, sent, received, lost, min_ms, max_ms, p.u32()?))
+    });
+    if let Some((result, sent, received, lost, min_ms, max_ms, avg_ms)) = summary {
         return Ok(Frame::Ping(PingLine::Summary(PingSummary {
             result: ResultCode::from_code(result),
             sent,
@@ -233,16 +268,23 @@ fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             avg_ms,
         })));
     }
-    let code = full(dec_u16, params).ok_or(Malformed::Fields)?;
+    let code = full(params, Fields::u16).ok_or(Malformed::Fields)?;
     Ok(Frame::Ping(PingLine::Result(ResultCode::from_code(code))))
 }
 
 fn qntp(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let (code, time) =
-        full((dec_u16, opt(preceded(comma, quoted))), params).ok_or(Malformed::Fields)?;
+    let (code, time) = full(params, |p| {
+        let code = p.u16()?;
+        let time = p.attempt(|p| {
+            p.comma()?;
+            p.quoted()
+        });
+        Some((code, time))
+    })
+    .ok_or(Malformed::Fields)?;
     let time = match time {
         None | Some(b"") => None,
-        Some(t) => Some(full(ntp_time, t).flatten().ok_or(Malformed::Fields)?),
+        Some(t) => Some(ntp_time(t).ok_or(Malformed::Fields)?),
     };
     Ok(Frame::Ntp {
         result: ResultCode::from_code(code),
@@ -250,65 +292,78 @@ fn qntp(params: &[u8]) -> Result<Frame<'_>, Malformed> {
     })
 }
 
-/// `YY/MM/DD,hh:mm:ss±zz`, also with a four-digit year and with the manual's extra `:xx` field.
-fn ntp_time(i: In<'_>) -> R<'_, Option<NtpTime>> {
-    let (i, year) = digit1(i)?;
-    let (i, (_, month, _, day, _, hour, _, minute, _, second)) = (
-        char('/'),
-        dec_u8,
-        char('/'),
-        dec_u8,
-        char(','),
-        dec_u8,
-        char(':'),
-        dec_u8,
-        char(':'),
-        dec_u8,
-    )
-        .parse(i)?;
-    let (i, _extra) = opt(preceded(char(':'), dec_u8)).parse(i)?;
-    let (i, (sign, quarters)) = (alt((char('+'), char('-'))), dec_u8).parse(i)?;
-    if year.len() != 2 && year.len() != 4 {
-        return Ok((i, None));
+/// `YY/MM/DD,hh:mm:ss±zz`, also with a four-digit year and with the manual's extra `:xx` field;
+/// `None` unless all of `t` is a time, and a valid one.
+fn ntp_time(t: &[u8]) -> Option<NtpTime> {
+    let mut p = Fields::new(t);
+    let year = p.digits()?;
+    p.byte(b'/')?;
+    let month = p.u8()?;
+    p.byte(b'/')?;
+    let day = p.u8()?;
+    p.byte(b',')?;
+    let hour = p.u8()?;
+    p.byte(b':')?;
+    let minute = p.u8()?;
+    p.byte(b':')?;
+    let second = p.u8()?;
+    let _extra = p.attempt(|p| {
+        p.byte(b':')?;
+        p.u8()
+    });
+    let negative = p.eat(b'-');
+    if !negative {
+        p.byte(b'+')?;
     }
-    let value = year.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
-    let year = if year.len() == 2 { 2000 + value } else { value };
-    let offset = i16::from(quarters) * if sign == '-' { -1 } else { 1 };
+    let quarters = p.u8()?;
+    p.done()?;
+    // Two or four digits, so the value fits.
+    let value = Fields::new(year).u16()?;
+    let year = match year.len() {
+        2 => value.checked_add(2000)?,
+        4 => value,
+        _ => return None,
+    };
+    let offset = i16::from(quarters) * if negative { -1 } else { 1 };
     let valid = (1..=12).contains(&month)
         && (1..=31).contains(&day)
         && hour <= 23
         && minute <= 59
         && second <= 60
         && (-48..=56).contains(&offset);
-    let time = valid.then_some(NtpTime {
+    valid.then_some(NtpTime {
         year,
         month,
         day,
         hour,
         minute,
         second,
-        offset_quarters: offset as i8,
-    });
-    Ok((i, time))
+        offset_quarters: i8::try_from(offset).ok()?,
+    })
 }
 
 /// `+QICFG: "<key>",...`; `None` for a key this crate does not know.
 fn qicfg(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
-    let (key, values) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
+    let (key, values) = quoted_then_rest(params).ok_or(Malformed::Fields)?;
     let cfg = match key {
         b"dataformat" => {
-            let (s, r) = full((preceded(comma, dec_u8), preceded(comma, dec_u8)), values)
-                .ok_or(Malformed::Fields)?;
+            let (s, r) = full(values, |p| {
+                p.comma()?;
+                let s = p.u8()?;
+                p.comma()?;
+                Some((s, p.u8()?))
+            })
+            .ok_or(Malformed::Fields)?;
             QiCfg::DataFormat {
                 send: DataFormat::from_wire(s).ok_or(Malformed::Fields)?,
                 recv: DataFormat::from_wire(r).ok_or(Malformed::Fields)?,
             }
         }
         b"viewmode" => {
-            let n = full(preceded(comma, dec_u8), values).ok_or(Malformed::Fields)?;
+            let n = comma_u8(values).ok_or(Malformed::Fields)?;
             QiCfg::ViewMode(ViewMode::from_wire(n).ok_or(Malformed::Fields)?)
         }
-        b"showlength" => match full(preceded(comma, dec_u8), values) {
+        b"showlength" => match comma_u8(values) {
             Some(0) => QiCfg::ShowLength(false),
             Some(1) => QiCfg::ShowLength(true),
             _ => return Err(Malformed::Fields),
@@ -321,18 +376,16 @@ fn qicfg(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
 /// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact; `None` for a kind this crate does
 /// not know. (`"recv"` headers are framed by the parser; one that reaches this point is broken.)
 fn qiurc(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
-    let (kind, args) = full((quoted, rest), params).ok_or(Malformed::Fields)?;
+    let (kind, args) = quoted_then_rest(params).ok_or(Malformed::Fields)?;
     qiurc_kind(kind, args).transpose()
 }
 
 fn qiurc_kind<'a>(kind: &[u8], args: &'a [u8]) -> Option<Result<Frame<'a>, Malformed>> {
     Some(match kind {
-        b"closed" => full(preceded(comma, raw_id), args)
+        b"closed" => comma_u8(args)
             .ok_or(Malformed::Fields)
             .and_then(|id| Ok(Frame::Closed(connect_id(id)?))),
-        b"pdpdeact" => full(preceded(comma, dec_u8), args)
-            .ok_or(Malformed::Fields)
-            .map(Frame::PdpDeact),
+        b"pdpdeact" => comma_u8(args).ok_or(Malformed::Fields).map(Frame::PdpDeact),
         b"recv" => Err(Malformed::Fields),
         b"dnsgip" => dnsgip(args),
         _ => return None,
@@ -341,17 +394,20 @@ fn qiurc_kind<'a>(kind: &[u8], args: &'a [u8]) -> Option<Result<Frame<'a>, Malfo
 
 /// The two lines of a DNS answer.
 fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
-    if let Some(ip) = full(preceded(comma, quoted), args) {
+    if let Some(ip) = full(args, |p| {
+        p.comma()?;
+        p.quoted()
+    }) {
         return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
     }
-    let (code, count, ttl) = full(
-        (
-            preceded(comma, dec_u16),
-            preceded(comma, dec_u8),
-            preceded(comma, dec_u32),
-        ),
-        args,
-    )
+    let (code, count, ttl) = full(args, |p| {
+        p.comma()?;
+        let code = p.u16()?;
+        p.comma()?;
+        let count = p.u8()?;
+        p.comma()?;
+        Some((code, count, p.u32()?))
+    })
     .ok_or(Malformed::Fields)?;
     Ok(Frame::DnsHead {
         result: ResultCode::from_code(code),
@@ -362,16 +418,17 @@ fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
 
 /// `+CEREG: <n>,<stat>[,...]` (read) or `+CEREG: <stat>[,"<tac>",...]` (URC).
 fn cereg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let (first, second) = full(
-        (
-            dec_u8,
-            opt(preceded(
-                comma,
-                (opt(dec_u8), take_while(|_| true)).map(|(n, _)| n),
-            )),
-        ),
-        params,
-    )
+    // After the first comma: a number (or not), then anything.
+    let (first, second) = full(params, |p| {
+        let first = p.u8()?;
+        let second = p.attempt(|p| {
+            p.comma()?;
+            let n = p.u8();
+            p.rest();
+            Some(n)
+        });
+        Some((first, second))
+    })
     .ok_or(Malformed::Fields)?;
     let frame = match second {
         Some(Some(stat)) => CeReg::Read {
@@ -410,19 +467,23 @@ fn is_boot_rom(line: &[u8]) -> bool {
     }
 }
 
-/// A separator: a comma, with optional spaces after it (spec 6.13).
-fn comma(i: In<'_>) -> R<'_, ()> {
-    (char(','), space0).map(|_| ()).parse(i)
-}
-
-/// A double-quoted string without its quotes.
-fn quoted(i: In<'_>) -> R<'_, In<'_>> {
-    delimited(char('"'), take_while(|b| b != b'"'), char('"')).parse(i)
-}
-
 /// A connectID before range checking.
-fn raw_id(i: In<'_>) -> R<'_, u8> {
-    dec_u8(i)
+fn raw_id(p: &mut Fields<'_>) -> Option<u8> {
+    p.u8()
+}
+
+/// `,<n>` and nothing else.
+fn comma_u8(args: &[u8]) -> Option<u8> {
+    full(args, |p| {
+        p.comma()?;
+        p.u8()
+    })
+}
+
+/// A quoted string first, then anything.
+fn quoted_then_rest(params: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut p = Fields::new(params);
+    Some((p.quoted()?, p.rest()))
 }
 
 fn connect_id(n: u8) -> Result<ConnectId, Malformed> {
@@ -437,12 +498,12 @@ fn text(s: &[u8]) -> Option<&str> {
     core::str::from_utf8(s).ok()
 }
 
-/// Run `p` over all of `input`.
-fn full<'a, O, P>(p: P, input: In<'a>) -> Option<O>
-where
-    P: Parser<In<'a>, Output = O, Error = nom::error::Error<In<'a>>>,
-{
-    all_consuming(p).parse(input).ok().map(|(_, o)| o)
+/// Run `parse` over all of `input`: `None` unless it succeeds and leaves nothing.
+fn full<'a, T>(input: &'a [u8], parse: impl FnOnce(&mut Fields<'a>) -> Option<T>) -> Option<T> {
+    let mut p = Fields::new(input);
+    let value = parse(&mut p)?;
+    p.done()?;
+    Some(value)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub(crate) mod addr;
 pub mod encode;
+mod fields;
 mod frame;
 mod header;
 pub mod hex;
