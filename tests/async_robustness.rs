@@ -253,3 +253,39 @@ async fn a_sleeping_module_loses_nothing_through_the_async_stack() {
         assert!(t.wakes > 0, "{wake:?}: the module was woken: {t:?}");
     }
 }
+
+/// A module that sleeps after a short idle (here 150 and 250 ms, less than the default
+/// `quiet_ms` and `wake_answer_ms`) is still reached with the default configuration: a wake-up
+/// `AT` answered by a bare line end is followed by the next one at once, not after the
+/// answer window, during which the module would fall asleep again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_that_sleeps_soon_is_reached_with_the_defaults() {
+    for sleep_ms in [150u64, 250] {
+        let (port, _seen) = async_support::tcp_echo_reporting().await;
+        let sim_config = sim::Config {
+            sleep_after: Some(Duration::from_millis(sleep_ms)),
+            ..sim::Config::default()
+        };
+        let (stack, _written, _emu) = tapped(sim_config, engine::Config::default()).await;
+        let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        for round in 0..3u64 {
+            tokio::time::sleep(Duration::from_millis(400)).await; // asleep by now
+            let data = pattern(300, round);
+            within(STEP, "write", conn.write_all(&data)).await.unwrap();
+            within(STEP, "flush", conn.flush()).await.unwrap();
+            let mut back = vec![0u8; data.len()];
+            within(STEP, "read", conn.read_exact(&mut back))
+                .await
+                .unwrap();
+            assert_eq!(back, data, "sleep {sleep_ms} ms, round {round}");
+        }
+        let t = stack.traffic();
+        assert_eq!(t.timeouts, 0, "sleep {sleep_ms} ms: {t:?}");
+        assert!(
+            t.wakes > 0,
+            "sleep {sleep_ms} ms: the module was woken: {t:?}"
+        );
+    }
+}

@@ -8,8 +8,8 @@ use quectel_bc20::engine::{
     Config, Event, MAX_DATAGRAMS, PingEcho, Reply, Request, SocketPhase, WakePolicy,
 };
 use quectel_bc20::{
-    AccessMode, ConnectId, DataFormat, Error, ModemError, QiCfg, QiError, ResultCode, ServiceType,
-    ViewMode,
+    AccessMode, ConnectId, DataFormat, Error, ModemError, QiCfg, QiError, RegistrationStatus,
+    ResultCode, ServiceType, ViewMode,
 };
 
 fn bad_payload_seen(r: &mut Rig) -> bool {
@@ -437,6 +437,54 @@ fn a_fixed_wake_policy_wakes_before_commands_after_idle() {
         r.e.take_reply(t),
         Some(Ok(Reply::Registration(_)))
     ));
+}
+
+/// A wake-up `AT` answered by a bare line end (the module was asleep, and woke on it) is
+/// followed by the next `AT` as soon as the line has been briefly quiet, not after
+/// `wake_answer_ms`; and once the module answers, the command goes out after a brief quiet
+/// line too, since every earlier `AT` was forgotten, not left unanswered. A module that
+/// sleeps after less idle than `quiet_ms` would otherwise be asleep again each time.
+#[test]
+fn a_wake_up_at_answered_bare_is_repeated_at_once() {
+    let mut r = Rig::new(Config {
+        wake: WakePolicy::AfterIdle(1_000),
+        ..Config::default()
+    });
+    r.bring_up();
+    r.advance(2_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT");
+    r.rx("\r\n");
+    r.advance(10);
+    r.idle();
+    r.advance(LATE);
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    r.advance(10);
+    r.idle();
+    r.advance(LATE);
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(RegistrationStatus::Home)))
+    );
+
+    // An `AT` that got no answer at all may still be answered late: then the line must be
+    // quiet for `quiet_ms` before the command goes out.
+    r.advance(2_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT");
+    r.advance(300 + LATE);
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    r.advance(LATE);
+    r.idle();
+    r.advance(300);
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(r.e.take_reply(t).is_some());
+    assert_eq!(r.e.traffic().timeouts, 0);
 }
 
 // ----- 10: settings survive a reboot -----

@@ -12,10 +12,11 @@ fn start_up_retries_at_until_the_module_wakes() {
     let mut r = Rig::new(Config::default());
     r.expect("AT");
     r.rx("\r\n"); // spec 6.3: the first command after sleep gets a bare line end
-    r.advance(300);
+    r.advance(10);
     r.idle();
-    // Nothing but that, through a quiet line: the module slept; `AT` again at once, not after
-    // the command timeout.
+    // Nothing but that, through a briefly quiet line: the module slept; `AT` again at once,
+    // not after the command timeout, nor after `quiet_ms`, during which a module that sleeps
+    // after a short idle would fall asleep again.
     r.advance(LATE);
     r.expect("AT");
     r.rx("AT\r\r\nOK\r\n"); // echo still on

@@ -28,7 +28,9 @@ pub struct Config {
     pub ping_extra_ms: u32,
     /// Silence on the line required before the engine resynchronises (after a timeout or a
     /// reboot): received bytes push the next `AT` out by this much, so that a late answer
-    /// cannot be taken for the answer to the next command.
+    /// cannot be taken for the answer to the next command. Also how long a command answered
+    /// by a bare line end waits before it counts as lost to sleep and is sent again (an `AT`
+    /// probe or wake-up waits only 20 ms: it is harmless to repeat).
     pub quiet_ms: u32,
     /// Access mode of new sockets.
     pub access_mode: AccessMode,
@@ -54,7 +56,11 @@ pub struct Config {
     /// spent; the policy decides whether the engine wakes the module *ahead* of a command,
     /// which saves that round trip at the cost of an `AT` after every spell of idle.
     pub wake: WakePolicy,
-    /// How long each wake-up `AT` waits for its answer.
+    /// How long each wake-up `AT` waits for its answer. One answered by a bare line end (the
+    /// module woke on it) is followed by the next after 20 ms of quiet line instead; once
+    /// the module answers, the command goes out after 20 ms of quiet line if every earlier
+    /// `AT` got such a bare answer, after [`Config::quiet_ms`] if one got none (it may still
+    /// be answered late).
     pub wake_answer_ms: u32,
 }
 

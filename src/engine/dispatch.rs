@@ -15,6 +15,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // belongs to the push, and is no answer to the command in flight.
         let push_tail = frame == Frame::Blank && self.after_push;
         self.after_push = false;
+        if !push_tail {
+            self.wake_saw_blank(frame == Frame::Blank);
+        }
         if let Some(f) = &mut self.inflight
             && f.bare_only
             && !push_tail

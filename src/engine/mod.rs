@@ -115,6 +115,10 @@ struct Waking {
     deadline: Option<Millis>,
     /// After a late answer, the line must go quiet until then before the command goes out.
     settle_until: Option<Millis>,
+    /// The current `AT` got a bare line end so far: the module was asleep and woke on it.
+    bare: bool,
+    /// An earlier `AT` got no answer at all in its window: it may still be answered late.
+    silent: bool,
 }
 
 /// The wake-up command.

@@ -42,7 +42,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 if maybe_asleep(f) {
                     // A bare line end came: `expire` holds the deadline back until the line
                     // has been quiet, then sends the command again (see `lost_to_sleep`).
-                    take(self.quiet_after_rx());
+                    take(self.asleep_after(f));
                 } else if !answering && let Some(d) = f.deadline {
                     take(d);
                 }
@@ -73,10 +73,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if let Some(w) = &self.waking {
             if let Some(d) = w.deadline {
-                take(d);
+                take(if w.bare {
+                    d.min(self.bare_quiet_after_rx())
+                } else {
+                    d
+                });
             }
             if let Some(d) = w.settle_until {
-                take(d.max(self.quiet_after_rx()));
+                take(d.max(self.last_rx.saturating_add(self.settle_ms(w))));
             }
         }
         if let Some(since) = self.unanswered_since
@@ -125,8 +129,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             // A bare line end came: the module may have slept through the command. Let the
             // quiet line that tells so pass before the deadline counts.
-            let asleep_maybe = self.inflight.as_ref().is_some_and(maybe_asleep)
-                && !self.passed(self.quiet_after_rx());
+            let asleep_maybe = self
+                .inflight
+                .as_ref()
+                .is_some_and(|f| maybe_asleep(f) && !self.passed(self.asleep_after(f)));
             // An answer still coming in (output unfinished, the line not quiet since): the
             // module is answering, over a slow UART or with a long `+QIRD`. Its deadline waits
             // until the line goes quiet: dropping the answer half read would lose the data it
@@ -207,7 +213,22 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The command in flight got nothing but a bare line end, and then the line stayed quiet:
     /// the module was asleep and forgot it (spec 6.3).
     fn lost_to_sleep(&self) -> bool {
-        self.inflight.as_ref().is_some_and(maybe_asleep) && self.passed(self.quiet_after_rx())
+        self.inflight
+            .as_ref()
+            .is_some_and(|f| maybe_asleep(f) && self.passed(self.asleep_after(f)))
+    }
+
+    /// When a bare line end in answer to `f` counts as the answer of a module asleep: after
+    /// [`Config::quiet_ms`](super::Config) of quiet line, for a command that must not go out
+    /// twice by mistake; after the short [`WAKE_BARE_QUIET_MS`](super::wake) for an `AT`
+    /// probe, which is harmless to repeat, so that a module that sleeps after a short idle
+    /// is found before it falls asleep again.
+    fn asleep_after(&self, f: &super::jobs::InFlight) -> Millis {
+        if matches!(f.job, Job::Init(0) | Job::Sync) {
+            self.bare_quiet_after_rx()
+        } else {
+            self.quiet_after_rx()
+        }
     }
 
     /// Wake the module and write the command in flight again.

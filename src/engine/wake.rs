@@ -39,6 +39,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             pos: 0,
             deadline: None,
             settle_until: None,
+            bare: false,
+            silent: false,
         });
         self.wake_request = true;
         self.traffic.wakes = self.traffic.wakes.saturating_add(1);
@@ -54,11 +56,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         if w.attempt > 1 {
             // An earlier `AT` may still be answered late: let the line go quiet first, so
-            // that answer is not taken for the command's.
+            // that answer is not taken for the command's. Briefly when every earlier one got
+            // the bare line end of a module asleep (it forgot them): the module falls asleep
+            // again after its own idle time, which may be shorter than `quiet_ms`.
             let until = self
                 .last_rx
                 .max(self.now)
-                .saturating_add(u64::from(self.config.quiet_ms));
+                .saturating_add(self.settle_ms(&w));
             self.waking = Some(super::Waking {
                 deadline: None,
                 settle_until: Some(until),
@@ -76,8 +80,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         if let Some(until) = w.settle_until {
-            if self.passed(until.max(self.last_rx.saturating_add(u64::from(self.config.quiet_ms))))
-            {
+            if self.passed(until.max(self.last_rx.saturating_add(self.settle_ms(&w)))) {
                 self.waking = None;
             }
             return;
@@ -85,7 +88,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(d) = w.deadline else {
             return;
         };
-        if !self.passed(d) {
+        let asleep = w.bare && self.passed(self.bare_quiet_after_rx());
+        if !asleep && !self.passed(d) {
             return;
         }
         if w.attempt >= super::WAKE_ATTEMPTS {
@@ -98,6 +102,40 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             pos: 0,
             deadline: None,
             settle_until: None,
+            bare: false,
+            silent: w.silent || !asleep,
         });
     }
+
+    /// A bare line end came while waiting for a wake-up `AT`'s answer (`false`: any other
+    /// line, which makes it no bare answer).
+    pub(super) fn wake_saw_blank(&mut self, blank: bool) {
+        if let Some(w) = &mut self.waking
+            && w.deadline.is_some()
+        {
+            w.bare = blank;
+        }
+    }
+
+    /// When a wake-up `AT` answered by a bare line end counts as forgotten: the line quiet
+    /// for [`WAKE_BARE_QUIET_MS`] after it.
+    pub(super) fn bare_quiet_after_rx(&self) -> Millis {
+        self.last_rx.saturating_add(WAKE_BARE_QUIET_MS)
+    }
+
+    /// How long the line must stay quiet after a wake-up before the command goes out.
+    pub(super) fn settle_ms(&self, w: &super::Waking) -> Millis {
+        if w.silent {
+            u64::from(self.config.quiet_ms)
+        } else {
+            WAKE_BARE_QUIET_MS
+        }
+    }
 }
+
+/// How long the line must stay quiet after a bare line end before the wake-up `AT` it
+/// answered counts as forgotten by a module that slept, ms. A module prints an answer in one
+/// burst (at 9600 baud this is some 20 characters' time), and a lost `AT` is harmless to
+/// repeat; waiting the whole [`Config::wake_answer_ms`](super::Config) instead would let a
+/// module that sleeps after a short idle fall asleep again before the next `AT`.
+pub(super) const WAKE_BARE_QUIET_MS: Millis = 20;
