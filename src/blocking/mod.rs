@@ -376,7 +376,7 @@ where
         match self.engine.phase(id) {
             SocketPhase::Reserved => {
                 let r = self.engine.open_addr(id, remote, 0);
-                if r != Err(Error::Busy) {
+                if !matches!(r, Err(Error::Busy)) {
                     self.busy_since[id.index()] = NOT_BUSY;
                 }
                 match r {
@@ -410,7 +410,7 @@ where
             return Err(nb::Error::WouldBlock);
         }
         let r = self.engine.send(id, data);
-        if r != Err(Error::Busy) {
+        if !matches!(r, Err(Error::Busy)) {
             self.busy_since[id.index()] = NOT_BUSY;
         }
         match r {
@@ -461,7 +461,7 @@ where
         match &self.dns {
             None => {
                 let r = self.engine.start(Request::Dns(host));
-                if r != Err(Error::Busy) {
+                if !matches!(r, Err(Error::Busy)) {
                     self.busy_since[DNS_SLOT] = NOT_BUSY;
                 }
                 match r {

@@ -124,10 +124,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 Err(Error::Modem(_)) if step == STALE_STEP => self.ready(),
                 Ok(()) => self.init = Some(step + 1),
                 Err(e) => {
-                    if step == 0 && e == Error::Timeout {
+                    if step == 0 && matches!(e, Error::Timeout) {
                         self.unanswered();
                     }
-                    if step == 0 || e == Error::Reset {
+                    if step == 0 || matches!(e, Error::Reset) {
                         // A sleeping or booting module: retrying `AT` is the normal way in.
                         crate::fmt::debug!("bc20: start-up step {} failed: {}; again", step, e);
                     } else {
@@ -143,7 +143,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             },
             Job::Sync => {
                 self.needs_sync = result.is_err();
-                if result == Err(Error::Timeout) {
+                if matches!(result, Err(Error::Timeout)) {
                     self.unanswered();
                 }
             }
