@@ -646,29 +646,29 @@ impl Parser {
                 // A `+QIRD` header that does not decode may have had data after it: that data
                 // is not ours to guess at.
                 Header::Broken(why) if qird => {
-                    return self.line(input, |line, _| Frame::BadPayload {
+                    let frame = Frame::BadPayload {
                         id: None,
-                        line,
+                        line: &[],
                         why,
-                    });
+                    };
+                    return self.line(input, Some(frame));
                 }
                 Header::Broken(why) => {
-                    return self.line(input, |line, _| Frame::Malformed { line, why });
+                    let frame = Frame::Malformed { line: &[], why };
+                    return self.line(input, Some(frame));
                 }
                 Header::Unframable(id, why) => {
-                    return self.line(input, |line, _| Frame::BadPayload { id, line, why });
+                    let frame = Frame::BadPayload { id, line: &[], why };
+                    return self.line(input, Some(frame));
                 }
             }
         }
-        self.line(input, classify)
+        self.line(input, None)
     }
 
-    /// Frame one ordinary line and turn it into a frame with `f`.
-    fn line<'a>(
-        &mut self,
-        input: &'a [u8],
-        f: impl FnOnce(&'a [u8], &ParseContext) -> Frame<'a>,
-    ) -> Item<'a> {
+    /// Frame one ordinary line and turn it into a frame: with [`classify`], or as `broken`
+    /// (a payload header that does not decode) with the line filled in.
+    fn line<'a>(&mut self, input: &'a [u8], broken: Option<Frame<'a>>) -> Item<'a> {
         let window = input
             .get(..self.ctx.max_line.saturating_add(1))
             .unwrap_or(input);
@@ -698,7 +698,11 @@ impl Parser {
         let frame = if bare_cr && starts_with_at(line) {
             Frame::Echo(line)
         } else {
-            f(line, &self.ctx)
+            match broken {
+                Some(Frame::BadPayload { id, why, .. }) => Frame::BadPayload { id, line, why },
+                Some(Frame::Malformed { why, .. }) => Frame::Malformed { line, why },
+                _ => classify(line, &self.ctx),
+            }
         };
         Item::Frame(frame, consumed)
     }
