@@ -13,17 +13,18 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
         // Sibling firmware ends pushed data with a line end (spec 6.16): that blank line
         // belongs to the push, and is no answer to the command in flight.
-        let push_tail = frame == Frame::Blank && self.after_push;
+        let blank = matches!(frame, Frame::Blank);
+        let push_tail = blank && self.after_push;
         self.after_push = false;
         if !push_tail {
-            self.wake_saw_blank(frame == Frame::Blank);
+            self.wake_saw_blank(blank);
         }
         if let Some(f) = &mut self.inflight
             && f.bare_only
             && !push_tail
         {
             // A module that slept answers the first command with a bare line end only.
-            if frame == Frame::Blank {
+            if blank {
                 f.blank_seen = true;
             } else {
                 f.bare_only = false;

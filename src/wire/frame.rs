@@ -188,14 +188,16 @@ pub enum ExtService {
 impl ExtService {
     /// The type for its name as printed (without quotes).
     pub fn from_wire(name: &[u8]) -> Self {
-        match name {
-            b"TCP" => ExtService::Tcp,
-            b"UDP" => ExtService::Udp,
-            b"TCP LISTENER" => ExtService::TcpListener,
-            b"TCP INCOMING" => ExtService::TcpIncoming,
-            b"UDP SERVICE" => ExtService::UdpService,
-            _ => ExtService::Other,
-        }
+        // A table, not a `match`: a match on byte strings is compiled into a comparison of
+        // each name in line, several hundred bytes of flash for a form the driver rarely sees.
+        const NAMES: [(&[u8], ExtService); 5] = [
+            (b"TCP", ExtService::Tcp),
+            (b"UDP", ExtService::Udp),
+            (b"TCP LISTENER", ExtService::TcpListener),
+            (b"TCP INCOMING", ExtService::TcpIncoming),
+            (b"UDP SERVICE", ExtService::UdpService),
+        ];
+        lookup(&NAMES, name).unwrap_or(ExtService::Other)
     }
 }
 
@@ -216,13 +218,18 @@ pub enum AtPort {
 impl AtPort {
     /// The port for its name as printed (without quotes).
     pub fn from_wire(name: &[u8]) -> Self {
-        match name {
-            b"uart1" => AtPort::Uart1,
-            b"usbat" => AtPort::UsbAt,
-            b"usbmodem" => AtPort::UsbModem,
-            _ => AtPort::Other,
-        }
+        const NAMES: [(&[u8], AtPort); 3] = [
+            (b"uart1", AtPort::Uart1),
+            (b"usbat", AtPort::UsbAt),
+            (b"usbmodem", AtPort::UsbModem),
+        ];
+        lookup(&NAMES, name).unwrap_or(AtPort::Other)
     }
+}
+
+/// The value whose name is `name` in `table`.
+fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
+    table.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
 }
 
 /// `+QISTATE:` in the ten-field form of BG96-class siblings (BG96, EC2x, UC200T):
