@@ -7,7 +7,7 @@ use core::net::Ipv4Addr;
 
 use crate::types::{
     AccessMode, CmeError, ConnectId, ContextId, DataFormat, NtpTime, PingReply, PingSummary, QiCfg,
-    RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
+    QiCfgKey, RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
 
 use super::fields::Fields;
@@ -16,18 +16,57 @@ use super::frame::{
 };
 use super::parse::ParseContext;
 
+/// A constant table from short ASCII keys to values, for [`lookup`]: the keys packed into one
+/// string, one a line (no pointer and length for each), the values in the same order.
+macro_rules! keyed {
+    ($(#[$doc:meta])* const $table:ident: [$t:ty] = [$($key:literal => $value:expr),+ $(,)?];) => {
+        $(#[$doc])*
+        const $table: Keyed<$t> = Keyed {
+            keys: concat!($($key, "\n"),+),
+            values: &[$($value),+],
+        };
+    };
+}
+
+/// A line that is a frame by itself (the frame, without its lifetime and its size).
+#[derive(Clone, Copy)]
+enum Bare {
+    Ok,
+    Error,
+    SendOk,
+    SendFail,
+    CloseOk,
+    Ready,
+    Prompt,
+}
+
+keyed! {
+    /// The lines that are a frame by themselves.
+    const BARE: [Bare] = [
+        "OK" => Bare::Ok,
+        "ERROR" => Bare::Error,
+        "SEND OK" => Bare::SendOk,
+        "SEND FAIL" => Bare::SendFail,
+        "CLOSE OK" => Bare::CloseOk,
+        "RDY" => Bare::Ready,
+        // The send prompt when a line end follows it (`parse.rs` frames `> ` on its own).
+        ">" => Bare::Prompt,
+        "> " => Bare::Prompt,
+    ];
+}
+
 /// Decode one complete line (not empty, no line end, no noise bytes).
 pub(crate) fn classify<'a>(line: &'a [u8], _ctx: &ParseContext) -> Frame<'a> {
-    match line {
-        b"OK" => return Frame::Ok,
-        b"ERROR" => return Frame::Error,
-        b"SEND OK" => return Frame::SendOk,
-        b"SEND FAIL" => return Frame::SendFail,
-        b"CLOSE OK" => return Frame::CloseOk,
-        b"RDY" => return Frame::Ready,
-        // The send prompt when a line end follows it (`parse.rs` frames `> ` on its own).
-        b">" | b"> " => return Frame::Prompt,
-        _ => {}
+    if let Some(bare) = lookup(&BARE, line) {
+        return match bare {
+            Bare::Ok => Frame::Ok,
+            Bare::Error => Frame::Error,
+            Bare::SendOk => Frame::SendOk,
+            Bare::SendFail => Frame::SendFail,
+            Bare::CloseOk => Frame::CloseOk,
+            Bare::Ready => Frame::Ready,
+            Bare::Prompt => Frame::Prompt,
+        };
     }
     if line.first() == Some(&b'+') {
         return match plus_line(line) {
@@ -51,122 +90,164 @@ pub(crate) fn classify<'a>(line: &'a [u8], _ctx: &ParseContext) -> Frame<'a> {
     Frame::Unknown(line)
 }
 
+/// The `+NAME`s decoded here, each by its own arm of [`plus_line`].
+#[derive(Clone, Copy)]
+enum Name {
+    CmeError,
+    QiOpen,
+    QiSend,
+    QiState,
+    QPing,
+    QNtp,
+    QiCfg,
+    QiGetError,
+    QiUrc,
+    CPin,
+    CeReg,
+    CgAtt,
+    CgPAddr,
+    /// A name seen here only in its test form.
+    TestOnly,
+}
+
+/// When the parameters of a `+NAME:` line are its test form (the answer to `AT+X=?`).
+#[derive(Clone, Copy)]
+enum TestForm {
+    /// The name has none.
+    None,
+    /// When they start with `(`.
+    Leading(TestCommand),
+    /// When they contain a `(`.
+    Anywhere(TestCommand),
+}
+
+keyed! {
+    /// Every `+NAME` decoded here, with its test form.
+    const NAMES: [(Name, TestForm)] = [
+        "CME ERROR" => (Name::CmeError, TestForm::None),
+        "QIOPEN" => (Name::QiOpen, TestForm::Leading(TestCommand::QiOpen)),
+        "QICLOSE" => (Name::TestOnly, TestForm::Anywhere(TestCommand::QiClose)),
+        "QISEND" => (Name::QiSend, TestForm::Anywhere(TestCommand::QiSend)),
+        "QISENDEX" => (Name::TestOnly, TestForm::Anywhere(TestCommand::QiSendEx)),
+        "QIRD" => (Name::TestOnly, TestForm::Anywhere(TestCommand::QiRd)),
+        "QISWTMD" => (Name::TestOnly, TestForm::Anywhere(TestCommand::QiSwtmd)),
+        "QIDNSGIP" => (Name::TestOnly, TestForm::Anywhere(TestCommand::QiDnsGip)),
+        "QISTATE" => (Name::QiState, TestForm::None),
+        "QPING" => (Name::QPing, TestForm::Leading(TestCommand::QPing)),
+        "QNTP" => (Name::QNtp, TestForm::Leading(TestCommand::QNtp)),
+        "QICFG" => (Name::QiCfg, TestForm::Anywhere(TestCommand::QiCfg)),
+        "QIGETERROR" => (Name::QiGetError, TestForm::None),
+        "QIURC" => (Name::QiUrc, TestForm::None),
+        "CPIN" => (Name::CPin, TestForm::None),
+        "CEREG" => (Name::CeReg, TestForm::None),
+        "CGATT" => (Name::CgAtt, TestForm::None),
+        "CGPADDR" => (Name::CgPAddr, TestForm::None),
+    ];
+}
+
 /// A `+NAME: params` line. `Err` means the name is known but the parameters are not.
 fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
     let Some(colon) = line.windows(2).position(|w| w == b": ") else {
         return Ok(Frame::Unknown(line));
     };
-    let name = &line[1..colon];
-    let params = &line[colon + 2..];
-    let test = |command| -> Result<Frame<'_>, Malformed> {
-        if params.contains(&b'(') {
-            let params = text(params).ok_or(Malformed::Fields)?;
-            Ok(Frame::Test { command, params })
-        } else {
-            Err(Malformed::Fields)
-        }
+    let name = line.get(1..colon).unwrap_or_default();
+    let params = line.get(colon + 2..).unwrap_or_default();
+    let Some((name, test_form)) = lookup(&NAMES, name) else {
+        return Ok(Frame::Unknown(line));
     };
+    let test = match test_form {
+        TestForm::None => None,
+        TestForm::Leading(command) => (params.first() == Some(&b'(')).then_some(command),
+        TestForm::Anywhere(command) => params.contains(&b'(').then_some(command),
+    };
+    if let Some(command) = test {
+        let params = text(params).ok_or(Malformed::Fields)?;
+        return Ok(Frame::Test { command, params });
+    }
+    let p = Fields::new(params);
     match name {
-        b"CME ERROR" => Ok(match full(params, Fields::u16) {
+        Name::CmeError => Ok(match p.all(Fields::u16) {
             Some(code) => Frame::CmeError(CmeError(code)),
             None => Frame::CmeErrorText(text(params).ok_or(Malformed::Fields)?),
         }),
-        b"QIOPEN" if params.first() == Some(&b'(') => test(TestCommand::QiOpen),
-        b"QIOPEN" => {
-            let (id, code) = full(params, |p| {
-                let id = raw_id(p)?;
-                p.comma()?;
-                Some((id, p.u16()?))
-            })
-            .ok_or(Malformed::Fields)?;
+        Name::QiOpen => {
+            let (id, code) = p
+                .all(|p| Some((raw_id(p)?, p.u16()?)))
+                .ok_or(Malformed::Fields)?;
             Ok(Frame::QiOpen {
                 id: connect_id(id)?,
                 result: ResultCode::from_code(code),
             })
         }
-        b"QICLOSE" => test(TestCommand::QiClose),
-        b"QISEND" if params.contains(&b'(') => test(TestCommand::QiSend),
-        b"QISEND" => {
-            let (total, acked, unacked) = full(params, |p| {
-                let total = p.u32()?;
-                p.comma()?;
-                let acked = p.u32()?;
-                p.comma()?;
-                Some((total, acked, p.u32()?))
-            })
-            .ok_or(Malformed::Fields)?;
+        Name::QiSend => {
+            let (total, acked, unacked) = p
+                .all(|p| Some((p.u32()?, p.u32()?, p.u32()?)))
+                .ok_or(Malformed::Fields)?;
             Ok(Frame::QiSendQuery {
                 total,
                 acked,
                 unacked,
             })
         }
-        b"QISENDEX" => test(TestCommand::QiSendEx),
-        b"QIRD" => test(TestCommand::QiRd),
-        b"QISWTMD" => test(TestCommand::QiSwtmd),
-        b"QIDNSGIP" => test(TestCommand::QiDnsGip),
-        b"QISTATE" => qistate(params),
-        b"QPING" if params.first() == Some(&b'(') => test(TestCommand::QPing),
-        b"QPING" => qping(params),
-        b"QNTP" if params.first() == Some(&b'(') => test(TestCommand::QNtp),
-        b"QNTP" => qntp(params),
-        b"QICFG" if params.contains(&b'(') => test(TestCommand::QiCfg),
+        Name::QiState => qistate(p),
+        Name::QPing => qping(p),
+        Name::QNtp => qntp(p),
         // Keys and URC kinds of siblings this crate does not use (`"transpktsize"`,
         // `"incoming full"`) are lines it does not know, not broken ones.
-        b"QICFG" => Ok(qicfg(params)?.unwrap_or(Frame::Unknown(line))),
-        b"QIGETERROR" => {
-            let (code, description) = full(params, |p| {
-                let code = p.u16()?;
-                p.comma()?;
-                Some((code, p.rest()))
-            })
-            .ok_or(Malformed::Fields)?;
+        Name::QiCfg => Ok(qicfg(p)?.unwrap_or(Frame::Unknown(line))),
+        Name::QiGetError => {
+            let (code, description) = p
+                .all(|p| Some((p.u16()?, p.rest()?)))
+                .ok_or(Malformed::Fields)?;
             Ok(Frame::QiGetError {
                 result: ResultCode::from_code(code),
                 description: text(description).ok_or(Malformed::Fields)?,
             })
         }
-        b"QIURC" => Ok(qiurc(params)?.unwrap_or(Frame::Unknown(line))),
-        b"CPIN" => Ok(Frame::CPin(text(params).ok_or(Malformed::Fields)?)),
-        b"CEREG" => cereg(params),
-        b"CGATT" => match params {
+        Name::QiUrc => Ok(qiurc(p)?.unwrap_or(Frame::Unknown(line))),
+        Name::CPin => Ok(Frame::CPin(text(params).ok_or(Malformed::Fields)?)),
+        Name::CeReg => cereg(p),
+        Name::CgAtt => match params {
             b"0" => Ok(Frame::CgAtt(false)),
             b"1" => Ok(Frame::CgAtt(true)),
             _ => Err(Malformed::Fields),
         },
-        b"CGPADDR" => {
+        Name::CgPAddr => {
             // The address quoted, or else as it is up to a comma.
-            let (cid, addr) = full(params, |p| {
-                let cid = p.u8()?;
-                let addr = p.attempt(|p| {
-                    p.comma()?;
-                    p.quoted().or_else(|| p.until_comma())
-                });
-                Some((cid, addr))
-            })
-            .ok_or(Malformed::Fields)?;
+            let (cid, addr) = p
+                .all(|p| {
+                    let cid = p.u8()?;
+                    Some((cid, p.quoted().or_else(|| p.until_comma())))
+                })
+                .ok_or(Malformed::Fields)?;
             let addr = match addr {
                 Some(a) => Some(text(a).ok_or(Malformed::Fields)?),
                 None => None,
             };
             Ok(Frame::CgPAddr { cid, addr })
         }
-        _ => Ok(Frame::Unknown(line)),
+        // Only the test form is decoded.
+        Name::TestOnly => Err(Malformed::Fields),
     }
 }
 
 /// `+QISTATE:` in the BC20's eight-field form or the ten-field form of BG96-class siblings
 /// (`...,<contextID>,<serverID>,<access_mode>,"<AT_port>"`).
-fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let mut p = Fields::new(params);
-    let (id, service, remote, remote_port, local_port, state, context) =
-        qistate_head(&mut p).ok_or(Malformed::Fields)?;
-    if let Some(mode) = p.attempt(|p| {
-        p.comma()?;
-        let mode = p.u8()?;
-        p.done()?;
-        Some(mode)
-    }) {
+fn qistate(mut p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
+    let (id, service, remote, remote_port, local_port, state, context) = p
+        .attempt(|p| {
+            Some((
+                raw_id(p)?,
+                p.quoted()?,
+                p.quoted()?,
+                p.u16()?,
+                p.u16()?,
+                p.u8()?,
+                p.u8()?,
+            ))
+        })
+        .ok_or(Malformed::Fields)?;
+    if let Some(mode) = p.all(Fields::u8) {
         return Ok(Frame::QiState(SocketStatus {
             id: connect_id(id)?,
             service: ServiceType::from_wire(service).ok_or(Malformed::Fields)?,
@@ -178,15 +259,9 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             access_mode: AccessMode::from_wire(mode).ok_or(Malformed::Fields)?,
         }));
     }
-    let (server_id, access_mode, at_port) = full(p.rest(), |p| {
-        p.comma()?;
-        let server_id = p.i16()?;
-        p.comma()?;
-        let access_mode = p.u8()?;
-        p.comma()?;
-        Some((server_id, access_mode, p.quoted()?))
-    })
-    .ok_or(Malformed::Fields)?;
+    let (server_id, access_mode, at_port) = p
+        .all(|p| Some((p.i16()?, p.u8()?, p.quoted()?)))
+        .ok_or(Malformed::Fields)?;
     Ok(Frame::QiStateExt(SocketStatusExt {
         id,
         service: ExtService::from_wire(service),
@@ -201,36 +276,8 @@ fn qistate(params: &[u8]) -> Result<Frame<'_>, Malformed> {
     }))
 }
 
-/// The seven fields both forms of `+QISTATE:` start with.
-#[allow(clippy::type_complexity)]
-fn qistate_head<'a>(p: &mut Fields<'a>) -> Option<(u8, &'a [u8], &'a [u8], u16, u16, u8, u8)> {
-    let id = raw_id(p)?;
-    p.comma()?;
-    let service = p.quoted()?;
-    p.comma()?;
-    let remote = p.quoted()?;
-    p.comma()?;
-    let remote_port = p.u16()?;
-    p.comma()?;
-    let local_port = p.u16()?;
-    p.comma()?;
-    let state = p.u8()?;
-    p.comma()?;
-    Some((id, service, remote, remote_port, local_port, state, p.u8()?))
-}
-
-fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let echo = full(params, |p| {
-        let result = p.u16()?;
-        p.comma()?;
-        let ip = p.quoted()?;
-        p.comma()?;
-        let bytes = p.u16()?;
-        p.comma()?;
-        let time_ms = p.u32()?;
-        p.comma()?;
-        Some((result, ip, bytes, time_ms, p.u8()?))
-    });
+fn qping(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
+    let echo = p.all(|p| Some((p.u16()?, p.quoted()?, p.u16()?, p.u32()?, p.u8()?)));
     if let Some((result, ip, bytes, time_ms, ttl)) = echo {
         if result != 0 {
             return Err(Malformed::Fields);
@@ -242,20 +289,16 @@ fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             ttl,
         })));
     }
-    let summary = full(params, |p| {
-        let result = p.u16()?;
-        p.comma()?;
-        let sent = p.u16()?;
-        p.comma()?;
-        let received = p.u16()?;
-        p.comma()?;
-        let lost = p.u16()?;
-        p.comma()?;
-        let min_ms = p.u32()?;
-        p.comma()?;
-        let max_ms = p.u32()?;
-        p.comma()?;
-        Some((result, sent, received, lost, min_ms, max_ms, p.u32()?))
+    let summary = p.all(|p| {
+        Some((
+            p.u16()?,
+            p.u16()?,
+            p.u16()?,
+            p.u16()?,
+            p.u32()?,
+            p.u32()?,
+            p.u32()?,
+        ))
     });
     if let Some((result, sent, received, lost, min_ms, max_ms, avg_ms)) = summary {
         return Ok(Frame::Ping(PingLine::Summary(PingSummary {
@@ -268,20 +311,14 @@ fn qping(params: &[u8]) -> Result<Frame<'_>, Malformed> {
             avg_ms,
         })));
     }
-    let code = full(params, Fields::u16).ok_or(Malformed::Fields)?;
+    let code = p.all(Fields::u16).ok_or(Malformed::Fields)?;
     Ok(Frame::Ping(PingLine::Result(ResultCode::from_code(code))))
 }
 
-fn qntp(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let (code, time) = full(params, |p| {
-        let code = p.u16()?;
-        let time = p.attempt(|p| {
-            p.comma()?;
-            p.quoted()
-        });
-        Some((code, time))
-    })
-    .ok_or(Malformed::Fields)?;
+fn qntp(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
+    let (code, time) = p
+        .all(|p| Some((p.u16()?, p.quoted())))
+        .ok_or(Malformed::Fields)?;
     let time = match time {
         None | Some(b"") => None,
         Some(t) => Some(ntp_time(t).ok_or(Malformed::Fields)?),
@@ -297,27 +334,23 @@ fn qntp(params: &[u8]) -> Result<Frame<'_>, Malformed> {
 fn ntp_time(t: &[u8]) -> Option<NtpTime> {
     let mut p = Fields::new(t);
     let year = p.digits()?;
-    p.byte(b'/')?;
-    let month = p.u8()?;
-    p.byte(b'/')?;
-    let day = p.u8()?;
-    p.byte(b',')?;
-    let hour = p.u8()?;
-    p.byte(b':')?;
-    let minute = p.u8()?;
-    p.byte(b':')?;
-    let second = p.u8()?;
+    let mut parts = [0u8; 5];
+    for (part, separator) in parts.iter_mut().zip(*b"//,::") {
+        p.byte(separator)?;
+        *part = p.u8()?;
+    }
+    let [month, day, hour, minute, second] = parts;
     let _extra = p.attempt(|p| {
         p.byte(b':')?;
         p.u8()
     });
-    let negative = p.eat(b'-');
+    let negative = p.byte(b'-').is_some();
     if !negative {
         p.byte(b'+')?;
     }
     let quarters = p.u8()?;
     p.done()?;
-    // Two or four digits, so the value fits.
+    // Two or four digits: the value fits.
     let value = Fields::new(year).u16()?;
     let year = match year.len() {
         2 => value.checked_add(2000)?,
@@ -343,72 +376,87 @@ fn ntp_time(t: &[u8]) -> Option<NtpTime> {
 }
 
 /// `+QICFG: "<key>",...`; `None` for a key this crate does not know.
-fn qicfg(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
-    let (key, values) = quoted_then_rest(params).ok_or(Malformed::Fields)?;
+fn qicfg(mut p: Fields<'_>) -> Result<Option<Frame<'_>>, Malformed> {
+    let key = p.quoted().ok_or(Malformed::Fields)?;
+    let Some(key) = lookup(&QICFG_KEYS, key) else {
+        return Ok(None);
+    };
     let cfg = match key {
-        b"dataformat" => {
-            let (s, r) = full(values, |p| {
-                p.comma()?;
-                let s = p.u8()?;
-                p.comma()?;
-                Some((s, p.u8()?))
-            })
-            .ok_or(Malformed::Fields)?;
+        QiCfgKey::DataFormat => {
+            let (s, r) = p
+                .all(|p| Some((p.u8()?, p.u8()?)))
+                .ok_or(Malformed::Fields)?;
             QiCfg::DataFormat {
                 send: DataFormat::from_wire(s).ok_or(Malformed::Fields)?,
                 recv: DataFormat::from_wire(r).ok_or(Malformed::Fields)?,
             }
         }
-        b"viewmode" => {
-            let n = comma_u8(values).ok_or(Malformed::Fields)?;
+        QiCfgKey::ViewMode => {
+            let n = p.all(Fields::u8).ok_or(Malformed::Fields)?;
             QiCfg::ViewMode(ViewMode::from_wire(n).ok_or(Malformed::Fields)?)
         }
-        b"showlength" => match comma_u8(values) {
+        QiCfgKey::ShowLength => match p.all(Fields::u8) {
             Some(0) => QiCfg::ShowLength(false),
             Some(1) => QiCfg::ShowLength(true),
             _ => return Err(Malformed::Fields),
         },
-        _ => return Ok(None),
     };
     Ok(Some(Frame::QiCfg(cfg)))
 }
 
-/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact; `None` for a kind this crate does
-/// not know. (`"recv"` headers are framed by the parser; one that reaches this point is broken.)
-fn qiurc(params: &[u8]) -> Result<Option<Frame<'_>>, Malformed> {
-    let (kind, args) = quoted_then_rest(params).ok_or(Malformed::Fields)?;
-    qiurc_kind(kind, args).transpose()
+keyed! {
+    /// The `+QICFG` keys decoded here (all of [`QiCfgKey`]).
+    const QICFG_KEYS: [QiCfgKey] = [
+        "dataformat" => QiCfgKey::DataFormat,
+        "viewmode" => QiCfgKey::ViewMode,
+        "showlength" => QiCfgKey::ShowLength,
+    ];
 }
 
-fn qiurc_kind<'a>(kind: &[u8], args: &'a [u8]) -> Option<Result<Frame<'a>, Malformed>> {
-    Some(match kind {
-        b"closed" => comma_u8(args)
-            .ok_or(Malformed::Fields)
-            .and_then(|id| Ok(Frame::Closed(connect_id(id)?))),
-        b"pdpdeact" => comma_u8(args).ok_or(Malformed::Fields).map(Frame::PdpDeact),
-        b"recv" => Err(Malformed::Fields),
-        b"dnsgip" => dnsgip(args),
-        _ => return None,
-    })
+/// `+QIURC:` lines without payload: closed, dnsgip, pdpdeact; `None` for a kind this crate does
+/// not know. (`"recv"` headers are framed by the parser; one that reaches this point is broken.)
+fn qiurc(mut p: Fields<'_>) -> Result<Option<Frame<'_>>, Malformed> {
+    let kind = p.quoted().ok_or(Malformed::Fields)?;
+    let Some(kind) = lookup(&URC_KINDS, kind) else {
+        return Ok(None);
+    };
+    Ok(Some(match kind {
+        UrcKind::Closed => {
+            Frame::Closed(connect_id(p.all(|p| raw_id(p)).ok_or(Malformed::Fields)?)?)
+        }
+        UrcKind::PdpDeact => Frame::PdpDeact(p.all(Fields::u8).ok_or(Malformed::Fields)?),
+        UrcKind::Recv => return Err(Malformed::Fields),
+        UrcKind::DnsGip => dnsgip(p)?,
+    }))
+}
+
+/// The `+QIURC` kinds decoded here.
+#[derive(Clone, Copy)]
+enum UrcKind {
+    Closed,
+    PdpDeact,
+    Recv,
+    DnsGip,
+}
+
+keyed! {
+    /// Every `+QIURC` kind decoded here.
+    const URC_KINDS: [UrcKind] = [
+        "closed" => UrcKind::Closed,
+        "pdpdeact" => UrcKind::PdpDeact,
+        "recv" => UrcKind::Recv,
+        "dnsgip" => UrcKind::DnsGip,
+    ];
 }
 
 /// The two lines of a DNS answer.
-fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
-    if let Some(ip) = full(args, |p| {
-        p.comma()?;
-        p.quoted()
-    }) {
+fn dnsgip(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
+    if let Some(ip) = p.all(Fields::quoted) {
         return Ok(Frame::DnsAddr(ipv4(ip).ok_or(Malformed::Fields)?));
     }
-    let (code, count, ttl) = full(args, |p| {
-        p.comma()?;
-        let code = p.u16()?;
-        p.comma()?;
-        let count = p.u8()?;
-        p.comma()?;
-        Some((code, count, p.u32()?))
-    })
-    .ok_or(Malformed::Fields)?;
+    let (code, count, ttl) = p
+        .all(|p| Some((p.u16()?, p.u8()?, p.u32()?)))
+        .ok_or(Malformed::Fields)?;
     Ok(Frame::DnsHead {
         result: ResultCode::from_code(code),
         count,
@@ -417,25 +465,17 @@ fn dnsgip(args: &[u8]) -> Result<Frame<'_>, Malformed> {
 }
 
 /// `+CEREG: <n>,<stat>[,...]` (read) or `+CEREG: <stat>[,"<tac>",...]` (URC).
-fn cereg(params: &[u8]) -> Result<Frame<'_>, Malformed> {
-    // After the first comma: a number (or not), then anything.
-    let (first, second) = full(params, |p| {
-        let first = p.u8()?;
-        let second = p.attempt(|p| {
-            p.comma()?;
-            let n = p.u8();
-            p.rest();
-            Some(n)
-        });
-        Some((first, second))
-    })
-    .ok_or(Malformed::Fields)?;
-    let frame = match second {
-        Some(Some(stat)) => CeReg::Read {
+fn cereg(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
+    // After the first field: anything, a read answer when it starts with a number.
+    let (first, after) = p
+        .all(|p| Some((p.u8()?, p.rest())))
+        .ok_or(Malformed::Fields)?;
+    let frame = match after.and_then(|after| Fields::new(after).u8()) {
+        Some(stat) => CeReg::Read {
             n: first,
             stat: RegistrationStatus::from_wire(stat),
         },
-        _ => CeReg::Urc {
+        None => CeReg::Urc {
             stat: RegistrationStatus::from_wire(first),
         },
     };
@@ -472,20 +512,6 @@ fn raw_id(p: &mut Fields<'_>) -> Option<u8> {
     p.u8()
 }
 
-/// `,<n>` and nothing else.
-fn comma_u8(args: &[u8]) -> Option<u8> {
-    full(args, |p| {
-        p.comma()?;
-        p.u8()
-    })
-}
-
-/// A quoted string first, then anything.
-fn quoted_then_rest(params: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut p = Fields::new(params);
-    Some((p.quoted()?, p.rest()))
-}
-
 fn connect_id(n: u8) -> Result<ConnectId, Malformed> {
     ConnectId::new(n).ok_or(Malformed::ConnectId)
 }
@@ -494,16 +520,32 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     super::addr::ipv4(s)
 }
 
-fn text(s: &[u8]) -> Option<&str> {
-    core::str::from_utf8(s).ok()
+/// Short keys and their values (see [`keyed!`]).
+struct Keyed<T: 'static> {
+    /// The keys, each followed by a line end.
+    keys: &'static str,
+    /// The value of each key, in the same order.
+    values: &'static [T],
 }
 
-/// Run `parse` over all of `input`: `None` unless it succeeds and leaves nothing.
-fn full<'a, T>(input: &'a [u8], parse: impl FnOnce(&mut Fields<'a>) -> Option<T>) -> Option<T> {
-    let mut p = Fields::new(input);
-    let value = parse(&mut p)?;
-    p.done()?;
-    Some(value)
+/// The value for `key` in `table`: a loop over one string instead of a compare for each key.
+fn lookup<T: Copy>(table: &Keyed<T>, key: &[u8]) -> Option<T> {
+    table.values.get(position(table.keys, key)?).copied()
+}
+
+/// Where `key` is among `keys` (each followed by a line end). An empty key is found after the
+/// last line end, where there is no value.
+#[inline(never)]
+fn position(keys: &str, key: &[u8]) -> Option<usize> {
+    keys.as_bytes()
+        .split(|&b| b == b'\n')
+        .position(|k| k == key)
+}
+
+/// `s` as UTF-8 text. (Out of line: the decoders call it from many places.)
+#[inline(never)]
+fn text(s: &[u8]) -> Option<&str> {
+    core::str::from_utf8(s).ok()
 }
 
 #[cfg(test)]
