@@ -16,7 +16,7 @@ function still counts for the crate that wrote it; the standard library's code (
 slices, formatting) counts for the crate whose function it was inlined into, and for `core`
 where it stands alone. Named constants in .rodata count for the crate in their symbol's path;
 unnamed ones (string literals, panic locations, tables the compiler made: in practice all of
-them) stay unattributed. The driver's share is quectel-bc20 plus nom, which only it uses; crates it
+them) stay unattributed. The driver's share is quectel-bc20's; crates it
 shares with the rest (heapless, embassy-sync, ...) are listed apart.
 """
 
@@ -28,7 +28,7 @@ from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-DRIVER = ("quectel-bc20", "nom")
+DRIVER = ("quectel-bc20",)
 STD = ("core", "alloc", "compiler-builtins")
 
 
@@ -143,7 +143,7 @@ def report(elf):
         t = code[c] + consts[c]
         print(f"  {c:<22}{code[c]:>8}{consts[c]:>8}{t:>8}{100 * t / flash:>9.1f}%")
     d = sum(code[c] + consts[c] for c in DRIVER)
-    print(f"  driver (quectel-bc20 + nom): {d} bytes, {100 * d / flash:.1f} % of flash")
+    print(f"  driver (quectel-bc20): {d} bytes, {100 * d / flash:.1f} % of flash")
 
 
 def main():

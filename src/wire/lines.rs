@@ -16,13 +16,15 @@ use super::frame::{
 };
 use super::parse::ParseContext;
 
-/// A constant table from short ASCII keys to values, for [`lookup`]: the keys packed into one
-/// string, one a line (no pointer and length for each), the values in the same order.
+/// A constant table from short ASCII keys to values, for [`lookup`]: the keys, and the values
+/// in the same order. (A `match` on byte strings compiles into a compare for each key, in
+/// line; a table and one loop take far less flash. Keys packed into one string would take 8
+/// bytes less each, but every lookup would then scan all their bytes: a third slower.)
 macro_rules! keyed {
     ($(#[$doc:meta])* const $table:ident: [$t:ty] = [$($key:literal => $value:expr),+ $(,)?];) => {
         $(#[$doc])*
         const $table: Keyed<$t> = Keyed {
-            keys: concat!($($key, "\n"),+),
+            keys: &[$($key),+],
             values: &[$($value),+],
         };
     };
@@ -522,24 +524,23 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 
 /// Short keys and their values (see [`keyed!`]).
 struct Keyed<T: 'static> {
-    /// The keys, each followed by a line end.
-    keys: &'static str,
+    /// The keys.
+    keys: &'static [&'static str],
     /// The value of each key, in the same order.
     values: &'static [T],
 }
 
-/// The value for `key` in `table`: a loop over one string instead of a compare for each key.
+/// The value for `key` in `table`: one loop instead of a compare for each key.
 fn lookup<T: Copy>(table: &Keyed<T>, key: &[u8]) -> Option<T> {
     table.values.get(position(table.keys, key)?).copied()
 }
 
-/// Where `key` is among `keys` (each followed by a line end). An empty key is found after the
-/// last line end, where there is no value.
+/// Where `key` is among `keys`.
 #[inline(never)]
-fn position(keys: &str, key: &[u8]) -> Option<usize> {
-    keys.as_bytes()
-        .split(|&b| b == b'\n')
-        .position(|k| k == key)
+fn position(keys: &[&str], key: &[u8]) -> Option<usize> {
+    // Lengths first (a slice comparison does): most keys differ in it, so few bytes are
+    // compared.
+    keys.iter().position(|k| k.as_bytes() == key)
 }
 
 /// `s` as UTF-8 text. (Out of line: the decoders call it from many places.)
