@@ -293,7 +293,7 @@ impl Parser {
     ///
     /// Inside a raw payload this is a few instructions (the piece is the input, up to what
     /// is left of the payload), so a caller may read the UART in pieces as small as it likes
-    /// at little cost per read; everything else goes through [`Parser::step`].
+    /// at little cost per read; everything else goes through an out-of-line step.
     #[inline]
     pub fn stream<'a>(&mut self, input: &'a [u8]) -> Stream<'a> {
         match &mut self.pending {
