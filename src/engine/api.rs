@@ -31,7 +31,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             .filter_map(|i| u8::try_from(i).ok().and_then(ConnectId::new))
             .find(|&id| {
                 self.socket(id)
-                    .is_some_and(|s| s.phase == SocketPhase::Free)
+                    .is_some_and(|s| matches!(s.phase, SocketPhase::Free))
                     && !self.send_pending(id)
             })
             .ok_or(Error::NoSocket)?;
@@ -62,7 +62,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         local_port: u16,
     ) -> Result<(), Error> {
         let s = self.socket(id).ok_or(Error::Unexpected)?;
-        if s.phase != SocketPhase::Reserved {
+        if !matches!(s.phase, SocketPhase::Reserved) {
             return Err(Error::Unexpected);
         }
         let cmd = Command::QiOpen {
@@ -296,7 +296,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             _ => {}
         }
         // Bytes the application queued before closing still go out, then the socket closes.
-        s.linger = s.phase == SocketPhase::Connected && s.tx.len() > 0 && !s.direct;
+        s.linger = matches!(s.phase, SocketPhase::Connected) && s.tx.len() > 0 && !s.direct;
         if !s.linger {
             let inflight = s.tx_inflight;
             s.tx.truncate(inflight);

@@ -340,7 +340,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             );
             return;
         };
-        if s.phase != SocketPhase::Opening {
+        if !matches!(s.phase, SocketPhase::Opening) {
             crate::fmt::warn!("bc20: +QIOPEN for socket {}, which is not opening", id);
             return;
         }

@@ -341,8 +341,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             let queued = self.find_socket(|s| {
                 s.tx.len() > 0
                     && s.tx_inflight == 0
-                    && (s.phase == SocketPhase::Connected
-                        || (s.phase == SocketPhase::Closing && s.linger))
+                    && (matches!(s.phase, SocketPhase::Connected)
+                        || (matches!(s.phase, SocketPhase::Closing) && s.linger))
             });
             if let Some(id) = queued {
                 let (len, hex) = self.chunk_of(id);

@@ -151,7 +151,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 Ok(()) => {
                     let t = u64::from(self.config.open_timeout_ms);
                     if let Some(s) = self.sockets.get_mut(id.index())
-                        && s.phase == SocketPhase::Opening
+                        && matches!(s.phase, SocketPhase::Opening)
                     {
                         s.open_deadline = core::num::NonZeroU64::new(now.saturating_add(t).max(1));
                     }
@@ -209,7 +209,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     }
                 }
                 if let Some(s) = self.sockets.get_mut(id.index()) {
-                    if s.phase == SocketPhase::Closing {
+                    if matches!(s.phase, SocketPhase::Closing) {
                         s.reset();
                         // A `SEND OK` still awaited on this connection will not come (or is
                         // moot): it must not be taken for a send of the next connection on
@@ -305,7 +305,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(s) = self.sockets.get_mut(id.index()) else {
             return;
         };
-        if s.in_use() && s.phase != SocketPhase::Closing {
+        if s.in_use() && !matches!(s.phase, SocketPhase::Closing) {
             s.phase = SocketPhase::Failed(e);
             s.open_deadline = None;
             s.drop_queued();

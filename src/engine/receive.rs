@@ -27,7 +27,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let dropped_anyway = s.service == ServiceType::Udp
             && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
         let full = s.rx.free() < usize::from(len);
-        if s.in_use() && s.phase != SocketPhase::Closing && !dropped_anyway && full {
+        if s.in_use() && !matches!(s.phase, SocketPhase::Closing) && !dropped_anyway && full {
             if self.stalled != Some(id) {
                 crate::fmt::warn!(
                     "bc20: receive buffer of socket {} full; holding the UART",
@@ -70,7 +70,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// `+QIURC: "recv",<id>,<len>` in direct push: pushed data starts.
     pub(super) fn start_push(&mut self, id: ConnectId, len: u16) {
         match self.sockets.get(id.index()) {
-            Some(s) if s.in_use() && s.phase != SocketPhase::Closing => {
+            Some(s) if s.in_use() && !matches!(s.phase, SocketPhase::Closing) => {
                 if s.mode != AccessMode::DirectPush {
                     crate::fmt::warn!(
                         "bc20: data pushed for socket {} in buffer mode; keeping it",

@@ -59,7 +59,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         for s in &self.sockets {
             if let Some(d) = s.open_deadline
-                && s.phase == SocketPhase::Opening
+                && matches!(s.phase, SocketPhase::Opening)
             {
                 take(d.get());
             }
@@ -192,7 +192,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.complete_send(id, 0, Err(Error::Timeout));
         }
         while let Some(id) = self.find_socket(|s| {
-            s.phase == SocketPhase::Opening
+            matches!(s.phase, SocketPhase::Opening)
                 && s.open_deadline
                     .is_some_and(|d| d.get() <= self.look_certified)
         }) {
@@ -309,7 +309,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             let Some(s) = self.sockets.get_mut(id.index()) else {
                 continue;
             };
-            if s.phase == SocketPhase::Closing {
+            if matches!(s.phase, SocketPhase::Closing) {
                 // Its close is moot now: the module forgot the socket.
                 s.reset();
                 self.event(Event::Closed(id));

@@ -240,7 +240,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         self.read_pending
             && self.mode == AccessMode::Buffer
             && self.in_use()
-            && self.phase != SocketPhase::Closing
+            && !matches!(self.phase, SocketPhase::Closing)
             && now >= self.read_retry_at
             && (self.service == ServiceType::Tcp || !self.datagrams.is_full())
             && (self.rx.free() >= RX.min(64) || self.discard_rest)
