@@ -240,3 +240,40 @@ fn a_sleeping_module_loses_nothing_across_long_idle() {
         }
     }
 }
+
+/// A module that sleeps after a short idle (200 ms, less than the default `quiet_ms`) under a
+/// loop that calls the driver every millisecond: reached with the default configuration, and
+/// nothing lost.
+#[test]
+fn a_module_that_sleeps_soon_is_reached_by_a_busy_loop() {
+    let port = echo_server();
+    let sim_config = sim::Config {
+        sleep_after: Some(std::time::Duration::from_millis(200)),
+        ..sim::Config::default()
+    };
+    let mut r = Rig::new(
+        Wire::Continuous,
+        16 * 1024,
+        sim_config,
+        config(AccessMode::Buffer),
+    );
+    let mut s = connect(&mut r, port);
+    let mut buf = [0u8; 512];
+    for round in 0..4u64 {
+        r.work(1_000); // asleep by now
+        let data = payload(300, round);
+        let sent = r.nb(60_000, |d| TcpClientStack::send(d, &mut s, &data));
+        assert_eq!(sent, Some(Ok(300)), "round {round}: send");
+        let mut got = Vec::new();
+        while got.len() < data.len() {
+            match r.nb(60_000, |d| TcpClientStack::receive(d, &mut s, &mut buf)) {
+                Some(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert!(got == data, "round {round}: echo differs");
+    }
+    let t = r.d.engine().traffic();
+    assert_eq!(t.timeouts, 0, "{t:?}");
+    assert!(t.wakes > 0 || t.resent > 0, "never asleep? {t:?}");
+}
