@@ -277,3 +277,75 @@ fn a_module_that_sleeps_soon_is_reached_by_a_busy_loop() {
     assert_eq!(t.timeouts, 0, "{t:?}");
     assert!(t.wakes > 0 || t.resent > 0, "never asleep? {t:?}");
 }
+
+/// A sleeping module under a superloop that calls the driver only every `period` ms: each
+/// step of a wake-up takes a call, and a deadline counts only after two looks, so the module
+/// must stay awake for about three periods. Inside that envelope the data moves; outside it
+/// every operation still ends, with `Timeout`, never `WouldBlock` for ever.
+#[test]
+fn a_sleeping_module_under_a_slow_superloop_moves_data_or_says_why() {
+    for (sleep_ms, period, works) in [
+        (300u64, 100u64, true),
+        (1_000, 300, true),
+        (300, 200, false),
+        (1_000, 500, false),
+    ] {
+        let port = echo_server();
+        let sim_config = sim::Config {
+            sleep_after: Some(std::time::Duration::from_millis(sleep_ms)),
+            ..sim::Config::default()
+        };
+        let mut r = Rig::new(
+            Wire::Continuous,
+            16 * 1024,
+            sim_config,
+            config(AccessMode::Buffer),
+        );
+        let mut s = connect(&mut r, port);
+        let mut buf = [0u8; 512];
+        let case = format!("sleep {sleep_ms} ms, poll every {period} ms");
+        let outcome = (|| {
+            for round in 0..3u64 {
+                r.work(2_000); // asleep by now
+                let data = payload(200, round);
+                slow(&mut r, period, |d| TcpClientStack::send(d, &mut s, &data))?;
+                let mut got = Vec::new();
+                while got.len() < data.len() {
+                    let n = slow(&mut r, period, |d| {
+                        TcpClientStack::receive(d, &mut s, &mut buf)
+                    })?;
+                    got.extend_from_slice(&buf[..n]);
+                }
+                assert!(got == data, "{case}: round {round}: echo differs");
+            }
+            Ok(())
+        })();
+        if works {
+            assert_eq!(outcome, Ok(()), "{case}");
+        } else {
+            assert_eq!(outcome, Err(Error::Timeout), "{case}");
+        }
+    }
+}
+
+/// Call `f` once every `period` virtual ms until it is done; `WouldBlock` for two virtual
+/// minutes is a stall (a panic).
+fn slow<T>(
+    r: &mut Rig,
+    period: u64,
+    mut f: impl FnMut(
+        &mut quectel_bc20::Bc20<superloop_support::Uart, superloop_support::VClock, 5, 4096>,
+    ) -> nb::Result<T, Error>,
+) -> Result<T, Error> {
+    let start = r.now();
+    loop {
+        match f(&mut r.d) {
+            Ok(v) => return Ok(v),
+            Err(nb::Error::Other(e)) => return Err(e),
+            Err(nb::Error::WouldBlock) => {
+                assert!(r.now() - start < 120_000, "WouldBlock for two minutes");
+                r.work(period);
+            }
+        }
+    }
+}
