@@ -294,6 +294,7 @@ pub enum ResultCode {
 
 impl ResultCode {
     /// Classify a numeric code.
+    #[inline(never)] // called from several decoders: one copy, not one each
     pub const fn from_code(code: u16) -> Self {
         if code == 0 {
             return ResultCode::Success;

@@ -168,6 +168,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         Ok(())
     }
 
+    #[inline(never)] // one copy for its callers (flash)
     fn set_inflight(&mut self, job: Job) {
         self.traffic.commands = self.traffic.commands.saturating_add(1);
         self.inflight = Some(InFlight {

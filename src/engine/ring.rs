@@ -130,6 +130,7 @@ impl<const N: usize> Ring<N> {
     }
 
     /// Drop up to `n` readable bytes from the front; returns how many.
+    #[inline(never)] // one copy for its callers (flash)
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
         self.head = if N == 0 { 0 } else { (self.head + n) % N };

@@ -32,6 +32,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// Send `AT` until the module answers, then the command waiting in the transmit buffer.
+    #[inline(never)] // one copy for its callers (flash)
     pub(super) fn start_wake(&mut self) {
         crate::fmt::debug!("bc20: waking the module");
         self.waking = Some(super::Waking {
