@@ -253,6 +253,17 @@ impl Default for Parser {
     }
 }
 
+/// What is wrong with a line that [`Parser::line`] frames (not one closure per kind, which
+/// would compile the line framer once for each).
+enum Broken {
+    /// Nothing known: the line is classified.
+    No,
+    /// A payload header that does not decode: [`Frame::BadPayload`].
+    Payload(Option<ConnectId>, Malformed),
+    /// A line that does not decode: [`Frame::Malformed`].
+    Line(Malformed),
+}
+
 /// One step of framing outside a payload.
 enum Item<'a> {
     Frame(Frame<'a>, usize),
@@ -646,29 +657,20 @@ impl Parser {
                 // A `+QIRD` header that does not decode may have had data after it: that data
                 // is not ours to guess at.
                 Header::Broken(why) if qird => {
-                    let frame = Frame::BadPayload {
-                        id: None,
-                        line: &[],
-                        why,
-                    };
-                    return self.line(input, Some(frame));
+                    return self.line(input, Broken::Payload(None, why));
                 }
-                Header::Broken(why) => {
-                    let frame = Frame::Malformed { line: &[], why };
-                    return self.line(input, Some(frame));
-                }
+                Header::Broken(why) => return self.line(input, Broken::Line(why)),
                 Header::Unframable(id, why) => {
-                    let frame = Frame::BadPayload { id, line: &[], why };
-                    return self.line(input, Some(frame));
+                    return self.line(input, Broken::Payload(id, why));
                 }
             }
         }
-        self.line(input, None)
+        self.line(input, Broken::No)
     }
 
-    /// Frame one ordinary line and turn it into a frame: with [`classify`], or as `broken`
-    /// (a payload header that does not decode) with the line filled in.
-    fn line<'a>(&mut self, input: &'a [u8], broken: Option<Frame<'a>>) -> Item<'a> {
+    /// Frame one ordinary line and turn it into a frame: with [`classify`], or as what is
+    /// `broken` about it (a payload header that does not decode).
+    fn line<'a>(&mut self, input: &'a [u8], broken: Broken) -> Item<'a> {
         let window = input
             .get(..self.ctx.max_line.saturating_add(1))
             .unwrap_or(input);
@@ -699,9 +701,9 @@ impl Parser {
             Frame::Echo(line)
         } else {
             match broken {
-                Some(Frame::BadPayload { id, why, .. }) => Frame::BadPayload { id, line, why },
-                Some(Frame::Malformed { why, .. }) => Frame::Malformed { line, why },
-                _ => classify(line, &self.ctx),
+                Broken::No => classify(line, &self.ctx),
+                Broken::Payload(id, why) => Frame::BadPayload { id, line, why },
+                Broken::Line(why) => Frame::Malformed { line, why },
             }
         };
         Item::Frame(frame, consumed)
