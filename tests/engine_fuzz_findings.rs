@@ -470,3 +470,49 @@ fn an_empty_udp_read_drops_nothing_and_a_read_that_makes_room_releases_the_uart(
     let mut buf = [0u8; 2048];
     assert_eq!(r.e.recv(id, &mut buf), Ok(1_000));
 }
+
+/// A command whose deadline passes while output is held back (its answer may be behind the
+/// data waiting for a reader) is judged again only after a fresh look once the reader makes
+/// room. Looks taken while nothing was read used to count: right after the read, the
+/// deadline was reported as passed (the echo fuzz target: "poll_timeout not later than now:
+/// a caller would spin"), and a look before the answer reached the UART's buffer timed the
+/// command out although its answer was on its way.
+#[test]
+fn a_deadline_held_back_with_the_uart_gets_a_fresh_look_after_the_read() {
+    let (mut r, id) = push_rig();
+    r.rx_bytes(&push(1_000));
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    let more = push(1_000);
+    let taken = r.e.handle_rx(&more, r.now);
+    assert!(
+        taken < more.len(),
+        "the buffer is full: the rest is held back"
+    );
+    // Long past the command's deadline, with the UART held back all along.
+    r.advance(5_000);
+    assert_eq!(r.e.take_reply(t), None, "no timeout while held back");
+    let mut buf = [0u8; 2048];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1_000));
+    assert!(
+        r.e.poll_timeout().is_none_or(|d| d > r.now),
+        "a deadline in the past right after the read: {:?} at {}",
+        r.e.poll_timeout(),
+        r.now
+    );
+    // A look before the rest reached the UART's buffer: the answer is still on its way.
+    r.e.handle_timeout(r.now);
+    assert_eq!(
+        r.e.take_reply(t),
+        None,
+        "timed out with the answer on its way"
+    );
+    let rest = &more[taken..];
+    assert_eq!(r.e.handle_rx(rest, r.now), rest.len());
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(RegistrationStatus::Home)))
+    );
+    assert_eq!(r.e.traffic().timeouts, 0);
+}

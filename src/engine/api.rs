@@ -250,7 +250,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         // Room made (also by the dropped rest of a datagram larger than `out`): output held
         // back for this socket may fit now.
         if freed && self.st.stalled == Some(id) {
-            self.st.stalled = None;
+            self.st.release_stall();
             self.process_staged();
         }
         if n > 0 {
@@ -288,7 +288,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 self.st.event(Event::Closed(id));
                 if self.st.stalled == Some(id) {
                     // Output held back for this socket's reader: it is gone (see below).
-                    self.st.stalled = None;
+                    self.st.release_stall();
                     self.process_staged();
                 }
                 return Ok(());
@@ -308,7 +308,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if self.st.stalled == Some(id) {
             // Output held back for this socket's reader, who is gone: its data is now dropped
             // as it comes, so the rest of the module's output (the close's answer) can flow.
-            self.st.stalled = None;
+            self.st.release_stall();
             self.process_staged();
         }
         Ok(())

@@ -647,6 +647,23 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
+    /// Output held back stops being held back (the reader made room, or went away) other than
+    /// by reading the UART. The command in flight, whose deadlines were set aside meanwhile,
+    /// may have its answer among what waited in the UART: those deadlines count again only
+    /// after the line has been looked at afresh, not at once by looks from while nothing
+    /// was read.
+    fn release_stall(&mut self) {
+        self.stalled = None;
+        let now = self.now;
+        self.look_anchor = self.look_anchor.max(now);
+        if let Some(f) = &mut self.inflight {
+            f.deadline = f.deadline.map(|d| d.max(now));
+            if let Some(p) = &mut f.ping {
+                p.decide_at = p.decide_at.map(|d| d.max(now));
+            }
+        }
+    }
+
     /// True when deadline `d` has passed by what the engine has seen of the line.
     fn passed(&self, d: Millis) -> bool {
         d <= self.look_certified
