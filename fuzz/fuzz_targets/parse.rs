@@ -56,8 +56,11 @@ fuzz_target!(|data: &[u8]| {
     let used_eof = drain(&mut whole, tail, true, &mut whole_frames);
     let whole_left = tail.len() - used_eof;
 
-    // In reads through an accumulating buffer, as a driver does.
-    let bound = ctx.max_line + 2 * ctx.max_payload + 64;
+    // In reads through an accumulating buffer, as a driver does. It holds at most a payload
+    // frame (up to twice the payload in hex) and a line, or a payload header still undecided:
+    // that takes up to about 90 bytes (the sibling address form) whatever `max_line` is, so
+    // 128 stands for it under a smaller limit, as in `stream.rs`.
+    let bound = ctx.max_line.max(128) + 2 * ctx.max_payload + 64;
     let mut chunked = Parser::new(ctx);
     let mut chunked_frames = Vec::new();
     let mut buf: Vec<u8> = Vec::new();

@@ -6,7 +6,9 @@
 //!
 //! 1. Keep the bytes received and not consumed yet in a buffer of your own: at most the
 //!    longest line you need (lines longer than [`ParseContext::max_line`] are skipped as
-//!    [`Frame::Overlong`]) plus one read.
+//!    [`Frame::Overlong`]) plus one read. A payload header is decided within about 90 bytes
+//!    (the sibling address form, `+QIURC: "recv",<id>,<len>,"<ip>",<port>`), even under a
+//!    smaller `max_line`: the engine's staging is never smaller than 128 bytes.
 //! 2. Call [`Parser::stream`] on them. It answers
 //!    - [`Stream::Frame`]: a complete frame. A payload header ([`Frame::QiRdHeader`],
 //!      [`Frame::RecvHeader`]) is followed by its data: [`Stream::Data`] pieces, then one
