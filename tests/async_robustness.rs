@@ -220,12 +220,23 @@ async fn queued_writes_honour_send_text_when_possible() {
     assert!(goodput[0] < 0.5 && goodput[1] > 0.9, "{goodput:?}");
 }
 
+/// A module that sleeps between every operation loses nothing through the async stack, with
+/// either wake policy; and one that sleeps after a short idle (150 and 250 ms, less than the
+/// default `quiet_ms` and `wake_answer_ms`) is still reached with the default configuration:
+/// a wake-up `AT` answered by a bare line end is followed by the next one at once, not after
+/// the answer window, during which the module would fall asleep again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleeping_module_loses_nothing_through_the_async_stack() {
-    for wake in [WakePolicy::Learn, WakePolicy::AfterIdle(500)] {
+    for (sleep_ms, wake, idle_ms, len, rounds) in [
+        (600u64, WakePolicy::Learn, 900u64, 700usize, 4u64),
+        (600, WakePolicy::AfterIdle(500), 900, 700, 4),
+        (150, WakePolicy::Learn, 400, 300, 3),
+        (250, WakePolicy::Learn, 400, 300, 3),
+    ] {
+        let case = format!("sleep {sleep_ms} ms, {wake:?}");
         let (port, _seen) = async_support::tcp_echo_reporting().await;
         let sim_config = sim::Config {
-            sleep_after: Some(Duration::from_millis(600)),
+            sleep_after: Some(Duration::from_millis(sleep_ms)),
             ..sim::Config::default()
         };
         let config = engine::Config {
@@ -236,56 +247,20 @@ async fn a_sleeping_module_loses_nothing_through_the_async_stack() {
         let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
             .await
             .unwrap();
-        for round in 0..4u64 {
-            tokio::time::sleep(Duration::from_millis(900)).await; // asleep by now
-            let data = pattern(700, round);
+        for round in 0..rounds {
+            tokio::time::sleep(Duration::from_millis(idle_ms)).await; // asleep by now
+            let data = pattern(len, round);
             within(STEP, "write", conn.write_all(&data)).await.unwrap();
             within(STEP, "flush", conn.flush()).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(900)).await;
+            tokio::time::sleep(Duration::from_millis(idle_ms)).await;
             let mut back = vec![0u8; data.len()];
             within(STEP, "read", conn.read_exact(&mut back))
                 .await
                 .unwrap();
-            assert_eq!(back, data, "{wake:?} round {round}");
+            assert_eq!(back, data, "{case}: round {round}");
         }
         let t = stack.traffic();
-        assert_eq!(t.timeouts, 0, "{wake:?}: {t:?}");
-        assert!(t.wakes > 0, "{wake:?}: the module was woken: {t:?}");
-    }
-}
-
-/// A module that sleeps after a short idle (here 150 and 250 ms, less than the default
-/// `quiet_ms` and `wake_answer_ms`) is still reached with the default configuration: a wake-up
-/// `AT` answered by a bare line end is followed by the next one at once, not after the
-/// answer window, during which the module would fall asleep again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_module_that_sleeps_soon_is_reached_with_the_defaults() {
-    for sleep_ms in [150u64, 250] {
-        let (port, _seen) = async_support::tcp_echo_reporting().await;
-        let sim_config = sim::Config {
-            sleep_after: Some(Duration::from_millis(sleep_ms)),
-            ..sim::Config::default()
-        };
-        let (stack, _written, _emu) = tapped(sim_config, engine::Config::default()).await;
-        let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
-            .await
-            .unwrap();
-        for round in 0..3u64 {
-            tokio::time::sleep(Duration::from_millis(400)).await; // asleep by now
-            let data = pattern(300, round);
-            within(STEP, "write", conn.write_all(&data)).await.unwrap();
-            within(STEP, "flush", conn.flush()).await.unwrap();
-            let mut back = vec![0u8; data.len()];
-            within(STEP, "read", conn.read_exact(&mut back))
-                .await
-                .unwrap();
-            assert_eq!(back, data, "sleep {sleep_ms} ms, round {round}");
-        }
-        let t = stack.traffic();
-        assert_eq!(t.timeouts, 0, "sleep {sleep_ms} ms: {t:?}");
-        assert!(
-            t.wakes > 0,
-            "sleep {sleep_ms} ms: the module was woken: {t:?}"
-        );
+        assert_eq!(t.timeouts, 0, "{case}: {t:?}");
+        assert!(t.wakes > 0, "{case}: the module was woken: {t:?}");
     }
 }
