@@ -787,55 +787,33 @@ enum F {
     Lit(&'static [u8]),
 }
 
+/// The eight fields of the BC20's `+QISTATE`.
+const QISTATE_8: &[F] = &[
+    F::Num,
+    F::Quoted,
+    F::Ip,
+    F::Num,
+    F::Num,
+    F::Num,
+    F::Num,
+    F::Num,
+];
+/// The fields of a `+QPING` echo line.
+const QPING_ECHO: &[F] = &[F::Num, F::Ip, F::Num, F::Num, F::Num];
+
 /// Lines by their fields; the forms hard to get right by chance come more than once.
 const TEMPLATES: &[(&[u8], &[F])] = &[
-    (
-        b"+QISTATE: ",
-        &[
-            F::Num,
-            F::Quoted,
-            F::Ip,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-        ],
-    ),
-    (
-        b"+QISTATE: ",
-        &[
-            F::Num,
-            F::Quoted,
-            F::Ip,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-        ],
-    ),
+    (b"+QISTATE: ", QISTATE_8),
+    (b"+QISTATE: ", QISTATE_8),
     (b"+QNTP: ", &[F::Num, F::Ntp]),
-    (b"+QPING: ", &[F::Num, F::Ip, F::Num, F::Num, F::Num]),
-    (b"+QPING: ", &[F::Num, F::Ip, F::Num, F::Num, F::Num]),
+    (b"+QPING: ", QPING_ECHO),
+    (b"+QPING: ", QPING_ECHO),
     (
         b"+QPING: ",
         &[F::Num, F::Num, F::Num, F::Num, F::Num, F::Num, F::Num],
     ),
     (b"+QPING: ", &[F::Num]),
-    (
-        b"+QISTATE: ",
-        &[
-            F::Num,
-            F::Quoted,
-            F::Ip,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-            F::Num,
-        ],
-    ),
+    (b"+QISTATE: ", QISTATE_8),
     (
         b"+QISTATE: ",
         &[
