@@ -2,6 +2,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use super::keyed::{keyed, lookup};
 use crate::types::{
     CmeError, ConnectId, NtpTime, PingReply, PingSummary, QiCfg, RegistrationStatus, ResultCode,
     SocketStatus,
@@ -188,15 +189,15 @@ pub enum ExtService {
 impl ExtService {
     /// The type for its name as printed (without quotes).
     pub fn from_wire(name: &[u8]) -> Self {
-        // A table, not a `match`: a match on byte strings is compiled into a comparison of
-        // each name in line, several hundred bytes of flash for a form the driver rarely sees.
-        const NAMES: [(&[u8], ExtService); 5] = [
-            (b"TCP", ExtService::Tcp),
-            (b"UDP", ExtService::Udp),
-            (b"TCP LISTENER", ExtService::TcpListener),
-            (b"TCP INCOMING", ExtService::TcpIncoming),
-            (b"UDP SERVICE", ExtService::UdpService),
-        ];
+        keyed! {
+            const NAMES: [ExtService] = [
+                "TCP" => ExtService::Tcp,
+                "UDP" => ExtService::Udp,
+                "TCP LISTENER" => ExtService::TcpListener,
+                "TCP INCOMING" => ExtService::TcpIncoming,
+                "UDP SERVICE" => ExtService::UdpService,
+            ];
+        }
         lookup(&NAMES, name).unwrap_or(ExtService::Other)
     }
 }
@@ -218,18 +219,15 @@ pub enum AtPort {
 impl AtPort {
     /// The port for its name as printed (without quotes).
     pub fn from_wire(name: &[u8]) -> Self {
-        const NAMES: [(&[u8], AtPort); 3] = [
-            (b"uart1", AtPort::Uart1),
-            (b"usbat", AtPort::UsbAt),
-            (b"usbmodem", AtPort::UsbModem),
-        ];
+        keyed! {
+            const NAMES: [AtPort] = [
+                "uart1" => AtPort::Uart1,
+                "usbat" => AtPort::UsbAt,
+                "usbmodem" => AtPort::UsbModem,
+            ];
+        }
         lookup(&NAMES, name).unwrap_or(AtPort::Other)
     }
-}
-
-/// The value whose name is `name` in `table`.
-fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
-    table.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
 }
 
 /// `+QISTATE:` in the ten-field form of BG96-class siblings (BG96, EC2x, UC200T):

@@ -14,21 +14,8 @@ use super::fields::Fields;
 use super::frame::{
     AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand,
 };
+use super::keyed::{keyed, lookup};
 use super::parse::ParseContext;
-
-/// A constant table from short ASCII keys to values, for [`lookup`]: the keys, and the values
-/// in the same order. (A `match` on byte strings compiles into a compare for each key, in
-/// line; a table and one loop take far less flash. Keys packed into one string would take 8
-/// bytes less each, but every lookup would then scan all their bytes: a third slower.)
-macro_rules! keyed {
-    ($(#[$doc:meta])* const $table:ident: [$t:ty] = [$($key:literal => $value:expr),+ $(,)?];) => {
-        $(#[$doc])*
-        const $table: Keyed<$t> = Keyed {
-            keys: &[$($key),+],
-            values: &[$($value),+],
-        };
-    };
-}
 
 /// A line that is a frame by itself (the frame, without its lifetime and its size).
 #[derive(Clone, Copy)]
@@ -520,27 +507,6 @@ fn connect_id(n: u8) -> Result<ConnectId, Malformed> {
 
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     super::addr::ipv4(s)
-}
-
-/// Short keys and their values (see [`keyed!`]).
-struct Keyed<T: 'static> {
-    /// The keys.
-    keys: &'static [&'static str],
-    /// The value of each key, in the same order.
-    values: &'static [T],
-}
-
-/// The value for `key` in `table`: one loop instead of a compare for each key.
-fn lookup<T: Copy>(table: &Keyed<T>, key: &[u8]) -> Option<T> {
-    table.values.get(position(table.keys, key)?).copied()
-}
-
-/// Where `key` is among `keys`.
-#[inline(never)]
-fn position(keys: &[&str], key: &[u8]) -> Option<usize> {
-    // Lengths first (a slice comparison does): most keys differ in it, so few bytes are
-    // compared.
-    keys.iter().position(|k| k.as_bytes() == key)
 }
 
 /// `s` as UTF-8 text. (Out of line: the decoders call it from many places.)

@@ -8,6 +8,7 @@ mod fields;
 mod frame;
 mod header;
 pub mod hex;
+mod keyed;
 mod lines;
 mod parse;
 mod sibling;
