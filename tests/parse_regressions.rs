@@ -157,3 +157,47 @@ fn payload_counter_does_not_depend_on_the_reads() {
         assert_eq!(stream_at(ctx, bytes, cut), whole, "split at {cut}");
     }
 }
+
+/// A payload header is decided (framed, or found broken) within 90 bytes whatever
+/// `max_line` is: the longest undecided forms are the sibling address forms with every
+/// number at its longest. The parser's calling contract and the fuzz targets' buffering bound
+/// (a floor of 128 bytes, and the engine's smallest staging) rest on it.
+#[test]
+fn a_payload_header_is_decided_within_90_bytes() {
+    use quectel_bc20::{AccessMode, ConnectId, DataFormat, ViewMode};
+    let addr = "1".repeat(45);
+    let headers = [
+        format!("+QIURC: \"recv\",  00001,  00001,\"{addr}\",1234567890\r"),
+        format!("+QIRD: 1234567890,\"{addr}\",1234567890\r"),
+        "+QIRD: 1234567890,1234567890,1234567890\r".to_string(),
+        "+QIURC: \"recv\",  00001,\"buff ful".to_string(),
+    ];
+    let mut longest = 0;
+    for view_mode in [ViewMode::HeaderCrLfData, ViewMode::HeaderCommaData] {
+        for recv_format in [DataFormat::Text, DataFormat::Hex] {
+            let mut ctx = ParseContext {
+                max_line: 1,
+                max_payload: 0,
+                view_mode,
+                recv_format,
+                ..ParseContext::default()
+            };
+            for id in ConnectId::ALL {
+                ctx.set_access_mode(id, AccessMode::DirectPush);
+            }
+            for h in &headers {
+                let b = h.as_bytes();
+                for n in 1..=b.len() {
+                    if Parser::new(ctx).parse(&b[..n]) == Parse::NeedMore {
+                        longest = longest.max(n);
+                    }
+                }
+                // One byte more decides it.
+                let mut whole = b.to_vec();
+                whole.push(b'x');
+                assert_ne!(Parser::new(ctx).parse(&whole), Parse::NeedMore, "{h:?}");
+            }
+        }
+    }
+    assert_eq!(longest, 90);
+}
