@@ -62,14 +62,16 @@ use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::signal::Signal;
 use embassy_sync::waitqueue::MultiWakerRegistration;
 
+#[cfg(feature = "ping")]
+use crate::engine::PingOutcome;
 use crate::engine::{
-    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, PingOutcome, Reply,
-    Request, SocketInfo, SocketPhase, Ticket,
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, Reply, Request,
+    SocketInfo, SocketPhase, Ticket,
 };
 use crate::error::Error;
-use crate::types::{
-    AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus, ServiceType,
-};
+#[cfg(feature = "ntp")]
+use crate::types::NtpTime;
+use crate::types::{AccessMode, ConnectId, QiCfg, QiCfgKey, RegistrationStatus, ServiceType};
 
 /// How many tasks can wait on the driver at once before they are all woken to re-register.
 const WAITERS: usize = 8;
@@ -316,7 +318,8 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
             .into_registration()
     }
 
-    /// `AT+QPING`; see [`crate::Bc20::ping`].
+    /// `AT+QPING`; see [`crate::Bc20::ping`]. Feature `ping`.
+    #[cfg(feature = "ping")]
     pub async fn ping(
         &self,
         host: &str,
@@ -333,7 +336,8 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         self.request(ping).await?.into_ping()
     }
 
-    /// `AT+QNTP`: synchronise the module's clock; returns the time.
+    /// `AT+QNTP`: synchronise the module's clock; returns the time. Feature `ntp`.
+    #[cfg(feature = "ntp")]
     pub async fn ntp(&self, server: &str, port: u16) -> Result<NtpTime, Error> {
         self.request(Request::Ntp { server, port })
             .await?

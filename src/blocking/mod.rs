@@ -31,12 +31,16 @@ use core::net::{SocketAddr, SocketAddrV4};
 use embedded_io::{Read, ReadReady, Write};
 
 use crate::clock::Clock;
+#[cfg(feature = "ping")]
+use crate::engine::PingOutcome;
 use crate::engine::{
-    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, PingOutcome, Reply,
-    Request, SocketInfo, SocketPhase, Ticket,
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, Reply, Request,
+    SocketInfo, SocketPhase, Ticket,
 };
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId, NtpTime, QiCfg, QiCfgKey, RegistrationStatus};
+#[cfg(feature = "ntp")]
+use crate::types::NtpTime;
+use crate::types::{AccessMode, ConnectId, QiCfg, QiCfgKey, RegistrationStatus};
 use crate::wake::{NoWake, Wake};
 
 /// The BC20 as a blocking network stack. `N`, `RX`, `TX` and `ST` size the engine (sockets,
@@ -320,7 +324,8 @@ where
     }
 
     /// `AT+QPING`: ping `host` `count` times (1..=10), waiting `timeout_s` (1..=255) for each
-    /// echo of `size` bytes (32..=200).
+    /// echo of `size` bytes (32..=200). Feature `ping`.
+    #[cfg(feature = "ping")]
     pub fn ping(
         &mut self,
         host: &str,
@@ -338,6 +343,8 @@ where
     }
 
     /// `AT+QNTP`: synchronise the module's clock with `server:port`; returns the time.
+    /// Feature `ntp`.
+    #[cfg(feature = "ntp")]
     pub fn ntp(&mut self, server: &str, port: u16) -> Result<NtpTime, Error> {
         self.request(Request::Ntp { server, port })?.into_ntp()
     }

@@ -2,10 +2,14 @@
 
 use crate::error::{Error, ModemError};
 use crate::types::{ConnectId, ResultCode};
-use crate::wire::{CeReg, Frame, PingLine};
+#[cfg(feature = "ping")]
+use crate::wire::PingLine;
+use crate::wire::{CeReg, Frame};
 
 use super::jobs::{Job, UserKind};
-use super::reply::{PingEcho, Reply, SocketInfo, bounded};
+#[cfg(feature = "ping")]
+use super::reply::PingEcho;
+use super::reply::{Reply, SocketInfo, bounded};
 use super::socket::SocketPhase;
 use super::{Event, State};
 
@@ -112,7 +116,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     }
                 }
             }
+            #[cfg(feature = "ping")]
             Frame::Ping(line) => self.on_ping(line),
+            #[cfg(feature = "ntp")]
             Frame::Ntp { result, time } => {
                 if let Some((f, reply)) = self.user_job(UserKind::Ntp) {
                     match (result, time) {
@@ -123,6 +129,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     f.late_done = true;
                 }
             }
+            // Without the feature the parser gives these lines as `Unknown`.
+            #[cfg(not(feature = "ping"))]
+            Frame::Ping(_) => {}
+            #[cfg(not(feature = "ntp"))]
+            Frame::Ntp { .. } => {}
             Frame::QiState(s) => self.on_state(s),
             Frame::QiStateExt(s) => match s.as_bc20() {
                 Some(s) => self.on_state(s),
@@ -353,6 +364,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
+    #[cfg(feature = "ping")]
     fn on_ping(&mut self, line: PingLine) {
         let now = self.now;
         let settle_ms = u64::from(self.config.command_timeout_ms);
@@ -394,6 +406,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// A lone `+QPING: <err>` with nothing after it by its decision time: decide the ping.
+    #[cfg(feature = "ping")]
     pub(super) fn decide_ping(&mut self) {
         let certified = self.look_certified;
         let Some((f, reply)) = self.user_job(UserKind::Ping) else {
@@ -420,4 +433,5 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
 /// Longest gap between two lines of a ping beyond one echo's timeout (the module waits about
 /// a second between echoes), ms.
+#[cfg(feature = "ping")]
 const PING_LINE_GAP_MS: u64 = 3_000;

@@ -4,7 +4,9 @@ use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, QiCfg};
 use crate::wire::Command;
 
-use super::reply::{PingOutcome, Reply, Request};
+#[cfg(feature = "ping")]
+use super::reply::PingOutcome;
+use super::reply::{Reply, Request};
 use super::socket::SocketPhase;
 use super::{Millis, State, Ticket};
 
@@ -25,7 +27,9 @@ pub(super) enum UserKind {
     SwitchMode(ConnectId, AccessMode),
     SetCfg(QiCfg),
     Dns,
+    #[cfg(feature = "ping")]
     Ping,
+    #[cfg(feature = "ntp")]
     Ntp,
     Info,
     /// A step of [`Request::BringUp`] (collects like `Info`).
@@ -56,14 +60,18 @@ pub(super) enum Job {
 impl Job {
     /// Jobs whose answer has a second, later part that holds the command slot.
     pub(super) fn has_late_part(&self) -> bool {
-        matches!(
-            self,
-            Job::Close(_)
-                | Job::User {
-                    kind: UserKind::Dns | UserKind::Ping | UserKind::Ntp,
-                    ..
-                }
-        )
+        match self {
+            Job::Close(_) => true,
+            Job::User { kind, .. } => match kind {
+                UserKind::Dns => true,
+                #[cfg(feature = "ping")]
+                UserKind::Ping => true,
+                #[cfg(feature = "ntp")]
+                UserKind::Ntp => true,
+                _ => false,
+            },
+            _ => false,
+        }
     }
 }
 
@@ -94,10 +102,12 @@ pub(super) struct InFlight {
     /// another (the module may answer the wake-up `AT` later than the idle threshold).
     pub woken: bool,
     /// A ping's plan: how long its echoes may take, and how to tell a lone error apart.
+    #[cfg(feature = "ping")]
     pub ping: Option<PingPlan>,
 }
 
 /// What the engine knows of a ping in flight.
+#[cfg(feature = "ping")]
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PingPlan {
     /// Echo requests asked for.
@@ -184,6 +194,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             blank_seen: false,
             resent: 0,
             woken: false,
+            #[cfg(feature = "ping")]
             ping: None,
         });
     }
@@ -206,6 +217,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let (cmd, kind) = match request {
             Request::At => (Command::At, UserKind::Plain),
             Request::Dns(host) => (Command::QiDnsGip { context: ctx, host }, UserKind::Dns),
+            #[cfg(feature = "ping")]
             Request::Ping {
                 host,
                 timeout_s,
@@ -221,6 +233,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 },
                 UserKind::Ping,
             ),
+            #[cfg(feature = "ntp")]
             Request::Ntp { server, port } => (
                 Command::QNtp {
                     context: ctx,
@@ -254,19 +267,24 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let ticket = Ticket(self.next_ticket);
         self.next_ticket = self.next_ticket.wrapping_add(1);
         self.begin(&cmd, Job::User { ticket, kind })?;
-        if let Some(f) = &mut self.inflight {
-            if let Request::Ping {
+        #[cfg(feature = "ping")]
+        if let (
+            Some(f),
+            Request::Ping {
                 timeout_s, count, ..
-            } = request
-            {
-                f.ping = Some(PingPlan {
-                    count,
-                    timeout_s,
-                    decide_at: None,
-                });
-            }
+            },
+        ) = (&mut self.inflight, request)
+        {
+            f.ping = Some(PingPlan {
+                count,
+                timeout_s,
+                decide_at: None,
+            });
+        }
+        if self.inflight.is_some() {
             self.collected = match kind {
                 UserKind::Dns => Some(Reply::Dns(heapless::Vec::new())),
+                #[cfg(feature = "ping")]
                 UserKind::Ping => Some(Reply::Ping(PingOutcome::default())),
                 _ => None,
             };

@@ -59,9 +59,9 @@ mod wake;
 
 pub use config::{Config, Event, LOOK_GRACE_MS, Ticket, Traffic, WAKE_ATTEMPTS, WakePolicy};
 pub use profile::{BootOutput, ErrorStyle, IdentityCheck, Module, Profile};
-pub use reply::{
-    Identity, MAX_DNS_ADDRS, MAX_PING_REPLIES, PingEcho, PingOutcome, Reply, Request, SocketInfo,
-};
+pub use reply::{Identity, MAX_DNS_ADDRS, Reply, Request, SocketInfo};
+#[cfg(feature = "ping")]
+pub use reply::{MAX_PING_REPLIES, PingEcho, PingOutcome};
 pub use socket::{MAX_DATAGRAMS, SocketPhase};
 
 use heapless::Deque;
@@ -658,6 +658,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.look_anchor = self.look_anchor.max(now);
         if let Some(f) = &mut self.inflight {
             f.deadline = f.deadline.map(|d| d.max(now));
+            #[cfg(feature = "ping")]
             if let Some(p) = &mut f.ping {
                 p.decide_at = p.decide_at.map(|d| d.max(now));
             }

@@ -72,16 +72,23 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                             kind: UserKind::Dns,
                             ..
                         } => self.config.dns_timeout_ms,
+                        #[cfg(feature = "ntp")]
                         Job::User {
                             kind: UserKind::Ntp,
                             ..
                         } => self.config.ntp_timeout_ms,
-                        _ => {
+                        #[cfg(feature = "ping")]
+                        Job::User {
+                            kind: UserKind::Ping,
+                            ..
+                        } => {
                             let budget = f
                                 .ping
                                 .map_or(0, |p| u32::from(p.timeout_s) * u32::from(p.count) * 1000);
                             self.config.ping_extra_ms.saturating_add(budget)
                         }
+                        // No other job has a late part (`Job::has_late_part`).
+                        _ => self.config.command_timeout_ms,
                     };
                     f.deadline = Some(self.now.saturating_add(u64::from(t)));
                 }

@@ -46,6 +46,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 } else if !answering && let Some(d) = f.deadline {
                     take(d);
                 }
+                #[cfg(feature = "ping")]
                 if let Some(d) = f.ping.and_then(|p| p.decide_at) {
                     take(d);
                 }
@@ -123,6 +124,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let mut resync = false;
         self.expire_wake();
         if self.stalled.is_none() {
+            #[cfg(feature = "ping")]
             self.decide_ping();
             if self.lost_to_sleep() {
                 self.resend_after_wake();

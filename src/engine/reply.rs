@@ -4,14 +4,19 @@ use core::net::Ipv4Addr;
 
 use heapless::{String, Vec};
 
+#[cfg(feature = "ntp")]
+use crate::types::NtpTime;
 use crate::types::{
-    AccessMode, ConnectId, NtpTime, PingReply, PingSummary, QiCfg, QiCfgKey, RegistrationStatus,
-    ResultCode, ServiceType, SocketState,
+    AccessMode, ConnectId, QiCfg, QiCfgKey, RegistrationStatus, ResultCode, ServiceType,
+    SocketState,
 };
+#[cfg(feature = "ping")]
+use crate::types::{PingReply, PingSummary};
 
 /// Most addresses kept from one DNS answer.
 pub const MAX_DNS_ADDRS: usize = 4;
 /// Most echo replies kept from one ping (the module sends at most 10).
+#[cfg(feature = "ping")]
 pub const MAX_PING_REPLIES: usize = 10;
 
 /// A request for the module, answered by a [`Reply`].
@@ -22,7 +27,8 @@ pub enum Request<'a> {
     At,
     /// `AT+QIDNSGIP`: resolve a host name to IPv4 addresses.
     Dns(&'a str),
-    /// `AT+QPING`.
+    /// `AT+QPING` (feature `ping`).
+    #[cfg(feature = "ping")]
     Ping {
         /// Host name or dotted IPv4 address.
         host: &'a str,
@@ -33,7 +39,8 @@ pub enum Request<'a> {
         /// Request size in bytes (32..=200).
         size: u8,
     },
-    /// `AT+QNTP`: synchronise the module's clock.
+    /// `AT+QNTP`: synchronise the module's clock (feature `ntp`).
+    #[cfg(feature = "ntp")]
     Ntp {
         /// NTP server.
         server: &'a str,
@@ -91,6 +98,7 @@ pub struct SocketInfo {
 }
 
 /// One echo of a ping, as the module reported it.
+#[cfg(feature = "ping")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PingEcho {
@@ -105,6 +113,7 @@ pub enum PingEcho {
 /// A ping whose every echo failed is an error (the module prints a lone `+QPING: <err>`,
 /// spec 6.6); one with at least one reply is an outcome, with the failed echoes in
 /// [`PingOutcome::echoes`].
+#[cfg(feature = "ping")]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PingOutcome {
@@ -114,6 +123,7 @@ pub struct PingOutcome {
     pub summary: Option<PingSummary>,
 }
 
+#[cfg(feature = "ping")]
 impl PingOutcome {
     /// The echo replies, in order.
     pub fn replies(&self) -> impl Iterator<Item = &PingReply> {
@@ -174,8 +184,10 @@ pub enum Reply {
     /// The addresses of a DNS answer (at least one).
     Dns(Vec<Ipv4Addr, MAX_DNS_ADDRS>),
     /// Ping results.
+    #[cfg(feature = "ping")]
     Ping(PingOutcome),
     /// The synchronised time.
+    #[cfg(feature = "ntp")]
     Ntp(NtpTime),
     /// Socket states.
     State(Vec<SocketInfo, 5>),
@@ -225,6 +237,7 @@ impl Reply {
     }
 
     /// The outcome of a [`Request::Ping`] reply.
+    #[cfg(feature = "ping")]
     pub fn into_ping(self) -> Result<PingOutcome, crate::Error> {
         match self {
             Reply::Ping(p) => Ok(p),
@@ -233,6 +246,7 @@ impl Reply {
     }
 
     /// The time of a [`Request::Ntp`] reply.
+    #[cfg(feature = "ntp")]
     pub fn into_ntp(self) -> Result<NtpTime, crate::Error> {
         match self {
             Reply::Ntp(t) => Ok(t),

@@ -5,15 +5,19 @@
 
 use core::net::Ipv4Addr;
 
+#[cfg(feature = "ntp")]
+use crate::types::NtpTime;
 use crate::types::{
-    AccessMode, CmeError, ConnectId, ContextId, DataFormat, NtpTime, PingReply, PingSummary, QiCfg,
-    QiCfgKey, RegistrationStatus, ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
+    AccessMode, CmeError, ConnectId, ContextId, DataFormat, QiCfg, QiCfgKey, RegistrationStatus,
+    ResultCode, ServiceType, SocketState, SocketStatus, ViewMode,
 };
+#[cfg(feature = "ping")]
+use crate::types::{PingReply, PingSummary};
 
 use super::fields::Fields;
-use super::frame::{
-    AtPort, CeReg, ExtService, Frame, Malformed, PingLine, SocketStatusExt, TestCommand,
-};
+#[cfg(feature = "ping")]
+use super::frame::PingLine;
+use super::frame::{AtPort, CeReg, ExtService, Frame, Malformed, SocketStatusExt, TestCommand};
 use super::keyed::{keyed, lookup};
 use super::parse::ParseContext;
 
@@ -179,8 +183,15 @@ fn plus_line(line: &[u8]) -> Result<Frame<'_>, Malformed> {
             })
         }
         Name::QiState => qistate(p),
+        #[cfg(feature = "ping")]
         Name::QPing => qping(p),
+        #[cfg(feature = "ntp")]
         Name::QNtp => qntp(p),
+        // Lines of a feature left out are lines this build does not know.
+        #[cfg(not(feature = "ping"))]
+        Name::QPing => Ok(Frame::Unknown(line)),
+        #[cfg(not(feature = "ntp"))]
+        Name::QNtp => Ok(Frame::Unknown(line)),
         // Keys and URC kinds of siblings this crate does not use (`"transpktsize"`,
         // `"incoming full"`) are lines it does not know, not broken ones.
         Name::QiCfg => Ok(qicfg(p)?.unwrap_or(Frame::Unknown(line))),
@@ -265,6 +276,7 @@ fn qistate(mut p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
     }))
 }
 
+#[cfg(feature = "ping")]
 fn qping(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
     let echo = p.all(|p| Some((p.u16()?, p.quoted()?, p.u16()?, p.u32()?, p.u8()?)));
     if let Some((result, ip, bytes, time_ms, ttl)) = echo {
@@ -304,6 +316,7 @@ fn qping(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
     Ok(Frame::Ping(PingLine::Result(ResultCode::from_code(code))))
 }
 
+#[cfg(feature = "ntp")]
 fn qntp(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
     let (code, time) = p
         .all(|p| Some((p.u16()?, p.quoted())))
@@ -320,6 +333,7 @@ fn qntp(p: Fields<'_>) -> Result<Frame<'_>, Malformed> {
 
 /// `YY/MM/DD,hh:mm:ss±zz`, also with a four-digit year and with the manual's extra `:xx` field;
 /// `None` unless all of `t` is a time, and a valid one.
+#[cfg(feature = "ntp")]
 fn ntp_time(t: &[u8]) -> Option<NtpTime> {
     let mut p = Fields::new(t);
     let year = p.digits()?;
