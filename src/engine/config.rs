@@ -22,9 +22,9 @@ pub struct Config {
     pub close_timeout_ms: u32,
     /// Wait for the DNS answer.
     pub dns_timeout_ms: u32,
-    /// Wait for the NTP answer.
+    /// Wait for the NTP answer (used with feature `ntp`).
     pub ntp_timeout_ms: u32,
-    /// Added to `timeout × count` of a ping to wait for its summary.
+    /// Added to `timeout × count` of a ping to wait for its summary (used with feature `ping`).
     pub ping_extra_ms: u32,
     /// Silence on the line required before the engine resynchronises (after a timeout or a
     /// reboot): received bytes push the next `AT` out by this much, so that a late answer

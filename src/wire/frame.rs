@@ -381,9 +381,11 @@ pub enum Frame<'a> {
     },
     /// `+QISTATE:` in the ten-field form of BG96-class siblings.
     QiStateExt(SocketStatusExt<'a>),
-    /// `+QPING:` echo, summary or lone result.
+    /// `+QPING:` echo, summary or lone result (decoded with feature `ping`; without it the
+    /// line is [`Frame::Unknown`]).
     Ping(PingLine),
-    /// `+QNTP: <err>[,"<time>"]`.
+    /// `+QNTP: <err>[,"<time>"]` (decoded with feature `ntp`; without it the line is
+    /// [`Frame::Unknown`]).
     Ntp {
         /// 0 on success.
         result: ResultCode,
