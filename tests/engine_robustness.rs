@@ -810,3 +810,99 @@ fn a_pause_after_a_line_end_right_after_traffic_is_waited_out_not_resent() {
     assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
     assert_eq!(r.e.traffic().resent, 1);
 }
+
+// ----- a read answered after its deadline -----
+
+/// A read that timed out, then its answer after all: at some point of the recovery that
+/// follows. The module hands out a socket's data in order, so the late answer is that
+/// socket's next data: it is delivered, not dropped while the socket carries on as if
+/// nothing was lost.
+#[test]
+fn a_read_answered_after_its_timeout_still_delivers_its_data() {
+    // Where the late answer lands: before the resynchronising `AT` goes out, while it is in
+    // flight, or while the read that retries is in flight (whose own answer then comes
+    // after it).
+    for when in ["quiet", "sync", "retry"] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
+        r.expect("AT+QIRD=0,512");
+        r.advance(2_000 + LATE);
+        assert_eq!(r.e.traffic().timeouts, 1, "{when}");
+        let late = "\r\n+QIRD: 5,5\r\nhello\r\n\r\nOK\r\n";
+        match when {
+            "quiet" => {
+                r.rx(late);
+                r.advance(300 + LATE);
+                r.expect("AT");
+                r.rx("\r\nOK\r\n");
+            }
+            "sync" => {
+                r.advance(300 + LATE);
+                r.expect("AT");
+                r.rx(late);
+                r.rx("\r\nOK\r\n");
+            }
+            _ => {
+                r.advance(300 + LATE);
+                r.expect("AT");
+                r.rx("\r\nOK\r\n");
+                r.advance(1_000);
+                r.expect("AT+QIRD=0,512");
+                r.rx(late);
+            }
+        }
+        if when != "retry" {
+            r.advance(1_000);
+            r.expect("AT+QIRD=0,512");
+        }
+        r.rx("\r\n+QIRD: 5,0\r\nworld\r\n\r\nOK\r\n");
+        r.advance(1_000);
+        if when == "retry" {
+            // The late answer was taken for the retry's; this one is the retry's own.
+            r.expect("AT+QIRD=0,512");
+        }
+        r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        assert_eq!(r.recv_all(id), b"helloworld", "{when}");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{when}");
+    }
+}
+
+/// A `+QIRD` answer no read can account for is lost data, and reported as such: with no read
+/// that timed out an event says so; with two connections it could belong to, both fail.
+#[test]
+fn a_late_read_answer_that_cannot_be_placed_is_reported() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.events();
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    assert!(
+        r.events().contains(&Event::BadPayload(None)),
+        "no read timed out"
+    );
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert_eq!(r.recv_all(id), b"");
+
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    for id in [a, b] {
+        r.rx(&format!("\r\n+QIURC: \"recv\",{id},5\r\n"));
+        r.expect(&format!("AT+QIRD={id},512"));
+        r.advance(2_000 + LATE);
+        r.advance(300 + LATE);
+        r.expect("AT");
+        r.rx("\r\nOK\r\n");
+        if id == a {
+            // The retry finds nothing: the module may have lost the read, or not.
+            r.advance(1_000);
+            r.expect(&format!("AT+QIRD={id},512"));
+            r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        }
+    }
+    assert_eq!(r.e.traffic().timeouts, 2);
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    for id in [a, b] {
+        assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout), "{id}");
+    }
+}

@@ -61,15 +61,21 @@ impl Job {
     /// Jobs whose answer has a second, later part that holds the command slot.
     pub(super) fn has_late_part(&self) -> bool {
         match self {
-            Job::Close(_) => true,
-            Job::User { kind, .. } => match kind {
-                UserKind::Dns => true,
-                #[cfg(feature = "ping")]
-                UserKind::Ping => true,
-                #[cfg(feature = "ntp")]
-                UserKind::Ntp => true,
-                _ => false,
-            },
+            Job::Close(_)
+            | Job::User {
+                kind: UserKind::Dns,
+                ..
+            } => true,
+            #[cfg(feature = "ping")]
+            Job::User {
+                kind: UserKind::Ping,
+                ..
+            } => true,
+            #[cfg(feature = "ntp")]
+            Job::User {
+                kind: UserKind::Ntp,
+                ..
+            } => true,
             _ => false,
         }
     }

@@ -48,8 +48,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             _ => None,
         };
         let Some((id, asked)) = read else {
-            crate::fmt::warn!("bc20: +QIRD with no read in flight");
-            self.sink = Some(Sink::drop());
+            self.start_late_read(len, remaining);
             return;
         };
         if usize::from(len) > asked {
@@ -63,6 +62,65 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         }
         // UDP: a datagram larger than the read continues in the next one.
+        let end = remaining.is_none_or(|r| r == 0);
+        self.start_payload(id, usize::from(len), end, true);
+    }
+
+    /// `+QIRD: <len>` with no read in flight: the late answer to a read that timed out (the
+    /// module answered after the deadline, while the engine resynchronised or retried). The
+    /// module hands out a connection's data in order, so these are its next bytes: they are
+    /// delivered. With no connection it can belong to, or more than one, the data is lost,
+    /// and said so: the candidates fail, and a [`Event::BadPayload`] tells the rest.
+    fn start_late_read(&mut self, len: u16, remaining: Option<u16>) {
+        self.sink = Some(Sink::drop());
+        let mut late = ConnectId::ALL.into_iter().filter(|id| {
+            self.sockets
+                .get(id.index())
+                .is_some_and(|s| s.late_read && s.in_use())
+        });
+        let (first, second) = (late.next(), late.next());
+        let Some(id) = first else {
+            crate::fmt::error!(
+                "bc20: +QIRD with no read in flight; its {} bytes are lost",
+                len
+            );
+            self.event(Event::BadPayload(None));
+            return;
+        };
+        if let Some(other) = second {
+            crate::fmt::error!(
+                "bc20: a late +QIRD for socket {} or {} (or another): its data is lost",
+                id,
+                other
+            );
+            for id in ConnectId::ALL {
+                if self.sockets.get(id.index()).is_some_and(|s| s.late_read) {
+                    self.fail_socket(id, Error::Timeout, true);
+                }
+            }
+            return;
+        }
+        let Some(s) = self.sockets.get(id.index()) else {
+            return;
+        };
+        if matches!(s.phase, SocketPhase::Failed(_) | SocketPhase::Closing) {
+            // Already told the application why it ends.
+            return;
+        }
+        if usize::from(len) > s.rx.free() || usize::from(len) > crate::types::MAX_READ {
+            crate::fmt::error!(
+                "bc20: a late +QIRD of {} bytes for socket {} does not fit; the socket fails",
+                len,
+                id
+            );
+            self.fail_socket(id, Error::Timeout, true);
+            return;
+        }
+        crate::fmt::warn!(
+            "bc20: a late answer to a read of socket {}: {} bytes",
+            id,
+            len
+        );
         let end = remaining.is_none_or(|r| r == 0);
         self.start_payload(id, usize::from(len), end, true);
     }
@@ -157,6 +215,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.event(Event::BadPayload(Some(id)));
                 if sink.read
                     && let Some(f) = self.inflight.as_mut()
+                    && matches!(f.job, Job::Read { .. })
                 {
                     f.late_error = Some(Error::Malformed);
                 }

@@ -174,7 +174,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         }
                         _ => {
                             // A read that timed out is retried by `finish` (the data is still
-                            // in the module); everything else reports the timeout.
+                            // in the module, unless the answer is merely late: then it comes
+                            // with no read in flight, see `start_late_read`); everything
+                            // else reports the timeout.
+                            if let Some(Job::Read { id, .. }) = job
+                                && let Some(s) = self.sockets.get_mut(id.index())
+                            {
+                                s.late_read = true;
+                            }
                             self.finish(Err(Error::Timeout));
                             self.needs_sync = true;
                             resync = unframed;

@@ -170,6 +170,9 @@ pub(crate) struct Socket<const RX: usize, const TX: usize> {
     pub read_failures: u8,
     /// No `AT+QIRD` before this instant (after a failed one).
     pub read_retry_at: u64,
+    /// An `AT+QIRD` of this connection timed out: its answer may still come, with no read
+    /// in flight (see `State::start_late_read`).
+    pub late_read: bool,
     /// Payload bytes of this connection the module accepted (`SEND OK`).
     pub sent_total: u64,
     /// Queued bytes dropped because the connection ended before they could go out.
@@ -215,6 +218,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         truncated: false,
         read_failures: 0,
         read_retry_at: 0,
+        late_read: false,
         sent_total: 0,
         tx_dropped: 0,
         send_result: SendOutcome::None,
