@@ -155,6 +155,8 @@ pub enum Event {
     /// Received data for a socket could not be framed (a payload header that did not decode,
     /// or a payload not followed by what its layout requires): its bytes were dropped and the
     /// socket failed with [`Error::Malformed`] (or, in buffer access mode, is read again).
+    /// `None` when the socket is not known: also a `+QIRD` answer that came with no read in
+    /// flight and no read that timed out to belong to, whose data is lost.
     BadPayload(Option<ConnectId>),
     /// The module stopped answering for [`Config::unresponsive_ms`]: open sockets failed with
     /// [`Error::Timeout`].
