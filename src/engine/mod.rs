@@ -670,6 +670,21 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         d <= self.look_certified
     }
 
+    /// True when the line has been seen quiet since `t`: `t` passed (see [`State::passed`]),
+    /// or this look, which drained the UART, is at least [`LOOK_GRACE_MS`] after it. One look
+    /// is enough to see that nothing more came (a byte on its way lands within the grace);
+    /// two are needed before a command counts as unanswered, since the module may take the
+    /// command only when the UART is next touched. Only the wake-up's short quiet times use
+    /// this: a superloop's period then need not fit twice into the module's awake time.
+    fn quiet_since(&self, t: Millis) -> bool {
+        self.passed(t) || t.saturating_add(LOOK_GRACE_MS) <= self.now
+    }
+
+    /// When a look can next find the line quiet since `t` (see [`State::quiet_since`]).
+    fn when_quiet(&self, t: Millis) -> Millis {
+        self.when_passed(t).min(t.saturating_add(LOOK_GRACE_MS))
+    }
+
     /// When a look can next find `d` passed. (Out of line: `next_deadline` asks it of each
     /// of its deadlines, and a copy at each of them cost some 300 bytes of flash.)
     #[inline(never)]

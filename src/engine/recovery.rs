@@ -72,18 +72,6 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 take(s.read_retry_at);
             }
         }
-        if let Some(w) = &self.waking {
-            if let Some(d) = w.deadline {
-                take(if w.bare {
-                    d.min(self.bare_quiet_after_rx())
-                } else {
-                    d
-                });
-            }
-            if let Some(d) = w.settle_until {
-                take(d.max(self.last_rx.saturating_add(self.settle_ms(w))));
-            }
-        }
         if let Some(since) = self.unanswered_since
             && !self.unresponsive
         {
@@ -91,6 +79,29 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if let Some(b) = self.bring_up {
             take(b.deadline);
+        }
+        // The wake-up's quiet times are judged by one look (see `expire_wake`).
+        if let Some(w) = &self.waking {
+            let mut wake_at = None;
+            if let Some(d) = w.deadline {
+                let d = self.when_passed(d);
+                wake_at = Some(if w.bare {
+                    d.min(self.when_quiet(self.bare_quiet_after_rx()))
+                } else {
+                    d
+                });
+            }
+            if let Some(d) = w.settle_until {
+                let d = d.max(self.last_rx.saturating_add(self.settle_ms(w)));
+                wake_at = Some(if w.silent {
+                    self.when_passed(d)
+                } else {
+                    self.when_quiet(d)
+                });
+            }
+            if let Some(t) = wake_at {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
         }
         if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
             next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));

@@ -81,7 +81,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         if let Some(until) = w.settle_until {
-            if self.passed(until.max(self.last_rx.saturating_add(self.settle_ms(&w)))) {
+            let quiet_from = until.max(self.last_rx.saturating_add(self.settle_ms(&w)));
+            // After only forgotten `AT`s, one quiet look will do (see `quiet_since`); after one
+            // that got no answer at all, which may still come, the line must be seen quiet
+            // twice.
+            let settled = if w.silent {
+                self.passed(quiet_from)
+            } else {
+                self.quiet_since(quiet_from)
+            };
+            if settled {
                 self.waking = None;
             }
             return;
@@ -89,7 +98,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(d) = w.deadline else {
             return;
         };
-        let asleep = w.bare && self.passed(self.bare_quiet_after_rx());
+        let asleep = w.bare && self.quiet_since(self.bare_quiet_after_rx());
         if !asleep && !self.passed(d) {
             return;
         }
