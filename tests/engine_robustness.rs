@@ -813,96 +813,104 @@ fn a_pause_after_a_line_end_right_after_traffic_is_waited_out_not_resent() {
 
 // ----- a read answered after its deadline -----
 
-/// A read that timed out, then its answer after all: at some point of the recovery that
-/// follows. The module hands out a socket's data in order, so the late answer is that
-/// socket's next data: it is delivered, not dropped while the socket carries on as if
-/// nothing was lost.
+/// A read that timed out, then its answer after all, during the recovery that follows. The
+/// module hands out a socket's data in order, so the late answer is that socket's next data:
+/// it is delivered, not dropped while the socket carries on as if nothing was lost. Its `OK`
+/// is its own, not the answer to the `AT` that resynchronises.
 #[test]
 fn a_read_answered_after_its_timeout_still_delivers_its_data() {
-    // Where the late answer lands: before the resynchronising `AT` goes out, while it is in
-    // flight, or while the read that retries is in flight (whose own answer then comes
-    // after it).
-    for when in ["quiet", "sync", "retry"] {
+    // Where the late answer lands: before the resynchronising `AT` goes out, or while it is
+    // in flight (its `OK` then comes after the late answer's).
+    for during_sync in [false, true] {
         let mut r = Rig::ready();
         let id = r.open();
         r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
         r.expect("AT+QIRD=0,512");
         r.advance(2_000 + LATE);
-        assert_eq!(r.e.traffic().timeouts, 1, "{when}");
+        assert_eq!(r.e.traffic().timeouts, 1);
         let late = "\r\n+QIRD: 5,5\r\nhello\r\n\r\nOK\r\n";
-        match when {
-            "quiet" => {
-                r.rx(late);
-                r.advance(300 + LATE);
-                r.expect("AT");
-                r.rx("\r\nOK\r\n");
-            }
-            "sync" => {
-                r.advance(300 + LATE);
-                r.expect("AT");
-                r.rx(late);
-                r.rx("\r\nOK\r\n");
-            }
-            _ => {
-                r.advance(300 + LATE);
-                r.expect("AT");
-                r.rx("\r\nOK\r\n");
-                r.advance(1_000);
-                r.expect("AT+QIRD=0,512");
-                r.rx(late);
-            }
+        if during_sync {
+            r.advance(300 + LATE);
+            r.expect("AT");
+            r.rx(late);
+            // The late answer's `OK` did not finish the `AT`: nothing goes out yet.
+            r.idle();
+        } else {
+            r.rx(late);
+            r.advance(300 + LATE);
+            r.expect("AT");
         }
-        if when != "retry" {
-            r.advance(1_000);
-            r.expect("AT+QIRD=0,512");
-        }
+        r.rx("\r\nOK\r\n");
+        r.advance(1_000);
+        r.expect("AT+QIRD=0,512");
         r.rx("\r\n+QIRD: 5,0\r\nworld\r\n\r\nOK\r\n");
         r.advance(1_000);
-        if when == "retry" {
-            // The late answer was taken for the retry's; this one is the retry's own.
-            r.expect("AT+QIRD=0,512");
-        }
+        r.expect("AT+QIRD=0,512");
         r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
-        assert_eq!(r.recv_all(id), b"helloworld", "{when}");
-        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{when}");
+        assert_eq!(r.recv_all(id), b"helloworld", "during sync: {during_sync}");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+        assert_eq!(r.e.traffic().timeouts, 1, "during sync: {during_sync}");
     }
 }
 
-/// A `+QIRD` answer no read can account for is lost data, and reported as such: with no read
-/// that timed out an event says so; with two connections it could belong to, both fail.
+/// The same with a second socket that has data waiting too: the late answer goes to the
+/// socket whose read it answers, and every later answer to the read in flight, so neither
+/// socket gets the other's data.
 #[test]
-fn a_late_read_answer_that_cannot_be_placed_is_reported() {
-    let mut r = Rig::ready();
-    let id = r.open();
-    r.events();
-    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
-    assert!(
-        r.events().contains(&Event::BadPayload(None)),
-        "no read timed out"
-    );
-    assert_eq!(r.e.phase(id), SocketPhase::Connected);
-    assert_eq!(r.recv_all(id), b"");
-
+fn a_late_read_answer_does_not_reach_another_socket() {
     let mut r = Rig::ready();
     let a = r.open();
     let b = r.open();
-    for id in [a, b] {
-        r.rx(&format!("\r\n+QIURC: \"recv\",{id},5\r\n"));
-        r.expect(&format!("AT+QIRD={id},512"));
-        r.advance(2_000 + LATE);
-        r.advance(300 + LATE);
-        r.expect("AT");
-        r.rx("\r\nOK\r\n");
-        if id == a {
-            // The retry finds nothing: the module may have lost the read, or not.
-            r.advance(1_000);
-            r.expect(&format!("AT+QIRD={id},512"));
-            r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
-        }
-    }
-    assert_eq!(r.e.traffic().timeouts, 2);
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a},5\r\n"));
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx(&format!("\r\n+QIURC: \"recv\",{b},5\r\n"));
+    r.advance(2_000 + LATE);
+    r.advance(300 + LATE);
+    r.expect("AT");
     r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
-    for id in [a, b] {
-        assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout), "{id}");
+    r.idle();
+    r.rx("\r\nOK\r\n");
+    r.advance(1_000);
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 5,0\r\nworld\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(a), b"hello");
+    assert_eq!(r.recv_all(b), b"world");
+    assert_eq!(r.e.phase(a), SocketPhase::Connected);
+    assert_eq!(r.e.phase(b), SocketPhase::Connected);
+}
+
+/// A `+QIRD` answer no read can account for is lost data, and reported as such: with no read
+/// that timed out, or once the `AT` after one was answered (the module answers in order, so
+/// nothing can be late after that), an event says so; the `OK` after it is not taken for
+/// the next command's.
+#[test]
+fn a_late_read_answer_that_cannot_be_placed_is_reported() {
+    for after_sync in [false, true] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        if after_sync {
+            r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+            r.expect("AT+QIRD=0,512");
+            r.advance(2_000 + LATE);
+            r.advance(300 + LATE);
+            r.expect("AT");
+            r.rx("\r\nOK\r\n");
+        }
+        r.events();
+        // It lands while another command is in flight.
+        let t = r.e.start(Request::At).unwrap();
+        r.expect("AT");
+        r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+        assert!(
+            r.events().contains(&Event::BadPayload(None)),
+            "after sync: {after_sync}"
+        );
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+        assert_eq!(r.recv_all(id), b"");
+        assert_eq!(r.e.take_reply(t), None, "its OK answered the AT in flight");
+        r.rx("\r\nOK\r\n");
+        assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
     }
 }

@@ -40,6 +40,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // driver's UDP sockets are connected.
             Frame::QiRdHeader { len, remaining, .. } => self.start_read(len, remaining),
             Frame::RecvHeader { id, len, .. } => self.start_push(id, len),
+            Frame::Ok if self.late_ok_owed => {
+                // The end of a `+QIRD` answer that came with no read in flight.
+                self.late_ok_owed = false;
+            }
             Frame::Ok => self.on_final(Ok(())),
             Frame::Error => self.on_final(Err(ModemError::Error.into())),
             Frame::CmeError(c) => self.on_final(Err(ModemError::Cme(c).into())),

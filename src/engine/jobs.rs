@@ -187,6 +187,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     #[inline(never)] // one copy for its callers (flash)
     fn set_inflight(&mut self, job: Job) {
         self.traffic.commands = self.traffic.commands.saturating_add(1);
+        // An `OK` owed to a late `+QIRD` answer comes right after it, before anything
+        // written from now on is answered.
+        self.late_ok_owed = false;
         self.inflight = Some(InFlight {
             job,
             deadline: None,

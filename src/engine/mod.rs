@@ -134,6 +134,8 @@ struct Sink {
     end: bool,
     /// The answer to the `AT+QIRD` in flight (else a direct push).
     read: bool,
+    /// An `AT+QIRD` answer that came with no read in flight: the `OK` after it is its own.
+    late: bool,
 }
 
 /// The data part of a send command that is going out.
@@ -220,6 +222,10 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The last item was the end of pushed data (a blank line now is its line end, not an
     /// answer).
     after_push: bool,
+    /// A `+QIRD` answer came with no read in flight and ended: the next `OK` is its own, not
+    /// the answer to the command in flight (see `start_late_read`). Until a command is
+    /// written after it: the module prints that `OK` right after the data.
+    late_ok_owed: bool,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
     /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
@@ -323,6 +329,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 reclosing: 0,
                 user_waiting_since: None,
                 after_push: false,
+                late_ok_owed: false,
                 bring_up: None,
                 identity: None,
             },

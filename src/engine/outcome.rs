@@ -150,6 +150,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             },
             Job::Sync => {
                 self.needs_sync = result.is_err();
+                if result.is_ok() {
+                    // The module answers in order: whatever it owed to a read that timed out
+                    // came before this `OK`, so no answer can still come late.
+                    for s in &mut self.sockets {
+                        s.late_read = false;
+                    }
+                }
                 if matches!(result, Err(Error::Timeout)) {
                     self.unanswered();
                 }

@@ -67,40 +67,28 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// `+QIRD: <len>` with no read in flight: the late answer to a read that timed out (the
-    /// module answered after the deadline, while the engine resynchronised or retried). The
-    /// module hands out a connection's data in order, so these are its next bytes: they are
-    /// delivered. With no connection it can belong to, or more than one, the data is lost,
-    /// and said so: the candidates fail, and a [`Event::BadPayload`] tells the rest.
+    /// module answered after the deadline, before the `AT` that resynchronises was answered).
+    /// The module hands out a connection's data in order, so these are its next bytes: they
+    /// are delivered. At most one socket can be waiting so: a read that times out is followed
+    /// by that `AT`, before any other read, and its `OK` ends the wait. With none, the data is
+    /// lost, and said so ([`Event::BadPayload`]).
     fn start_late_read(&mut self, len: u16, remaining: Option<u16>) {
-        self.sink = Some(Sink::drop());
-        let mut late = ConnectId::ALL.into_iter().filter(|id| {
+        // Its `OK` follows its data: that one is no answer to the command in flight.
+        self.sink = Some(Sink {
+            late: true,
+            ..Sink::drop()
+        });
+        let late = ConnectId::ALL.into_iter().find(|id| {
             self.sockets
                 .get(id.index())
                 .is_some_and(|s| s.late_read && s.in_use())
         });
-        let (first, second) = (late.next(), late.next());
-        let Some(id) = first else {
+        let Some((id, s)) = late.and_then(|id| Some((id, self.sockets.get(id.index())?))) else {
             crate::fmt::error!(
                 "bc20: +QIRD with no read in flight; its {} bytes are lost",
                 len
             );
             self.event(Event::BadPayload(None));
-            return;
-        };
-        if let Some(other) = second {
-            crate::fmt::error!(
-                "bc20: a late +QIRD for socket {} or {} (or another): its data is lost",
-                id,
-                other
-            );
-            for id in ConnectId::ALL {
-                if self.sockets.get(id.index()).is_some_and(|s| s.late_read) {
-                    self.fail_socket(id, Error::Timeout, true);
-                }
-            }
-            return;
-        }
-        let Some(s) = self.sockets.get(id.index()) else {
             return;
         };
         if matches!(s.phase, SocketPhase::Failed(_) | SocketPhase::Closing) {
@@ -123,6 +111,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         );
         let end = remaining.is_none_or(|r| r == 0);
         self.start_payload(id, usize::from(len), end, true);
+        if let Some(sink) = &mut self.sink {
+            sink.late = true;
+        }
     }
 
     /// `+QIURC: "recv",<id>,<len>` in direct push: pushed data starts.
@@ -163,6 +154,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             intake,
             end,
             read,
+            late: false,
         });
     }
 
@@ -185,6 +177,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         self.after_push = !sink.read;
+        self.late_ok_owed = sink.late && result.is_ok();
         let Some(id) = sink.id else {
             return;
         };
@@ -228,7 +221,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// `+QIRD: 0`: the module has nothing more for the socket being read.
     pub(super) fn on_read_empty(&mut self) {
         let Some(Job::Read { id, .. }) = self.inflight.as_ref().map(|f| f.job) else {
-            crate::fmt::warn!("bc20: +QIRD with no read in flight");
+            // A late answer that found nothing; its `OK` is its own.
+            crate::fmt::warn!("bc20: +QIRD: 0 with no read in flight");
+            self.late_ok_owed = true;
             return;
         };
         if let Some(s) = self.sockets.get_mut(id.index()) {
@@ -286,6 +281,7 @@ impl Sink {
             intake: Intake::Discard,
             end: true,
             read: false,
+            late: false,
         }
     }
 }

@@ -170,6 +170,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.finish(err.map_or(Ok(()), Err));
                 } else {
                     self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+                    // An `OK` owed to a late `+QIRD` that never came (a byte lost): it must
+                    // not eat the answer to what comes next.
+                    self.late_ok_owed = false;
                     let job = self.inflight.as_ref().map(|f| f.job);
                     crate::fmt::warn!(
                         "bc20: timeout waiting for the module ({:?})",
@@ -315,6 +318,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.traffic.reboots = self.traffic.reboots.saturating_add(1);
         }
         self.waking = None;
+        self.late_ok_owed = false;
         // The module forgot every socket: none is left over.
         self.stale_check = false;
         self.stale = 0;
@@ -329,6 +333,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             let Some(s) = self.sockets.get_mut(id.index()) else {
                 continue;
             };
+            // A read the module still owed an answer is forgotten with the rest.
+            s.late_read = false;
             if matches!(s.phase, SocketPhase::Closing) {
                 // Its close is moot now: the module forgot the socket.
                 s.reset();
