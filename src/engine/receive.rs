@@ -177,7 +177,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         self.after_push = !sink.read;
-        self.late_ok_owed = sink.late && result.is_ok();
+        if sink.late && result.is_ok() {
+            self.late_ok_owed = true;
+        }
         let Some(id) = sink.id else {
             return;
         };
