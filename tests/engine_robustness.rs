@@ -881,6 +881,34 @@ fn a_late_read_answer_does_not_reach_another_socket() {
     assert_eq!(r.e.phase(b), SocketPhase::Connected);
 }
 
+/// Pushed data between a late answer's data and its `OK` (URCs land anywhere) does not make
+/// that `OK` the resync `AT`'s.
+#[test]
+fn a_push_inside_a_late_read_answer_leaves_its_ok_its_own() {
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    let t =
+        r.e.start(Request::SwitchMode(b, AccessMode::DirectPush))
+            .unwrap();
+    r.expect(&format!("AT+QISWTMD={b},1"));
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a},5\r\n"));
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.advance(2_000 + LATE);
+    r.advance(300 + LATE);
+    r.expect("AT");
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n");
+    r.rx(&format!("\r\n+QIURC: \"recv\",{b},3\r\nabc"));
+    r.rx("\r\n\r\nOK\r\n");
+    r.idle();
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.recv_all(a), b"hello");
+    assert_eq!(r.recv_all(b), b"abc");
+    assert_eq!(r.e.traffic().timeouts, 1);
+}
+
 /// A `+QIRD` answer no read can account for is lost data, and reported as such: with no read
 /// that timed out, or once the `AT` after one was answered (the module answers in order, so
 /// nothing can be late after that), an event says so; the `OK` after it is not taken for
