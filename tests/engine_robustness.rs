@@ -813,6 +813,19 @@ fn a_pause_after_a_line_end_right_after_traffic_is_waited_out_not_resent() {
 
 // ----- a read answered after its deadline -----
 
+/// Announce data for `id`, let its `AT+QIRD` go unanswered past the command timeout.
+fn time_out_a_read(r: &mut Rig, id: ConnectId) {
+    r.rx(&format!("\r\n+QIURC: \"recv\",{id},5\r\n"));
+    r.expect(&format!("AT+QIRD={id},512"));
+    r.advance(2_000 + LATE);
+}
+
+/// After a timeout: the line stays quiet, and the resynchronising `AT` goes out.
+fn resync_goes_out(r: &mut Rig) {
+    r.advance(300 + LATE);
+    r.expect("AT");
+}
+
 /// A read that timed out, then its answer after all, during the recovery that follows. The
 /// module hands out a socket's data in order, so the late answer is that socket's next data:
 /// it is delivered, not dropped while the socket carries on as if nothing was lost. Its `OK`
@@ -824,21 +837,17 @@ fn a_read_answered_after_its_timeout_still_delivers_its_data() {
     for during_sync in [false, true] {
         let mut r = Rig::ready();
         let id = r.open();
-        r.rx("\r\n+QIURC: \"recv\",0,10\r\n");
-        r.expect("AT+QIRD=0,512");
-        r.advance(2_000 + LATE);
+        time_out_a_read(&mut r, id);
         assert_eq!(r.e.traffic().timeouts, 1);
         let late = "\r\n+QIRD: 5,5\r\nhello\r\n\r\nOK\r\n";
         if during_sync {
-            r.advance(300 + LATE);
-            r.expect("AT");
+            resync_goes_out(&mut r);
             r.rx(late);
             // The late answer's `OK` did not finish the `AT`: nothing goes out yet.
             r.idle();
         } else {
             r.rx(late);
-            r.advance(300 + LATE);
-            r.expect("AT");
+            resync_goes_out(&mut r);
         }
         r.rx("\r\nOK\r\n");
         r.advance(1_000);
@@ -861,12 +870,9 @@ fn a_late_read_answer_does_not_reach_another_socket() {
     let mut r = Rig::ready();
     let a = r.open();
     let b = r.open();
-    r.rx(&format!("\r\n+QIURC: \"recv\",{a},5\r\n"));
-    r.expect(&format!("AT+QIRD={a},512"));
     r.rx(&format!("\r\n+QIURC: \"recv\",{b},5\r\n"));
-    r.advance(2_000 + LATE);
-    r.advance(300 + LATE);
-    r.expect("AT");
+    time_out_a_read(&mut r, a);
+    resync_goes_out(&mut r);
     r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
     r.idle();
     r.rx("\r\nOK\r\n");
@@ -894,11 +900,8 @@ fn a_push_inside_a_late_read_answer_leaves_its_ok_its_own() {
     r.expect(&format!("AT+QISWTMD={b},1"));
     r.rx("\r\nOK\r\n");
     assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
-    r.rx(&format!("\r\n+QIURC: \"recv\",{a},5\r\n"));
-    r.expect(&format!("AT+QIRD={a},512"));
-    r.advance(2_000 + LATE);
-    r.advance(300 + LATE);
-    r.expect("AT");
+    time_out_a_read(&mut r, a);
+    resync_goes_out(&mut r);
     r.rx("\r\n+QIRD: 5,0\r\nhello\r\n");
     r.rx(&format!("\r\n+QIURC: \"recv\",{b},3\r\nabc"));
     r.rx("\r\n\r\nOK\r\n");
@@ -919,11 +922,8 @@ fn a_late_read_answer_that_cannot_be_placed_is_reported() {
         let mut r = Rig::ready();
         let id = r.open();
         if after_sync {
-            r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
-            r.expect("AT+QIRD=0,512");
-            r.advance(2_000 + LATE);
-            r.advance(300 + LATE);
-            r.expect("AT");
+            time_out_a_read(&mut r, id);
+            resync_goes_out(&mut r);
             r.rx("\r\nOK\r\n");
         }
         r.events();
