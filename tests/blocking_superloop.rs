@@ -245,12 +245,12 @@ fn a_sleeping_module_loses_nothing_across_long_idle() {
 /// step of a wake-up takes a call (the module's answer is read a call after the `AT`, and the
 /// line is seen quiet at the call after that), so the module must stay awake for about two
 /// periods. Inside that envelope the data moves, with the default configuration even for a
-/// module that sleeps sooner than `quiet_ms` (200 ms, under a busy loop); outside it every
+/// module that sleeps much sooner than `quiet_ms` (80 ms, under a busy loop); outside it every
 /// operation still ends, with `Timeout`, never `WouldBlock` for ever.
 #[test]
 fn a_sleeping_module_under_a_slow_superloop_moves_data_or_says_why() {
     for (sleep_ms, period, works) in [
-        (200u64, 1u64, true),
+        (80u64, 1u64, true),
         (300, 100, true),
         (300, 140, true),
         (1_000, 450, true),

@@ -28,6 +28,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// (bytes staged that do not make a frame yet, or a payload in progress).
     pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
         let mut next: Option<Millis> = None;
+        // Quiet times judged by one look (see `quiet_since`), merged at the end.
+        let mut quiet_at: Option<Millis> = None;
         let mut take = |d: Millis| {
             let d = self.when_passed(d);
             next = Some(next.map_or(d, |n| n.min(d)));
@@ -39,10 +41,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 // `expire` holds the deadline while an answer is coming in (output unfinished,
                 // the line not quiet since): the quiet line after it is reported below.
                 let answering = staged && !self.passed(self.quiet_after_rx());
-                if maybe_asleep(f) {
+                if maybe_asleep(f) && is_probe(f) {
                     // A bare line end came: `expire` holds the deadline back until the line
                     // has been quiet, then sends the command again (see `lost_to_sleep`).
-                    take(self.asleep_after(f));
+                    quiet_at = Some(self.when_quiet(self.bare_quiet_after_rx()));
+                } else if maybe_asleep(f) {
+                    take(self.quiet_after_rx());
                 } else if !answering && let Some(d) = f.deadline {
                     take(d);
                 }
@@ -82,7 +86,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         // The wake-up's quiet times are judged by one look (see `expire_wake`).
         if let Some(w) = &self.waking {
-            let mut wake_at = None;
+            let mut wake_at = quiet_at;
             if let Some(d) = w.deadline {
                 let d = self.when_passed(d);
                 wake_at = Some(if w.bare {
@@ -102,6 +106,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             if let Some(t) = wake_at {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
+        } else if let Some(t) = quiet_at {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
             next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
@@ -141,11 +147,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.resend_after_wake();
             }
             // A bare line end came: the module may have slept through the command. Let the
-            // quiet line that tells so pass before the deadline counts.
-            let asleep_maybe = self
-                .inflight
-                .as_ref()
-                .is_some_and(|f| maybe_asleep(f) && !self.passed(self.asleep_after(f)));
+            // quiet line that tells so pass before the deadline counts (once it has, the
+            // command went out again just above).
+            let asleep_maybe = self.inflight.as_ref().is_some_and(maybe_asleep);
             // An answer still coming in (output unfinished, the line not quiet since): the
             // module is answering, over a slow UART or with a long `+QIRD`. Its deadline waits
             // until the line goes quiet: dropping the answer half read would lose the data it
@@ -235,23 +239,22 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// The command in flight got nothing but a bare line end, and then the line stayed quiet:
     /// the module was asleep and forgot it (spec 6.3).
-    fn lost_to_sleep(&self) -> bool {
-        self.inflight
-            .as_ref()
-            .is_some_and(|f| maybe_asleep(f) && self.passed(self.asleep_after(f)))
-    }
-
-    /// When a bare line end in answer to `f` counts as the answer of a module asleep: after
-    /// [`Config::quiet_ms`](super::Config) of quiet line, for a command that must not go out
-    /// twice by mistake; after the short [`WAKE_BARE_QUIET_MS`](super::wake) for an `AT`
+    ///
+    /// When a bare line end counts as the answer of a module asleep: after
+    /// [`Config::quiet_ms`](super::Config) of quiet line, two looks apart, for a command that
+    /// must not go out twice by mistake; after the short
+    /// [`WAKE_BARE_QUIET_MS`](super::wake), seen in one look (see `quiet_since`), for an `AT`
     /// probe, which is harmless to repeat, so that a module that sleeps after a short idle
     /// is found before it falls asleep again.
-    fn asleep_after(&self, f: &super::jobs::InFlight) -> Millis {
-        if matches!(f.job, Job::Init(0) | Job::Sync) {
-            self.bare_quiet_after_rx()
-        } else {
-            self.quiet_after_rx()
-        }
+    fn lost_to_sleep(&self) -> bool {
+        self.inflight.as_ref().is_some_and(|f| {
+            maybe_asleep(f)
+                && if is_probe(f) {
+                    self.quiet_since(self.bare_quiet_after_rx())
+                } else {
+                    self.passed(self.quiet_after_rx())
+                }
+        })
     }
 
     /// Wake the module and write the command in flight again.
@@ -373,6 +376,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 /// module may have slept through it (spec 6.3). One condition for `next_deadline`, `expire`
 /// and `lost_to_sleep`, so that no deadline is reported that nothing acts on. (A result that
 /// came before the command was fully written does not count as a bare answer.)
+/// An `AT` probe (start-up or resynchronisation): harmless to send again.
+fn is_probe(f: &super::jobs::InFlight) -> bool {
+    matches!(f.job, Job::Init(0) | Job::Sync)
+}
+
 fn maybe_asleep(f: &super::jobs::InFlight) -> bool {
     f.bare_only
         && f.blank_seen
