@@ -7,16 +7,6 @@ use engine_support::{LATE, Rig, STEP_MS};
 use quectel_bc20::engine::{Config, Reply, Request, SocketPhase, WakePolicy};
 use quectel_bc20::{Error, RegistrationStatus, ServiceType};
 
-fn waking_rig() -> Rig {
-    let mut r = Rig::new(Config {
-        wake: WakePolicy::AfterIdle(1_000),
-        ..Config::default()
-    });
-    r.bring_up();
-    r.advance(2_000);
-    r
-}
-
 /// A final result that comes while a wake-up `AT` is still to be written is not the answer to
 /// the command waiting behind it (which has not been written either). It used to be taken as
 /// that command's answer: the command "succeeded" unsent, and the wake-up went on for a
@@ -24,7 +14,7 @@ fn waking_rig() -> Rig {
 /// event loop).
 #[test]
 fn a_late_answer_to_a_wake_up_at_is_not_the_commands() {
-    let mut r = waking_rig();
+    let mut r = Rig::idle_with_wake(1_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT");
     // Unanswered in time: a second `AT` is due...
@@ -52,12 +42,7 @@ fn a_late_answer_to_a_wake_up_at_is_not_the_commands() {
 /// `AfterIdle(0)`, always): the command never went out.
 #[test]
 fn a_slow_wake_up_answer_does_not_start_another_wake_up() {
-    let mut r = Rig::new(Config {
-        wake: WakePolicy::AfterIdle(100),
-        ..Config::default()
-    });
-    r.bring_up();
-    r.advance(2_000);
+    let mut r = Rig::idle_with_wake(100);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT");
     r.advance(150);
@@ -394,18 +379,25 @@ fn push(n: usize) -> Vec<u8> {
     f
 }
 
-#[test]
-fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
-    let (mut r, id) = push_rig();
-    r.rx_bytes(&push(1_000));
-    r.rx("\r\nRDY\r\n");
-    // More data for the failed socket: no room, so the UART is held back for its reader.
+/// Push 1000 bytes more than the socket's buffer has room for: the rest of them is held back
+/// in the UART (not taken, not dropped). Returns the bytes and how many were taken.
+fn push_beyond_room(r: &mut Rig) -> (Vec<u8>, usize) {
     let more = push(1_000);
     let taken = r.e.handle_rx(&more, r.now);
     assert!(
         taken < more.len(),
         "pushed data beyond the buffer was taken"
     );
+    (more, taken)
+}
+
+#[test]
+fn closing_a_failed_socket_that_holds_the_uart_releases_it() {
+    let (mut r, id) = push_rig();
+    r.rx_bytes(&push(1_000));
+    r.rx("\r\nRDY\r\n");
+    // More data for the failed socket: no room, so the UART is held back for its reader.
+    let (more, taken) = push_beyond_room(&mut r);
     assert!(r.e.rx_space().is_empty());
     r.e.close(id).unwrap();
     assert_eq!(r.e.phase(id), SocketPhase::Free);
@@ -483,12 +475,7 @@ fn a_deadline_held_back_with_the_uart_gets_a_fresh_look_after_the_read() {
     r.rx_bytes(&push(1_000));
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
-    let more = push(1_000);
-    let taken = r.e.handle_rx(&more, r.now);
-    assert!(
-        taken < more.len(),
-        "the buffer is full: the rest is held back"
-    );
+    let (more, taken) = push_beyond_room(&mut r);
     // Long past the command's deadline, with the UART held back all along.
     r.advance(5_000);
     assert_eq!(r.e.take_reply(t), None, "no timeout while held back");

@@ -446,12 +446,7 @@ fn a_fixed_wake_policy_wakes_before_commands_after_idle() {
 /// sleeps after less idle than `quiet_ms` would otherwise be asleep again each time.
 #[test]
 fn a_wake_up_at_answered_bare_is_repeated_at_once() {
-    let mut r = Rig::new(Config {
-        wake: WakePolicy::AfterIdle(1_000),
-        ..Config::default()
-    });
-    r.bring_up();
-    r.advance(2_000);
+    let mut r = Rig::idle_with_wake(1_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT");
     r.rx("\r\n");

@@ -33,6 +33,19 @@ impl Rig {
         r
     }
 
+    /// A ready rig that wakes the module before a command after `wake_after_ms` of idle
+    /// (`WakePolicy::AfterIdle`), idle for two seconds since start-up: the next command is
+    /// preceded by a wake-up `AT`.
+    pub fn idle_with_wake(wake_after_ms: u32) -> Self {
+        let mut r = Rig::new(Config {
+            wake: quectel_bc20::engine::WakePolicy::AfterIdle(wake_after_ms),
+            ..Config::default()
+        });
+        r.bring_up();
+        r.advance(2_000);
+        r
+    }
+
     /// The first start-up: the settings, then the question for sockets left over from a
     /// previous run (none).
     pub fn bring_up(&mut self) {
