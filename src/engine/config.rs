@@ -88,6 +88,8 @@ pub const WAKE_ATTEMPTS: u8 = 10;
 /// and called [`Engine::handle_timeout`](super::Engine::handle_timeout)) after it, and then again at least this much later.
 /// So an answer that reached the UART while the caller was away (a superloop that polls every
 /// few seconds) is always read before its command is declared late, whatever the poll period.
+/// The short quiet times of a wake-up and of an `AT` probe answered by a bare line end (both
+/// harmless to repeat) need only one look, at least this much after the line went quiet.
 pub const LOOK_GRACE_MS: Millis = 50;
 
 impl Default for Config {
