@@ -65,7 +65,8 @@ pub enum Error {
     Reset,
     /// The PDP context dropped (`+QIURC: "pdpdeact"`): every socket is gone.
     PdpDeactivated,
-    /// Something the BC20 cannot do (IPv6, a UDP server, reverse DNS).
+    /// Something the BC20 cannot do (IPv6, a UDP server, reverse DNS), or UDP in a build
+    /// without the `udp` feature.
     Unsupported,
     /// The driver is busy with another command; try again (shells turn this into waiting).
     Busy,

@@ -46,10 +46,12 @@
 
 mod runner;
 mod tcp;
+#[cfg(feature = "udp")]
 mod udp;
 
 pub use runner::Runner;
 pub use tcp::TcpConnection;
+#[cfg(feature = "udp")]
 pub use udp::{NoUdpServer, UdpConnection};
 
 use core::cell::RefCell;

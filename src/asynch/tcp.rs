@@ -76,7 +76,8 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
         r
     }
 
-    /// Hand the first chunk of `data` to the module and wait for `SEND OK`.
+    /// Hand the first chunk of `data` to the module and wait for `SEND OK` (UDP's send).
+    #[cfg(feature = "udp")]
     pub(super) async fn write_socket(&self, id: ConnectId, data: &[u8]) -> Result<usize, Error> {
         if data.is_empty() {
             return Ok(0);

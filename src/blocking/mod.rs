@@ -24,7 +24,9 @@
 
 mod nal;
 
-pub use nal::{TcpSocket, UdpSocket};
+pub use nal::TcpSocket;
+#[cfg(feature = "udp")]
+pub use nal::UdpSocket;
 
 use core::net::{SocketAddr, SocketAddrV4};
 

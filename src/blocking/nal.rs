@@ -3,13 +3,18 @@
 use core::net::{IpAddr, SocketAddr};
 
 use embedded_io::{Read, ReadReady, Write};
-use embedded_nal::{AddrType, Dns, TcpClientStack, UdpClientStack};
+#[cfg(feature = "udp")]
+use embedded_nal::UdpClientStack;
+use embedded_nal::{AddrType, Dns, TcpClientStack};
 
 use super::Bc20;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::types::{ConnectId, MAX_SEND_HEX, ServiceType};
+#[cfg(feature = "udp")]
+use crate::types::MAX_SEND_HEX;
+use crate::types::{ConnectId, ServiceType};
 use crate::wake::Wake;
+#[cfg(feature = "udp")]
 use crate::wire::{EncodeError, encode::Field};
 
 /// A TCP socket of [`Bc20`]: one of the module's five connectIDs.
@@ -26,6 +31,7 @@ impl TcpSocket {
     }
 }
 
+#[cfg(feature = "udp")]
 /// A UDP socket of [`Bc20`]: one of the module's five connectIDs.
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -33,6 +39,7 @@ pub struct UdpSocket {
     id: ConnectId,
 }
 
+#[cfg(feature = "udp")]
 impl UdpSocket {
     /// The module's connectID for this socket.
     pub fn id(&self) -> ConnectId {
@@ -73,6 +80,7 @@ where
     }
 }
 
+#[cfg(feature = "udp")]
 impl<U, C, const N: usize, const RX: usize, const TX: usize, const ST: usize, P> UdpClientStack
     for Bc20<U, C, N, RX, TX, ST, P>
 where

@@ -22,8 +22,12 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
 
     // ----- sockets -----
 
-    /// Reserve a free socket for `service`.
+    /// Reserve a free socket for `service` ([`Error::Unsupported`] for UDP without the `udp`
+    /// feature).
     pub fn allocate(&mut self, service: ServiceType) -> Result<ConnectId, Error> {
+        if !cfg!(feature = "udp") && service == ServiceType::Udp {
+            return Err(Error::Unsupported);
+        }
         // Not one whose previous connection still has a send on its way (its socket was freed
         // at once, after a reboot or a lost PDP context): that send's outcome would land on
         // the new connection, and its first send would report it.

@@ -7,7 +7,7 @@
 //! never a silent gap or a stray byte in the stream.
 
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId, ServiceType};
+use crate::types::{AccessMode, ConnectId};
 use crate::wire::{Malformed, Payload};
 
 use super::jobs::Job;
@@ -24,8 +24,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(s) = self.sockets.get(id.index()) else {
             return true;
         };
-        let dropped_anyway = s.service == ServiceType::Udp
-            && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
+        let dropped_anyway =
+            s.is_udp() && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
         let full = s.rx.free() < usize::from(len);
         if s.in_use() && !matches!(s.phase, SocketPhase::Closing) && !dropped_anyway && full {
             if self.stalled != Some(id) {

@@ -31,6 +31,7 @@ pub enum SocketPhase {
     Closing,
 }
 
+#[cfg(feature = "udp")]
 /// The lengths of the datagrams a UDP socket holds, oldest first: a ring of
 /// [`MAX_DATAGRAMS`] lengths with one-byte indices (36 bytes; a `heapless::Deque` of the same
 /// capacity takes 44 on a 32-bit target, for each of the five sockets).
@@ -41,6 +42,7 @@ pub(crate) struct Boundaries {
     len: u8,
 }
 
+#[cfg(feature = "udp")]
 impl Boundaries {
     /// None held.
     pub const NEW: Self = Boundaries {
@@ -82,6 +84,35 @@ impl Boundaries {
     pub fn clear(&mut self) {
         *self = Self::NEW;
     }
+}
+
+/// Without the `udp` feature no socket is a UDP socket, and no boundary is kept (no bytes).
+#[cfg(not(feature = "udp"))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boundaries;
+
+#[cfg(not(feature = "udp"))]
+impl Boundaries {
+    /// None held.
+    pub const NEW: Self = Boundaries;
+
+    /// No room, ever.
+    pub fn is_full(&self) -> bool {
+        true
+    }
+
+    /// Nothing is kept.
+    pub fn push_back(&mut self, len: u16) -> Result<(), u16> {
+        Err(len)
+    }
+
+    /// Nothing is held.
+    pub fn pop_front(&mut self) -> Option<u16> {
+        None
+    }
+
+    /// Nothing to forget.
+    pub fn clear(&mut self) {}
 }
 
 /// The outcome of a socket's last send, kept until its caller takes it. Not an
@@ -234,6 +265,11 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         *self = Self::NEW;
     }
 
+    /// True for a UDP socket (never without the `udp` feature, so its paths compile out).
+    pub fn is_udp(&self) -> bool {
+        cfg!(feature = "udp") && self.service == ServiceType::Udp
+    }
+
     /// True while the module has (or may have) a socket for this id.
     pub fn in_use(&self) -> bool {
         !matches!(self.phase, SocketPhase::Free | SocketPhase::Reserved)
@@ -246,7 +282,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
             && self.in_use()
             && !matches!(self.phase, SocketPhase::Closing)
             && now >= self.read_retry_at
-            && (self.service == ServiceType::Tcp || !self.datagrams.is_full())
+            && (!self.is_udp() || !self.datagrams.is_full())
             && (self.rx.free() >= RX.min(64) || self.discard_rest)
     }
 
@@ -273,7 +309,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
     /// boundary.
     pub fn begin_payload(&mut self, len: usize, end: bool) -> (Intake, bool) {
         self.truncated = false;
-        if self.service == ServiceType::Tcp {
+        if !self.is_udp() {
             return (Intake::Store, false);
         }
         if self.discard_rest {
@@ -309,7 +345,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
     /// says whether it ended a datagram.
     pub fn commit_payload(&mut self, end: bool) -> usize {
         let n = self.rx.commit();
-        if self.service == ServiceType::Udp {
+        if self.is_udp() {
             self.partial = self
                 .partial
                 .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
@@ -333,7 +369,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         if out.is_empty() {
             return 0;
         }
-        if self.service == ServiceType::Udp {
+        if self.is_udp() {
             let Some(len) = self.datagrams.pop_front() else {
                 return 0;
             };
@@ -348,7 +384,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "udp"))]
 mod tests {
     use super::{Boundaries, MAX_DATAGRAMS};
 
