@@ -6,7 +6,9 @@
 //! accepts for those two forms (tested against it), except IPv6 with an embedded IPv4 tail
 //! (`::ffff:1.2.3.4`), which no module here prints: refused.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::Ipv4Addr;
+#[cfg(feature = "siblings")]
+use core::net::{IpAddr, Ipv6Addr};
 
 /// Dotted decimal: four numbers of 0 to 255, no leading zeros (as `core` parses it).
 pub(crate) fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
@@ -32,6 +34,7 @@ pub(crate) fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
+#[cfg(feature = "siblings")]
 /// Colon-hex IPv6: eight groups of 1 to 4 hex digits, or fewer around one `::`.
 pub(crate) fn ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     // Groups before and after the `::` (if any).
@@ -57,6 +60,7 @@ pub(crate) fn ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     }
 }
 
+#[cfg(feature = "siblings")]
 /// An address of either family: IPv6 when it has a colon.
 pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
     if s.contains(&b':') {
@@ -66,12 +70,14 @@ pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
     }
 }
 
+#[cfg(feature = "siblings")]
 fn find_double_colon(s: &[u8]) -> Option<usize> {
     s.windows(2).position(|w| w == b"::")
 }
 
 /// Parse `s` (no `::` in it) as colon-separated groups into `out`; how many. Empty `s` is
 /// none (either side of a `::` may be empty).
+#[cfg(feature = "siblings")]
 fn groups_of(s: &[u8], out: &mut [u16; 8]) -> Option<usize> {
     if s.is_empty() {
         return Some(0);

@@ -5,6 +5,7 @@ use crate::types::{AccessMode, ConnectId, DataFormat, ViewMode};
 
 use super::frame::{Frame, Malformed, Payload};
 use super::parse::ParseContext;
+#[cfg(feature = "siblings")]
 use super::sibling::{self, Shape};
 
 /// The prefix of a recv URC.
@@ -136,6 +137,7 @@ pub(super) fn recv_urc<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
         Some(_) => return bad(Malformed::Fields),
     };
     if same_line {
+        #[cfg(feature = "siblings")]
         match recv_from(ctx, cur, id, len) {
             Header::Plain => {}
             other => return other,
@@ -176,6 +178,7 @@ pub(super) fn qird<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
         return Header::Plain;
     }
     let view1 = ctx.view_mode == ViewMode::HeaderCommaData;
+    #[cfg(feature = "siblings")]
     match qird_sibling(ctx, cur, view1) {
         Header::Plain => {}
         other => return other,
@@ -235,6 +238,7 @@ pub(super) fn qird<'a>(ctx: &ParseContext, input: &'a [u8]) -> Header<'a> {
     }
 }
 
+#[cfg(feature = "siblings")]
 /// The sibling forms of `+QIRD:` (see [`sibling`](super::sibling)): the query answer and the
 /// UDP-service header with its payload. `Plain` when the header is none of them.
 fn qird_sibling<'a>(ctx: &ParseContext, cur: Cursor<'a>, view1: bool) -> Header<'a> {
@@ -272,6 +276,7 @@ fn qird_sibling<'a>(ctx: &ParseContext, cur: Cursor<'a>, view1: bool) -> Header<
     }
 }
 
+#[cfg(feature = "siblings")]
 /// `+QIURC: "recv",<id>,<len>,"<ip>",<port>` and the data after its line end (direct push on
 /// a sibling's UDP-service socket); `cur` stands on the `,` after `<len>`. `Plain` when the
 /// rest is not that form.

@@ -11,6 +11,7 @@ pub mod hex;
 mod keyed;
 mod lines;
 mod parse;
+#[cfg(feature = "siblings")]
 mod sibling;
 
 pub use encode::{Command, EncodeError, MAX_COMMAND_LEN, MAX_CONTROL_LEN, encode_send_head};
