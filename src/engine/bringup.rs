@@ -8,6 +8,7 @@
 //! reply is the registration status.
 
 use super::jobs::{Job, UserKind};
+use super::later;
 use super::reply::Reply;
 use super::{Event, Millis, State, Ticket};
 use crate::error::Error;
@@ -52,7 +53,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.next_ticket = self.next_ticket.wrapping_add(1);
         self.bring_up = Some(BringUp {
             ticket,
-            deadline: self.now.saturating_add(Millis::from(timeout_ms)),
+            deadline: later(self.now, Millis::from(timeout_ms)),
             step: Step::Identify,
             next_at: self.now,
         });
@@ -122,7 +123,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             (Ok(()), Some(Reply::Registration(stat))) => {
                 crate::fmt::debug!("bc20: not registered yet ({:?})", stat);
-                b.next_at = self.now.saturating_add(REGISTRATION_POLL_MS);
+                b.next_at = later(self.now, REGISTRATION_POLL_MS);
                 self.bring_up = Some(b);
             }
             (Ok(()), _) => self.end_bring_up(Err(Error::Unexpected)),

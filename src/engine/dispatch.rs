@@ -1,5 +1,6 @@
 //! Applying frames: URCs to the sockets whatever is in flight, answers to the command in flight.
 
+use super::later;
 use crate::error::{Error, ModemError};
 use crate::types::{ConnectId, ResultCode};
 #[cfg(feature = "ping")]
@@ -398,12 +399,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     f.late_done = true;
                 } else if out.echoes.len() >= usize::from(plan.count) {
                     // A summary may still come; wait briefly for it.
-                    plan.decide_at = Some(now.saturating_add(settle_ms));
+                    plan.decide_at = Some(later(now, settle_ms));
                 } else {
                     // The next echo's line comes within its timeout and the interval; if
                     // nothing does, this was the whole ping failing (spec 6.6).
                     let window = u64::from(plan.timeout_s) * 1000 + PING_LINE_GAP_MS;
-                    plan.decide_at = Some(now.saturating_add(window));
+                    plan.decide_at = Some(later(now, window));
                 }
             }
         }

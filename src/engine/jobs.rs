@@ -1,5 +1,6 @@
 //! The command in flight: what it waits for, when it is done, and what runs next.
 
+use super::later;
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, QiCfg};
 use crate::wire::Command;
@@ -215,7 +216,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // Only a module that had time to fall asleep can have slept through it.
         let could_sleep = self.idle_before >= super::recovery::MIN_SLEEP_IDLE_MS;
         if let Some(f) = &mut self.inflight {
-            f.deadline = Some(now.saturating_add(u64::from(t)));
+            f.deadline = Some(later(now, u64::from(t)));
             f.bare_only = could_sleep;
             f.blank_seen = false;
         }
@@ -385,7 +386,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         let now = self.now;
         match self.user_waiting_since {
-            Some(t) if now < t.saturating_add(USER_YIELD_MS) => return,
+            Some(t) if now < later(t, USER_YIELD_MS) => return,
             // The request did not come back (its caller went away): reads resume.
             Some(_) => self.user_waiting_since = None,
             None => {}

@@ -1,6 +1,7 @@
 //! What a command's answer does: the outcome of the command in flight, once it is complete
 //! (or late), applied to the sockets, the requests and the start-up.
 
+use super::later;
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, QiCfg};
 
@@ -31,7 +32,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         }
         crate::fmt::warn!("bc20: AT+QIRD on {} failed: {}; trying again", id, e);
-        s.read_retry_at = now.saturating_add(READ_RETRY_MS * Millis::from(s.read_failures));
+        s.read_retry_at = later(now, READ_RETRY_MS * Millis::from(s.read_failures));
     }
 
     /// The module answered a command: it is awake and alive.
@@ -90,15 +91,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         // No other job has a late part (`Job::has_late_part`).
                         _ => self.config.command_timeout_ms,
                     };
-                    f.deadline = Some(self.now.saturating_add(u64::from(t)));
+                    f.deadline = Some(later(self.now, u64::from(t)));
                 }
                 None
             }
             (None, true) => {
                 // The late part came first (no OK yet): give the OK a command time to come.
-                let grace = self
-                    .now
-                    .saturating_add(u64::from(self.config.command_timeout_ms));
+                let grace = later(self.now, u64::from(self.config.command_timeout_ms));
                 f.deadline = Some(f.deadline.map_or(grace, |d| d.min(grace)));
                 None
             }
@@ -145,7 +144,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         );
                     }
                     self.init = Some(0);
-                    self.retry_at = now.saturating_add(500);
+                    self.retry_at = later(now, 500);
                 }
             },
             Job::Sync => {
@@ -167,7 +166,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     if let Some(s) = self.sockets.get_mut(id.index())
                         && matches!(s.phase, SocketPhase::Opening)
                     {
-                        s.open_deadline = core::num::NonZeroU64::new(now.saturating_add(t).max(1));
+                        s.open_deadline = core::num::NonZeroU64::new(later(now, t).max(1));
                     }
                 }
                 Err(e) => self.fail_socket(id, e, true),
@@ -176,11 +175,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 // `SEND OK` or `SEND FAIL` came first: the send has its outcome.
                 _ if f.late_done => {}
                 Ok(()) => {
-                    self.send_wait = Some((
-                        id,
-                        len,
-                        now.saturating_add(u64::from(self.config.send_timeout_ms)),
-                    ))
+                    self.send_wait =
+                        Some((id, len, later(now, u64::from(self.config.send_timeout_ms))))
                 }
                 Err(e) => self.complete_send(id, len, Err(e)),
             },

@@ -6,6 +6,7 @@
 //! answers that arrived meanwhile before anything is declared late.
 
 use super::jobs::Job;
+use super::later;
 use super::socket::SocketPhase;
 use super::{Event, Millis, State};
 use crate::error::Error;
@@ -79,7 +80,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if let Some(since) = self.unanswered_since
             && !self.unresponsive
         {
-            take(since.saturating_add(u64::from(self.config.unresponsive_ms)));
+            take(later(since, u64::from(self.config.unresponsive_ms)));
         }
         if let Some(b) = self.bring_up {
             take(b.deadline);
@@ -96,7 +97,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 });
             }
             if let Some(d) = w.settle_until {
-                let d = d.max(self.last_rx.saturating_add(self.settle_ms(w)));
+                let d = d.max(later(self.last_rx, self.settle_ms(w)));
                 wake_at = Some(if w.silent {
                     self.when_passed(d)
                 } else {
@@ -121,7 +122,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if let Some(t) = self.user_waiting_since {
             // Background reads resume then, whether or not the request came back.
-            let t = t.saturating_add(super::jobs::USER_YIELD_MS);
+            let t = later(t, super::jobs::USER_YIELD_MS);
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
@@ -130,7 +131,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// When the line will have been quiet for [`Config::quiet_ms`](super::Config) since the
     /// last byte.
     fn quiet_after_rx(&self) -> Millis {
-        self.last_rx.saturating_add(u64::from(self.config.quiet_ms))
+        later(self.last_rx, u64::from(self.config.quiet_ms))
     }
 
     /// Apply the deadlines that passed; `unframed`: module output is unfinished (as for
@@ -206,7 +207,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         }
                     }
                     if self.needs_sync {
-                        self.retry_at = now.saturating_add(u64::from(self.config.quiet_ms));
+                        self.retry_at = later(now, u64::from(self.config.quiet_ms));
                     }
                 }
             }
@@ -230,7 +231,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.expire_bring_up();
         if self
             .user_waiting_since
-            .is_some_and(|t| now >= t.saturating_add(super::jobs::USER_YIELD_MS))
+            .is_some_and(|t| now >= later(t, super::jobs::USER_YIELD_MS))
         {
             self.user_waiting_since = None;
         }
@@ -289,9 +290,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(since) = self.unanswered_since else {
             return;
         };
-        if self.unresponsive
-            || !self.passed(since.saturating_add(u64::from(self.config.unresponsive_ms)))
-        {
+        if self.unresponsive || !self.passed(later(since, u64::from(self.config.unresponsive_ms))) {
             return;
         }
         crate::fmt::error!("bc20: the module does not answer; failing its sockets");
@@ -362,7 +361,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         self.init = Some(0);
         self.needs_sync = false;
-        self.retry_at = self.now.saturating_add(u64::from(self.config.quiet_ms));
+        self.retry_at = later(self.now, u64::from(self.config.quiet_ms));
         self.stalled = None;
         // The module is alive, just starting over.
         self.answered();

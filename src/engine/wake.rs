@@ -1,6 +1,7 @@
 //! Waking a module that sleeps: `AT` until it answers, before a command.
 
 use super::jobs::Job;
+use super::later;
 use super::{Event, Millis, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
@@ -60,10 +61,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // that answer is not taken for the command's. Briefly when every earlier one got
             // the bare line end of a module asleep (it forgot them): the module falls asleep
             // again after its own idle time, which may be shorter than `quiet_ms`.
-            let until = self
-                .last_rx
-                .max(self.now)
-                .saturating_add(self.settle_ms(&w));
+            let until = later(self.last_rx.max(self.now), self.settle_ms(&w));
             self.waking = Some(super::Waking {
                 deadline: None,
                 settle_until: Some(until),
@@ -81,7 +79,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         if let Some(until) = w.settle_until {
-            let quiet_from = until.max(self.last_rx.saturating_add(self.settle_ms(&w)));
+            let quiet_from = until.max(later(self.last_rx, self.settle_ms(&w)));
             // After only forgotten `AT`s, one quiet look will do (see `quiet_since`); after one
             // that got no answer at all, which may still come, the line must be seen quiet
             // twice.
@@ -130,7 +128,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// When a wake-up `AT` answered by a bare line end counts as forgotten: the line quiet
     /// for [`WAKE_BARE_QUIET_MS`] after it.
     pub(super) fn bare_quiet_after_rx(&self) -> Millis {
-        self.last_rx.saturating_add(WAKE_BARE_QUIET_MS)
+        later(self.last_rx, WAKE_BARE_QUIET_MS)
     }
 
     /// How long the line must stay quiet after a wake-up before the command goes out.
