@@ -209,6 +209,7 @@ fn a_dead_module_fails_a_socket_waiting_for_its_data() {
     r.expect("AT");
     r.rx("\r\nOK\r\n");
     assert!(!r.e.is_unresponsive());
+    sync_settles(&mut r);
     let t = r.e.start(Request::At).unwrap();
     r.expect("AT");
     r.rx("\r\nOK\r\n");
@@ -821,6 +822,14 @@ fn resync_goes_out(r: &mut Rig) {
     r.expect("AT");
 }
 
+/// The resynchronising `AT` was answered: nothing goes out until the line has been quiet for
+/// `quiet_ms` (300 ms), the time its own `OK` has to come if the one taken for it was late.
+fn sync_settles(r: &mut Rig) {
+    r.idle();
+    assert_eq!(r.e.start(Request::At), Err(Error::Busy));
+    r.advance(300);
+}
+
 /// A read that timed out, then its answer after all, during the recovery that follows. The
 /// module hands out a socket's data in order, so the late answer is that socket's next data:
 /// it is delivered, not dropped while the socket carries on as if nothing was lost. Its `OK`
@@ -920,6 +929,7 @@ fn a_late_read_answer_that_cannot_be_placed_is_reported() {
             time_out_a_read(&mut r, id);
             resync_goes_out(&mut r);
             r.rx("\r\nOK\r\n");
+            sync_settles(&mut r);
         }
         r.events();
         // It lands while another command is in flight.
@@ -936,4 +946,74 @@ fn a_late_read_answer_that_cannot_be_placed_is_reported() {
         r.rx("\r\nOK\r\n");
         assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
     }
+}
+
+// ----- any command answered after its deadline -----
+
+/// A command that timed out is answered during the resynchronisation, after the `AT` went
+/// out: its `OK` is taken for the `AT`'s. The `AT`'s own `OK` then comes with no command in
+/// flight, because nothing goes out until the line has settled; it must not answer the read
+/// that follows, whose data would then land on no read and be lost while its socket carried
+/// on as if nothing happened.
+#[test]
+fn a_late_answer_during_the_resync_does_not_shift_the_answers_after_it() {
+    let mut r = Rig::ready();
+    let _a = r.open();
+    let b = r.open();
+    let t = r.e.start(Request::LastError).unwrap();
+    r.expect("AT+QIGETERROR");
+    r.advance(2_000 + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+    resync_goes_out(&mut r);
+    // The late answer, its `OK` taken for the `AT`'s; data is announced for `b`.
+    r.rx("\r\n+QIGETERROR: 0,operation success\r\n\r\nOK\r\n");
+    r.rx(&format!("\r\n+QIURC: \"recv\",{b},5\r\n"));
+    r.idle();
+    // The `AT`'s own `OK`: it answers nothing.
+    r.advance(100);
+    r.rx("\r\nOK\r\n");
+    r.idle();
+    // It pushed the settling out: still nothing 300 ms after the first `OK`.
+    r.advance(200);
+    r.idle();
+    r.advance(100);
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(b), b"hello");
+    assert!(!r.events().contains(&Event::BadPayload(None)));
+    assert_eq!(r.e.phase(b), SocketPhase::Connected);
+    assert_eq!(r.e.traffic().timeouts, 1);
+}
+
+/// Settling after the resynchronisation holds user requests back too (they wait as for any
+/// busy slot), and ends on its own: its end is a deadline the caller is woken for.
+#[test]
+fn the_settling_after_a_resync_ends_by_itself() {
+    let mut r = Rig::ready();
+    let t = r.e.start(Request::LastError).unwrap();
+    r.expect("AT+QIGETERROR");
+    r.advance(2_000 + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+    resync_goes_out(&mut r);
+    r.rx("\r\nOK\r\n");
+    let settled = r.now + 300;
+    // A caller that looks only at the deadlines it is given gets through, on time.
+    let mut looks = 0;
+    let t = loop {
+        match r.e.start(Request::At) {
+            Ok(t) => break t,
+            Err(Error::Busy) => {
+                let d = r.e.poll_timeout().expect("a deadline to be woken at");
+                assert!(d > r.now, "a deadline that passed: the caller would spin");
+                r.jump(d - r.now);
+                looks += 1;
+                assert!(looks < 5, "still busy at {}", r.now);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(r.now, settled);
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
 }

@@ -251,6 +251,9 @@ fn timeout_resynchronises_and_the_next_command_works() {
     r.advance(300 + LATE);
     r.expect("AT");
     r.rx("\r\nOK\r\n");
+    // The `AT`'s answer settles (had the `OK` been a late one, its own would come now).
+    assert_eq!(r.e.start(Request::LastError), Err(Error::Busy));
+    r.advance(300);
     let t = r.e.start(Request::LastError).unwrap();
     r.expect("AT+QIGETERROR");
     r.rx("\r\n+QIGETERROR: 552,invalid parameters\r\n\r\nOK\r\n");

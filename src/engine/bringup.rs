@@ -65,7 +65,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(b) = self.bring_up else {
             return false;
         };
-        if self.init.is_some() || self.needs_sync || self.now < b.next_at {
+        if self.init.is_some() || self.needs_sync || self.holding() || self.now < b.next_at {
             return false;
         }
         let cmd = match b.step {

@@ -145,6 +145,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.inflight.is_some()
             || self.init.is_some()
             || self.needs_sync
+            || self.holding()
             || self.stale != 0
             || self.tx_busy()
         {
@@ -322,11 +323,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.inflight.is_some() {
             return;
         }
-        if (self.init.is_some() || self.needs_sync) && self.now < self.retry_at {
+        if (self.init.is_some() || self.needs_sync || self.settling) && self.now < self.retry_at {
             // Let the line go quiet first, so that a late answer to what came before cannot
             // be taken for the answer to what comes next.
             return;
         }
+        self.settling = false;
         if let Some(step) = self.init {
             let c = &self.config;
             let cmd = match step {

@@ -170,6 +170,9 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     init: Option<u8>,
     /// Send `AT` before anything else (after a timeout).
     needs_sync: bool,
+    /// The resynchronising `AT` was answered: nothing goes out until the line has been quiet
+    /// until `retry_at` (see [`State::holding`]).
+    settling: bool,
     /// Earliest time of the next start-up attempt (after a failed `AT`).
     retry_at: Millis,
     /// The reply of the last user request is ready (with its data in `collected`).
@@ -307,6 +310,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 send_wait: None,
                 init: Some(0),
                 needs_sync: false,
+                settling: false,
                 retry_at: 0,
                 reply: None,
                 collected: None,
@@ -462,7 +466,10 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if n > 0 {
             self.st.last_rx = self.st.now;
         }
-        if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
+        if n > 0
+            && self.st.inflight.is_none()
+            && (self.st.init.is_some() || self.st.needs_sync || self.st.holding())
+        {
             self.st.retry_at = self
                 .st
                 .retry_at
@@ -671,6 +678,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 p.decide_at = p.decide_at.map(|d| d.max(now));
             }
         }
+    }
+
+    /// True while the resynchronising `AT`'s answer settles: it came, and the line has not
+    /// been quiet since for [`Config::quiet_ms`] (bytes with no command in flight push the
+    /// end out). The module answers in order, but the `OK` taken for the `AT`'s may be the
+    /// late one of the command that timed out; the `AT`'s own then follows at once, and must
+    /// find no command in flight rather than answer the next one (which would shift every
+    /// answer after it by one: a read's data landing on no read, or on another socket's).
+    fn holding(&self) -> bool {
+        self.settling && self.now < self.retry_at
     }
 
     /// True when deadline `d` has passed by what the engine has seen of the line.

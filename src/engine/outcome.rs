@@ -155,6 +155,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     for s in &mut self.sockets {
                         s.late_read = false;
                     }
+                    // Unless this `OK` was that late answer's: hold everything until the
+                    // `AT`'s own has had time to come (see `State::holding`).
+                    self.settling = true;
+                    self.retry_at = later(now, u64::from(self.config.quiet_ms));
                 }
                 if matches!(result, Err(Error::Timeout)) {
                     self.unanswered();

@@ -110,7 +110,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         } else if let Some(t) = quiet_at {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
-        if (self.init.is_some() || self.needs_sync) && self.inflight.is_none() {
+        if (self.init.is_some() || self.needs_sync || self.holding()) && self.inflight.is_none() {
             next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
         }
         if let Some(b) = self.bring_up
@@ -361,6 +361,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         self.init = Some(0);
         self.needs_sync = false;
+        self.settling = false;
         self.retry_at = later(self.now, u64::from(self.config.quiet_ms));
         self.stalled = None;
         // The module is alive, just starting over.
