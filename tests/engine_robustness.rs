@@ -1017,3 +1017,53 @@ fn the_settling_after_a_resync_ends_by_itself() {
     r.rx("\r\nOK\r\n");
     assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
 }
+
+// ----- a direct send whose outcome is unknown -----
+
+/// A direct TCP send (the blocking stack's) that timed out, with no `OK` or with `OK` and no
+/// `SEND OK`, may have gone out or not: the caller that sent the bytes again could repeat them
+/// on the stream. The socket fails instead, as for a queued chunk, and a `SEND OK` that comes
+/// after all changes nothing. `SEND FAIL` says the bytes did not go: the socket carries on.
+#[test]
+fn a_tcp_send_that_timed_out_breaks_its_stream() {
+    for ok_first in [false, true] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.e.send(id, b"hello").unwrap();
+        r.expect("AT+QISENDEX=0,5,68656C6C6F");
+        if ok_first {
+            r.rx("\r\nOK\r\n");
+            r.advance(30_000 + LATE);
+        } else {
+            r.advance(2_000 + LATE);
+        }
+        assert_eq!(r.e.take_send_result(id), Some(Err(Error::Timeout)));
+        assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout));
+        assert!(r.events().contains(&Event::Failed(id, Error::Timeout)));
+        r.rx("\r\nSEND OK\r\n");
+        assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout));
+        assert_eq!(r.e.take_send_result(id), None);
+    }
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.e.send(id, b"hello").unwrap();
+    r.expect("AT+QISENDEX=0,5,68656C6C6F");
+    r.rx("\r\nOK\r\n\r\nSEND FAIL\r\n");
+    assert_eq!(
+        r.e.take_send_result(id),
+        Some(Err(Error::Modem(ModemError::SendFail)))
+    );
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+/// A datagram whose send timed out was sent whole or not at all: the UDP socket carries on.
+#[test]
+fn a_udp_send_that_timed_out_leaves_the_socket_usable() {
+    let mut r = Rig::ready();
+    let id = open_udp(&mut r, 0);
+    r.e.send(id, b"ping").unwrap();
+    r.expect(&format!("AT+QISENDEX={id},4,70696E67"));
+    r.advance(2_000 + LATE);
+    assert_eq!(r.e.take_send_result(id), Some(Err(Error::Timeout)));
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}

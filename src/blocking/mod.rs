@@ -12,7 +12,10 @@
 //! The first call starts sending a chunk of the buffer and returns `WouldBlock`; call again
 //! with the same buffer (as `nb` requires, and as `minimq` does) and it returns `Ok(n)` once
 //! the module has answered `SEND OK` for those `n` bytes, or the error (`SEND FAIL` is an error,
-//! never a silent loss).
+//! never a silent loss). `SEND FAIL` or a refused command means the bytes did not go, and the
+//! socket carries on. A TCP send that timed out (no `OK`, or no `SEND OK`) may have gone out
+//! or not, so its socket fails with [`Error::Timeout`] too: sending the bytes again could
+//! repeat them on the stream (a UDP socket carries on: a datagram is sent whole or not).
 //!
 //! An `nb` call that keeps finding the engine busy (its one command slot taken, or a module
 //! that does not answer the resynchronising `AT`) returns [`Error::Timeout`] once that has

@@ -336,6 +336,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.event(Event::SendDone(id));
             return;
         }
+        // A TCP send that timed out may have gone out or not (its `OK` or `SEND OK` may be
+        // merely late): the stream can no longer be trusted, since sending the bytes again
+        // could repeat them and not sending them could leave a gap. It breaks, as a queued
+        // chunk's failure does. (A datagram is whole or not sent; UDP carries on.)
+        let ambiguous = matches!(result, Err(Error::Timeout)) && !s.is_udp();
         if core::mem::take(&mut s.discard_send) {
             crate::fmt::debug!(
                 "bc20: send on {} finished after its caller left: {:?}",
@@ -344,6 +349,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             );
         } else {
             s.send_result = result.map(|()| len).into();
+        }
+        if ambiguous {
+            self.fail_socket(id, Error::Timeout, false);
         }
         self.event(Event::SendDone(id));
     }
