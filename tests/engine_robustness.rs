@@ -1067,3 +1067,31 @@ fn a_udp_send_that_timed_out_leaves_the_socket_usable() {
     assert_eq!(r.e.take_send_result(id), Some(Err(Error::Timeout)));
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
 }
+
+// ----- a read answered by an OK that is not its own -----
+
+/// An `OK` with no `+QIRD` before it does not answer a read (the BC20 always prints the
+/// header, `+QIRD: 0` when it has nothing): it is a stray one, a late answer of something
+/// earlier or noise. The read's own answer may still come after it, and is then the socket's
+/// data: delivered, not lost while the socket carries on.
+#[test]
+fn a_read_answered_by_a_stray_ok_still_gets_its_data() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\nOK\r\n");
+    // The read's own answer, after all.
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hello");
+    assert!(!r.events().contains(&Event::BadPayload(None)));
+    // The line is resynchronised, and reading goes on from there.
+    resync_goes_out(&mut r);
+    r.rx("\r\nOK\r\n");
+    sync_settles(&mut r);
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.advance(1_000);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}

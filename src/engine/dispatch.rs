@@ -154,6 +154,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 match self.inflight.as_mut() {
                     Some(f) if matches!(f.job, Job::Read { .. }) => {
                         crate::fmt::warn!("bc20: AT+QIRD answered with byte counts, no data");
+                        f.read_header = true;
                         f.late_error = Some(Error::Unexpected);
                     }
                     _ => crate::fmt::debug!("bc20: +QIRD byte counts with no read in flight"),

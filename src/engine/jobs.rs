@@ -108,6 +108,8 @@ pub(super) struct InFlight {
     /// A wake-up was started for this command: it goes out after that one, never after
     /// another (the module may answer the wake-up `AT` later than the idle threshold).
     pub woken: bool,
+    /// A read: its `+QIRD` header came (an `OK` without one is not its answer).
+    pub read_header: bool,
     /// A ping's plan: how long its echoes may take, and how to tell a lone error apart.
     #[cfg(feature = "ping")]
     pub ping: Option<PingPlan>,
@@ -205,6 +207,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             blank_seen: false,
             resent: 0,
             woken: false,
+            read_header: false,
             #[cfg(feature = "ping")]
             ping: None,
         });

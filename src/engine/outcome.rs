@@ -186,6 +186,19 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             },
             Job::Read { id, .. } => match result {
                 Err(e) => self.read_failed(id, e),
+                Ok(()) if !f.read_header => {
+                    // An `OK` with no `+QIRD` before it is not this read's answer: a late one
+                    // of an earlier command, or noise. The read's own may still come; it is
+                    // then this socket's next data (see `start_late_read`), so the socket is
+                    // marked for it, and the line resynchronised before the read is retried.
+                    crate::fmt::warn!("bc20: AT+QIRD on {} answered OK with no data header", id);
+                    if let Some(s) = self.sockets.get_mut(id.index()) {
+                        s.late_read = true;
+                    }
+                    self.needs_sync = true;
+                    self.retry_at = later(now, u64::from(self.config.quiet_ms));
+                    self.read_failed(id, Error::Unexpected);
+                }
                 Ok(()) if f.late_error.is_some() => {
                     // The answer could not be framed (see `on_bad_payload`).
                     self.read_failed(id, f.late_error.unwrap_or(Error::Malformed));

@@ -51,6 +51,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.start_late_read(len, remaining);
             return;
         };
+        if let Some(f) = self.inflight.as_mut() {
+            f.read_header = true;
+        }
         if usize::from(len) > asked {
             crate::fmt::error!(
                 "bc20: module returned {} bytes for a read of {}",
@@ -222,7 +225,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// `+QIRD: 0`: the module has nothing more for the socket being read.
     pub(super) fn on_read_empty(&mut self) {
-        let Some(Job::Read { id, .. }) = self.inflight.as_ref().map(|f| f.job) else {
+        let read = self.inflight.as_mut().and_then(|f| match f.job {
+            Job::Read { id, .. } => {
+                f.read_header = true;
+                Some(id)
+            }
+            _ => None,
+        });
+        let Some(id) = read else {
             // A late answer that found nothing; its `OK` is its own.
             crate::fmt::warn!("bc20: +QIRD: 0 with no read in flight");
             self.late_ok_owed = true;
@@ -267,6 +277,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 if let Some(f) = self.inflight.as_mut()
                     && let Job::Read { id, .. } = f.job
                 {
+                    f.read_header = true;
                     f.late_error = Some(Error::Malformed);
                     self.fail_socket(id, Error::Malformed, true);
                 }
