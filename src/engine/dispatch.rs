@@ -1,5 +1,6 @@
 //! Applying frames: URCs to the sockets whatever is in flight, answers to the command in flight.
 
+#[cfg(feature = "ping")]
 use super::later;
 use crate::error::{Error, ModemError};
 use crate::types::{ConnectId, ResultCode};
