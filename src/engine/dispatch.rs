@@ -1,5 +1,6 @@
 //! Applying frames: URCs to the sockets whatever is in flight, answers to the command in flight.
 
+use super::count;
 #[cfg(feature = "ping")]
 use super::later;
 use crate::error::{Error, ModemError};
@@ -318,13 +319,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     pub(super) fn complete_send(&mut self, id: ConnectId, len: usize, result: Result<(), Error>) {
         if result.is_ok() {
-            self.traffic.payload_sent = self.traffic.payload_sent.saturating_add(len as u64);
+            count(&mut self.traffic.payload_sent, len as u64);
         }
         let Some(s) = self.sockets.get_mut(id.index()) else {
             return;
         };
         if result.is_ok() {
-            s.sent_total = s.sent_total.saturating_add(len as u64);
+            count(&mut s.sent_total, len as u64);
         }
         // The bytes sent (or given up on) leave the front of the send queue.
         let done = core::mem::take(&mut s.tx_inflight);

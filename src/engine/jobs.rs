@@ -1,6 +1,6 @@
 //! The command in flight: what it waits for, when it is done, and what runs next.
 
-use super::later;
+use super::{count, later};
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, QiCfg};
 use crate::wire::Command;
@@ -190,7 +190,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     #[inline(never)] // one copy for its callers (flash)
     fn set_inflight(&mut self, job: Job) {
-        self.traffic.commands = self.traffic.commands.saturating_add(1);
+        count(&mut self.traffic.commands, 1);
         // An `OK` owed to a late `+QIRD` answer comes right after it, before anything
         // written from now on is answered.
         self.late_ok_owed = false;

@@ -84,6 +84,12 @@ pub(crate) fn later(t: Millis, ms: Millis) -> Millis {
     t.saturating_add(ms)
 }
 
+/// Add `n` to a counter, saturating; out of line for the same reason as [`later`].
+#[inline(never)]
+pub(crate) fn count(c: &mut u64, n: u64) {
+    *c = c.saturating_add(n);
+}
+
 /// Sockets of the default engine: all five the module has.
 pub const DEFAULT_SOCKETS: usize = SOCKET_COUNT;
 /// Receive buffer of each socket by default: a whole direct push of a sibling module (1500
@@ -382,7 +388,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// The shell could not read or write the UART: counted in [`Traffic::uart_errors`]. The
     /// commands concerned time out and the engine resynchronises on its own.
     pub fn note_uart_error(&mut self) {
-        self.st.traffic.uart_errors = self.st.traffic.uart_errors.saturating_add(1);
+        count(&mut self.st.traffic.uart_errors, 1);
     }
 
     // ----- input -----
@@ -457,7 +463,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
 
     /// Count received bytes (those taken, once).
     fn count_rx(&mut self, n: usize) {
-        self.st.traffic.rx_bytes = self.st.traffic.rx_bytes.saturating_add(n as u64);
+        count(&mut self.st.traffic.rx_bytes, n as u64);
     }
 
     /// Note when bytes came.
@@ -532,7 +538,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if n > 0 {
             self.st.last_tx = self.st.now;
         }
-        self.st.traffic.tx_bytes = self.st.traffic.tx_bytes.saturating_add(n as u64);
+        count(&mut self.st.traffic.tx_bytes, n as u64);
         if let Some(w) = &mut self.st.waking {
             w.pos = (w.pos + n).min(WAKE_AT.len());
             if w.pos == WAKE_AT.len() && w.deadline.is_none() {

@@ -6,6 +6,7 @@
 //! announced length was wrong, or that was cut short, is dropped whole and the socket fails:
 //! never a silent gap or a stray byte in the stream.
 
+use super::count;
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId};
 use crate::wire::{Malformed, Payload};
@@ -149,7 +150,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         let (intake, dropped) = s.begin_payload(len, end);
         if dropped {
-            self.traffic.datagrams_dropped = self.traffic.datagrams_dropped.saturating_add(1);
+            count(&mut self.traffic.datagrams_dropped, 1);
             self.event(Event::DatagramsDropped(id));
         }
         self.sink = Some(Sink {
@@ -193,8 +194,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 };
                 if sink.intake == Intake::Store {
                     let n = s.commit_payload(sink.end);
-                    self.traffic.payload_received =
-                        self.traffic.payload_received.saturating_add(n as u64);
+                    count(&mut self.traffic.payload_received, n as u64);
                     if n > 0 {
                         self.event(Event::DataReady(id));
                     }

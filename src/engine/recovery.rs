@@ -6,9 +6,9 @@
 //! answers that arrived meanwhile before anything is declared late.
 
 use super::jobs::Job;
-use super::later;
 use super::socket::SocketPhase;
 use super::{Event, Millis, State};
+use super::{count, later};
 use crate::error::Error;
 use crate::types::ConnectId;
 use crate::wire::ParseContext;
@@ -174,7 +174,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     let err = self.inflight.as_ref().and_then(|f| f.late_error);
                     self.finish(err.map_or(Ok(()), Err));
                 } else {
-                    self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+                    count(&mut self.traffic.timeouts, 1);
                     // An `OK` owed to a late `+QIRD` that never came (a byte lost): it must
                     // not eat the answer to what comes next.
                     self.late_ok_owed = false;
@@ -215,7 +215,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if let Some((id, _, d)) = self.send_wait
             && self.passed(d)
         {
-            self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+            count(&mut self.traffic.timeouts, 1);
             self.send_wait = None;
             self.complete_send(id, 0, Err(Error::Timeout));
         }
@@ -224,7 +224,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 && s.open_deadline
                     .is_some_and(|d| d.get() <= self.look_certified)
         }) {
-            self.traffic.timeouts = self.traffic.timeouts.saturating_add(1);
+            count(&mut self.traffic.timeouts, 1);
             self.fail_socket(id, Error::Timeout, true);
         }
         self.expire_unresponsive();
@@ -278,7 +278,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             f.blank_seen = false;
         }
         self.reload();
-        self.traffic.resent = self.traffic.resent.saturating_add(1);
+        count(&mut self.traffic.resent, 1);
         if !is_at {
             self.start_wake();
         }
@@ -317,7 +317,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             crate::fmt::debug!("bc20: the module started");
         } else {
             crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
-            self.traffic.reboots = self.traffic.reboots.saturating_add(1);
+            count(&mut self.traffic.reboots, 1);
         }
         self.waking = None;
         self.late_ok_owed = false;

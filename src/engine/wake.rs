@@ -1,8 +1,8 @@
 //! Waking a module that sleeps: `AT` until it answers, before a command.
 
 use super::jobs::Job;
-use super::later;
 use super::{Event, Millis, State};
+use super::{count, later};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
@@ -45,7 +45,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             silent: false,
         });
         self.wake_request = true;
-        self.traffic.wakes = self.traffic.wakes.saturating_add(1);
+        count(&mut self.traffic.wakes, 1);
         if let Some(f) = &mut self.inflight {
             f.woken = true;
         }
