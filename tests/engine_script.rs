@@ -220,6 +220,8 @@ fn send_fail_is_an_error_and_send_ok_without_ok_is_accepted() {
         r.e.take_send_result(id),
         Some(Err(Error::Modem(ModemError::SendFail)))
     );
+    // The module says the bytes did not go: the stream is intact, the socket carries on.
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
     // Manual 4.2.2: SEND OK with no OK before it.
     r.e.send(id, b"cd").unwrap();
     r.expect("AT+QISENDEX=0,2,6364");
