@@ -1086,3 +1086,32 @@ fn a_read_answered_by_a_stray_ok_still_gets_its_data() {
     r.idle();
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
 }
+
+// ----- a data announcement damaged on the line -----
+
+/// In buffer access the module announces data once (`+QIURC: "recv"`) and then waits for a
+/// read. An announcement damaged on the line (a flipped or dropped byte makes it a line the
+/// parser does not know, or names a socket that is not open) would leave its socket waiting
+/// for good, with nothing said. Any damaged line makes every buffer-access socket read once
+/// more instead; one that has nothing gets `+QIRD: 0`.
+#[test]
+fn a_damaged_data_announcement_still_gets_its_socket_read() {
+    for damaged in [
+        "\r\n+QIURC: \"recw\",0,5\r\n",    // unknown
+        "\r\n+QIURC: \"recv\",3,5\r\n",    // a socket that is not open
+        "\r\n+QIURC: \"recv\"\x010,5\r\n", // noise inside the line
+        "\r\n+QIURC: \"recv\"\r\n",        // malformed
+    ] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.events();
+        r.rx(damaged);
+        r.expect("AT+QIRD=0,512");
+        r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+        assert_eq!(r.recv_all(id), b"hello", "{damaged:?}");
+        r.expect("AT+QIRD=0,512");
+        r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        r.advance(1_000);
+        r.idle();
+    }
+}

@@ -79,10 +79,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         s.read_pending = true;
                         self.event(Event::DataReady(id));
                     }
-                    _ => crate::fmt::warn!(
-                        "bc20: data announced for socket {}, which is not open",
-                        id
-                    ),
+                    _ => {
+                        crate::fmt::warn!(
+                            "bc20: data announced for socket {}, which is not open",
+                            id
+                        );
+                        // Perhaps a damaged id: the announcement was another socket's.
+                        self.recheck_reads();
+                    }
                 }
             }
             // The streaming parser gives these whole only when they carry no data (`+QIRD: 0`).
@@ -212,6 +216,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Unknown(line) => {
                 crate::fmt::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
+                self.recheck_reads();
             }
             Frame::Malformed { line, why } => {
                 crate::fmt::warn!(
@@ -219,8 +224,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     why,
                     crate::fmt::Printable(line)
                 );
+                self.recheck_reads();
             }
-            Frame::Overlong => crate::fmt::warn!("bc20: overlong line skipped"),
+            Frame::Overlong => {
+                crate::fmt::warn!("bc20: overlong line skipped");
+                self.recheck_reads();
+            }
         }
         self.settle();
     }

@@ -627,6 +627,7 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
                     "bc20 < (skipped) {}",
                     crate::fmt::Printable(&rest[..consumed])
                 );
+                st.recheck_reads();
             }
             Stream::Frame { frame, consumed } => {
                 if !st.accepts(&frame) {
@@ -731,6 +732,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if dropped > 0 {
             crate::fmt::warn!("bc20: dropped {} unframed bytes to resynchronise", dropped);
             self.event(Event::Desync { dropped });
+            self.recheck_reads();
         }
     }
 }

@@ -223,6 +223,19 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
+    /// A line came damaged (noise, an unknown or malformed line, bytes dropped to
+    /// resynchronise) or named a socket that is not open: it may have been a `+QIURC: "recv"`,
+    /// and its socket would wait for a read nothing asks for (the module announces data once,
+    /// until a read finds none). In buffer access the data waits in the module, so every such
+    /// socket is read again; a read that finds nothing costs one `+QIRD: 0`.
+    pub(super) fn recheck_reads(&mut self) {
+        for s in &mut self.sockets {
+            if s.in_use() && s.mode == AccessMode::Buffer {
+                s.read_pending = true;
+            }
+        }
+    }
+
     /// `+QIRD: 0`: the module has nothing more for the socket being read.
     pub(super) fn on_read_empty(&mut self) {
         let read = self.inflight.as_mut().and_then(|f| match f.job {
