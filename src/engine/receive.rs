@@ -230,7 +230,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// socket is read again; a read that finds nothing costs one `+QIRD: 0`.
     pub(super) fn recheck_reads(&mut self) {
         for s in &mut self.sockets {
-            if s.in_use() && s.mode == AccessMode::Buffer {
+            if matches!(s.phase, SocketPhase::Connected | SocketPhase::PeerClosed)
+                && s.mode == AccessMode::Buffer
+            {
                 s.read_pending = true;
             }
         }
