@@ -227,7 +227,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// resynchronise) or named a socket that is not open: it may have been a `+QIURC: "recv"`,
     /// and its socket would wait for a read nothing asks for (the module announces data once,
     /// until a read finds none). In buffer access the data waits in the module, so every such
-    /// socket is read again; a read that finds nothing costs one `+QIRD: 0`.
+    /// socket is read again; a read that finds nothing costs one `+QIRD: 0`. (Out of line:
+    /// inlined at its six callers it cost 0.2 KB of flash.)
+    #[inline(never)]
     pub(super) fn recheck_reads(&mut self) {
         for s in &mut self.sockets {
             if matches!(s.phase, SocketPhase::Connected | SocketPhase::PeerClosed)
