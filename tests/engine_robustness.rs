@@ -1115,3 +1115,26 @@ fn a_damaged_data_announcement_still_gets_its_socket_read() {
         r.idle();
     }
 }
+
+/// An announcement whose id a flipped byte turned into another open socket's: that socket's
+/// read finds nothing, right after data was announced for it, which a module that announces
+/// once does not do. The other sockets are read, and the data is found.
+#[test]
+fn an_announcement_with_another_sockets_id_still_gets_the_data_read() {
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    r.events();
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a},5\r\n")); // meant for `b`
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(b), b"hello");
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    // `a`'s empty read asked nothing more of `a`, and nothing loops.
+    r.advance(1_000);
+    r.idle();
+    assert_eq!(r.recv_all(a), b"");
+}

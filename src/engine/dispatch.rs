@@ -77,6 +77,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 match self.sockets.get_mut(id.index()) {
                     Some(s) if s.in_use() => {
                         s.read_pending = true;
+                        s.announced = true;
                         self.event(Event::DataReady(id));
                     }
                     _ => {

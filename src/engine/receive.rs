@@ -55,6 +55,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if let Some(f) = self.inflight.as_mut() {
             f.read_header = true;
         }
+        if len > 0
+            && let Some(s) = self.sockets.get_mut(id.index())
+        {
+            s.announced = false;
+        }
         if usize::from(len) > asked {
             crate::fmt::error!(
                 "bc20: module returned {} bytes for a read of {}",
@@ -255,6 +260,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.late_ok_owed = true;
             return;
         };
+        if self
+            .sockets
+            .get_mut(id.index())
+            .is_some_and(|s| core::mem::take(&mut s.announced))
+        {
+            // Data was announced for this socket, and the first read finds none: the
+            // announcement was perhaps another socket's, with its id damaged on the line
+            // (the module announces once, after a read that found nothing). Read the others.
+            crate::fmt::warn!("bc20: data announced for {}, but none there", id);
+            self.recheck_reads();
+        }
         if let Some(s) = self.sockets.get_mut(id.index()) {
             s.read_pending = false;
             if s.partial > 0 {

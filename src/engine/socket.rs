@@ -204,6 +204,10 @@ pub(crate) struct Socket<const RX: usize, const TX: usize> {
     /// An `AT+QIRD` of this connection timed out: its answer may still come, with no read
     /// in flight (see `State::start_late_read`).
     pub late_read: bool,
+    /// Buffer access: data was announced (`+QIURC: "recv"`, buffer full) and no read has
+    /// returned any since. A read that finds none then says the announcement was perhaps
+    /// another socket's, its id damaged on the line (see `State::on_read_empty`).
+    pub announced: bool,
     /// Payload bytes of this connection the module accepted (`SEND OK`).
     pub sent_total: u64,
     /// Queued bytes dropped because the connection ended before they could go out.
@@ -250,6 +254,7 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         read_failures: 0,
         read_retry_at: 0,
         late_read: false,
+        announced: false,
         sent_total: 0,
         tx_dropped: 0,
         send_result: SendOutcome::None,
