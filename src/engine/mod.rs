@@ -473,10 +473,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if n > 0 {
             self.st.last_rx = self.st.now;
         }
-        if n > 0
-            && self.st.inflight.is_none()
-            && (self.st.init.is_some() || self.st.needs_sync || self.st.holding())
-        {
+        if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
             self.st.retry_at = self
                 .st
                 .retry_at
@@ -688,9 +685,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
-    /// True while the resynchronising `AT`'s answer settles: it came, and the line has not
-    /// been quiet since for [`Config::quiet_ms`] (bytes with no command in flight push the
-    /// end out). The module answers in order, but the `OK` taken for the `AT`'s may be the
+    /// True while the resynchronising `AT`'s answer settles: for [`Config::quiet_ms`] after it
+    /// came (a fixed time: bytes do not push it out, so a module that keeps talking cannot
+    /// hold every command back for good). The module answers in order, but the `OK` taken for the `AT`'s may be the
     /// late one of the command that timed out; the `AT`'s own then follows at once, and must
     /// find no command in flight rather than answer the next one (which would shift every
     /// answer after it by one: a read's data landing on no read, or on another socket's).

@@ -156,7 +156,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         s.late_read = false;
                     }
                     // Unless this `OK` was that late answer's: hold everything until the
-                    // `AT`'s own has had time to come (see `State::holding`).
+                    // `AT`'s own has had time to come, right behind it (see `State::holding`).
                     self.settling = true;
                     self.retry_at = later(now, u64::from(self.config.quiet_ms));
                 }
