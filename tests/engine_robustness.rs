@@ -1139,3 +1139,32 @@ fn an_announcement_with_another_sockets_id_still_gets_the_data_read() {
     r.idle();
     assert_eq!(r.recv_all(a), b"");
 }
+
+/// A module that keeps talking (an unsolicited line every 100 ms) after a command timed out:
+/// the resynchronising `AT` waits for a quiet line, but not for good, or every socket would
+/// wait with nothing said. It goes out at most two command timeouts after the last write.
+#[test]
+fn a_module_that_keeps_talking_does_not_hold_the_resync_back_for_good() {
+    let mut r = Rig::ready();
+    let _id = r.open();
+    let t = r.e.start(Request::LastError).unwrap();
+    r.expect("AT+QIGETERROR");
+    let written = r.now;
+    r.advance(2_000 + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+    let mut out = None;
+    while r.now < written + 10_000 {
+        r.rx("\r\n+CSCON: 0\r\n");
+        r.advance(100);
+        if let Some(b) = r.e.poll_transmit(r.now) {
+            out = Some((String::from_utf8_lossy(b).into_owned(), r.now));
+            break;
+        }
+    }
+    let (cmd, at) = out.expect("the resynchronising AT went out");
+    assert_eq!(cmd, "AT\r");
+    assert!(
+        at <= written + 4_000 + 100,
+        "AT at {at}, written at {written}"
+    );
+}

@@ -474,10 +474,15 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             self.st.last_rx = self.st.now;
         }
         if n > 0 && self.st.inflight.is_none() && (self.st.init.is_some() || self.st.needs_sync) {
-            self.st.retry_at = self
-                .st
-                .retry_at
-                .max(later(self.st.now, u64::from(self.st.config.quiet_ms)));
+            // Wait for the line to go quiet, but a module that keeps talking must not hold the
+            // start-up or resynchronising `AT` back for good (its sockets would wait with
+            // nothing said): at most two command timeouts after the last write.
+            let quiet = later(self.st.now, u64::from(self.st.config.quiet_ms));
+            let cap = later(
+                self.st.last_tx,
+                2 * u64::from(self.st.config.command_timeout_ms),
+            );
+            self.st.retry_at = self.st.retry_at.max(quiet.min(cap));
         }
     }
 
