@@ -1168,3 +1168,172 @@ fn a_module_that_keeps_talking_does_not_hold_the_resync_back_for_good() {
         "AT at {at}, written at {written}"
     );
 }
+
+// ----- an answer that comes after its request timed out -----
+
+/// Start `host`'s lookup at once, or fail the test.
+fn lookup(r: &mut Rig, host: &str) -> quectel_bc20::engine::Ticket {
+    let t = r.e.start(Request::Dns(host)).unwrap();
+    r.expect(&format!("AT+QIDNSGIP=1,\"{host}\""));
+    t
+}
+
+/// Let the request in flight, which the module took (`OK`), time out after `ms`, and the
+/// resynchronisation after it pass.
+fn time_out_after_ok(r: &mut Rig, t: quectel_bc20::engine::Ticket, ms: u64) {
+    r.advance(ms + LATE);
+    assert_eq!(r.e.take_reply(t), Some(Err(Error::Timeout)));
+    resync_goes_out(r);
+    r.rx("\r\nOK\r\n");
+    sync_settles(r);
+}
+
+/// Let a lookup that the module took (`OK`) time out.
+fn time_out_a_lookup(r: &mut Rig, t: quectel_bc20::engine::Ticket) {
+    r.rx("\r\nOK\r\n");
+    time_out_after_ok(r, t, 60_000);
+}
+
+fn addresses(reply: Option<Result<Reply, Error>>) -> Vec<std::net::Ipv4Addr> {
+    match reply {
+        Some(Ok(Reply::Dns(a))) => a.to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `+QIURC: "dnsgip"` names no host: an answer that comes after its lookup timed out used to
+/// be taken for the next lookup's, which then connected to the wrong host. The next lookup
+/// now waits for that answer, which is dropped, and gets its own. Whether the late answer
+/// starts before or after the timeout.
+#[test]
+fn a_late_dns_answer_is_not_taken_for_the_next_lookup() {
+    for head_in_time in [false, true] {
+        let mut r = Rig::ready();
+        let t = lookup(&mut r, "first.test");
+        if head_in_time {
+            r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,2,600\r\n");
+            time_out_after_ok(&mut r, t, 60_000);
+        } else {
+            time_out_a_lookup(&mut r, t);
+        }
+        // The next lookup waits for the answer still owed...
+        assert_eq!(r.e.start(Request::Dns("second.test")), Err(Error::Busy));
+        r.idle();
+        // ...which comes, and is not the next one's.
+        if !head_in_time {
+            r.rx("\r\n+QIURC: \"dnsgip\",0,2,600\r\n");
+        }
+        r.rx("\r\n+QIURC: \"dnsgip\",\"10.0.0.1\"\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.9\"\r\n");
+        let t = lookup(&mut r, "second.test");
+        r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+        assert_eq!(
+            addresses(r.e.take_reply(t)),
+            [std::net::Ipv4Addr::new(10, 0, 0, 2)]
+        );
+    }
+}
+
+/// A lookup that failed late (`+QIURC: "dnsgip",565`) ends what was owed the same way.
+#[test]
+fn a_late_dns_failure_ends_the_wait_for_it() {
+    let mut r = Rig::ready();
+    let t = lookup(&mut r, "first.test");
+    time_out_a_lookup(&mut r, t);
+    r.rx("\r\n+QIURC: \"dnsgip\",565,0,0\r\n");
+    let t = lookup(&mut r, "second.test");
+    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+    assert_eq!(
+        addresses(r.e.take_reply(t)),
+        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
+    );
+}
+
+/// An answer that never comes holds the next lookup back for the time the module was given
+/// (`dns_timeout_ms`) once more, no longer; a caller that looks only at the deadlines it is
+/// given is woken for that, and what comes later is the new lookup's.
+#[test]
+fn a_dns_answer_that_never_comes_holds_the_next_lookup_back_for_a_bounded_time() {
+    let mut r = Rig::ready();
+    let t = lookup(&mut r, "first.test");
+    let timed_out_at = r.now + 60_000;
+    time_out_a_lookup(&mut r, t);
+    let mut looks = 0;
+    let t = loop {
+        match r.e.start(Request::Dns("second.test")) {
+            Ok(t) => break t,
+            Err(Error::Busy) => {
+                r.idle();
+                let d = r.e.poll_timeout().expect("a deadline to be woken at");
+                assert!(d > r.now, "a deadline that passed: the caller would spin");
+                r.jump(d - r.now);
+                looks += 1;
+                assert!(looks < 5, "still busy at {}", r.now);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert!(
+        r.now >= timed_out_at + 60_000,
+        "held {} ms",
+        r.now - timed_out_at
+    );
+    assert!(
+        r.now <= timed_out_at + 60_000 + LATE,
+        "held {} ms",
+        r.now - timed_out_at
+    );
+    r.expect("AT+QIDNSGIP=1,\"second.test\"");
+    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+    assert_eq!(
+        addresses(r.e.take_reply(t)),
+        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
+    );
+}
+
+/// A reboot forgets the answer the module owed: the next lookup goes out at once.
+#[test]
+fn a_reboot_ends_the_wait_for_an_owed_dns_answer() {
+    let mut r = Rig::ready();
+    let t = lookup(&mut r, "first.test");
+    time_out_a_lookup(&mut r, t);
+    r.rx("\r\nRDY\r\n");
+    r.advance(300);
+    r.bring_up_after_reboot();
+    let t = lookup(&mut r, "second.test");
+    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+    assert_eq!(
+        addresses(r.e.take_reply(t)),
+        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
+    );
+}
+
+/// A ping that timed out is owed its lines up to its summary; the next ping gets its own.
+#[test]
+fn a_late_ping_answer_is_not_taken_for_the_next_ping() {
+    let mut r = Rig::ready();
+    let ping = Request::Ping {
+        host: "127.0.0.1",
+        timeout_s: 1,
+        count: 1,
+        size: 32,
+    };
+    let t = r.e.start(ping).unwrap();
+    r.expect("AT+QPING=1,\"127.0.0.1\",1,1,32");
+    r.rx("\r\nOK\r\n");
+    // Its time: one echo of a second, and `ping_extra_ms`.
+    time_out_after_ok(&mut r, t, 6_000);
+    assert_eq!(r.e.start(ping), Err(Error::Busy));
+    r.rx("\r\n+QPING: 0,\"127.0.0.1\",32,900,255\r\n\r\n+QPING: 0,1,1,0,900,900,900\r\n");
+    let t = r.e.start(ping).unwrap();
+    r.expect("AT+QPING=1,\"127.0.0.1\",1,1,32");
+    r.rx("\r\nOK\r\n\r\n+QPING: 0,\"127.0.0.1\",32,5,255\r\n\r\n+QPING: 0,1,1,0,5,5,5\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Ping(p))) => {
+            assert!(
+                matches!(p.echoes.as_slice(), [PingEcho::Reply(e)] if e.time_ms == 5),
+                "{p:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -14,7 +14,7 @@ use super::jobs::{Job, UserKind};
 use super::reply::PingEcho;
 use super::reply::{Reply, SocketInfo, bounded};
 use super::socket::SocketPhase;
-use super::{Event, State};
+use super::{Event, Owed, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
@@ -105,7 +105,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Ready | Frame::BootRom(_) => self.on_reboot(),
             Frame::DnsHead { result, count, .. } => {
-                if let Some((f, _)) = self.user_job(UserKind::Dns) {
+                if let Some(o) = self.owed_answer(UserKind::Dns) {
+                    // The first line of the answer a timed-out lookup was owed.
+                    if result.is_success() && count > 0 && o.left == 0 {
+                        o.left = count;
+                    } else {
+                        self.owed = None;
+                    }
+                } else if let Some((f, _)) = self.user_job(UserKind::Dns) {
                     if !result.is_success() {
                         f.late_error = Some(ModemError::Result(result).into());
                         f.late_done = true;
@@ -118,7 +125,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
             Frame::DnsAddr(ip) => {
-                if let Some((f, reply)) = self.user_job(UserKind::Dns) {
+                if let Some(o) = self.owed_answer(UserKind::Dns) {
+                    // An address of the answer a timed-out lookup was owed.
+                    o.left = o.left.saturating_sub(1);
+                    if o.left == 0 {
+                        self.owed = None;
+                    }
+                } else if let Some((f, reply)) = self.user_job(UserKind::Dns) {
                     if let Some(Reply::Dns(addrs)) = reply {
                         let _ = addrs.push(ip);
                     }
@@ -132,7 +145,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Frame::Ping(line) => self.on_ping(line),
             #[cfg(feature = "ntp")]
             Frame::Ntp { result, time } => {
-                if let Some((f, reply)) = self.user_job(UserKind::Ntp) {
+                if self.owed_answer(UserKind::Ntp).is_some() {
+                    // The answer a timed-out `AT+QNTP` was owed.
+                    self.owed = None;
+                } else if let Some((f, reply)) = self.user_job(UserKind::Ntp) {
                     match (result, time) {
                         (ResultCode::Success, Some(t)) => *reply = Some(Reply::Ntp(t)),
                         (ResultCode::Success, None) => f.late_error = Some(Error::Malformed),
@@ -281,6 +297,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             .map(|f| (f, collected))
     }
 
+    /// The owed answer of a timed-out request of `kind`, if one is awaited (see [`Owed`]).
+    fn owed_answer(&mut self, kind: UserKind) -> Option<&mut Owed> {
+        self.owed.as_mut().filter(|o| o.kind == kind)
+    }
+
     fn info_reply(&mut self, info: Reply) {
         if let Some((_, reply)) = self.user_job(UserKind::Info) {
             *reply = Some(info);
@@ -394,6 +415,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     fn on_ping(&mut self, line: PingLine) {
         let now = self.now;
         let settle_ms = u64::from(self.config.command_timeout_ms);
+        if self.owed_answer(UserKind::Ping).is_some() {
+            // A line of the answer a timed-out ping was owed: its summary ends it (a ping
+            // that failed as a whole prints none; the wait for it then ends with the time).
+            if matches!(line, PingLine::Summary(_)) {
+                self.owed = None;
+            }
+            return;
+        }
         let Some((f, reply)) = self.user_job(UserKind::Ping) else {
             crate::fmt::debug!("bc20: ping line with no ping in flight");
             return;

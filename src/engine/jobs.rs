@@ -274,6 +274,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Request::BringUp { timeout_ms } => return self.start_bring_up(timeout_ms),
         };
         cmd.validate()?;
+        if self.owed.is_some_and(|o| o.kind == kind) {
+            // A timed-out request's answer may still come: this one waits for it (or for
+            // the time it may take; `expire` ends the wait), so that it cannot be taken for
+            // this one's.
+            return Err(Error::Busy);
+        }
         self.claim_slot()?;
         if self.reply.is_some() || self.collected.is_some() || self.bring_up.is_some() {
             return Err(Error::Busy);

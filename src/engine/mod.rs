@@ -152,6 +152,19 @@ struct Sink {
     late: bool,
 }
 
+/// The answer of a request with a late part (DNS, ping, NTP) that timed out: the module may
+/// still print it, and it names no request (`+QIURC: "dnsgip"` carries no host). Its lines are
+/// taken as that answer and dropped, and a request of the same kind waits until it came or
+/// `until` (the time the module was given to answer, once more), so that it is never taken
+/// for the next request's answer.
+#[derive(Debug, Clone, Copy)]
+struct Owed {
+    kind: jobs::UserKind,
+    until: Millis,
+    /// DNS: addresses of the answer still to come (0 while its first line has not come).
+    left: u8,
+}
+
 /// The data part of a send command that is going out.
 #[derive(Debug, Clone, Copy)]
 struct TxBody {
@@ -244,6 +257,9 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// the answer to the command in flight (see `start_late_read`). Until a command is
     /// written after it: the module prints that `OK` right after the data.
     late_ok_owed: bool,
+    /// The answer of a DNS, ping or NTP request that timed out, which the module may still
+    /// print (see [`Owed`]).
+    owed: Option<Owed>,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
     /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
@@ -349,6 +365,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 user_waiting_since: None,
                 after_push: false,
                 late_ok_owed: false,
+                owed: None,
                 bring_up: None,
                 identity: None,
             },

@@ -5,10 +5,12 @@ use super::later;
 use crate::error::Error;
 use crate::types::{AccessMode, ConnectId, QiCfg};
 
-use super::jobs::{INIT_STEPS, Job, MAX_READ_FAILURES, READ_RETRY_MS, STALE_STEP, UserKind};
+use super::jobs::{
+    INIT_STEPS, InFlight, Job, MAX_READ_FAILURES, READ_RETRY_MS, STALE_STEP, UserKind,
+};
 use super::reply::Reply;
 use super::socket::SocketPhase;
-use super::{Event, Millis, State};
+use super::{Event, Millis, Owed, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// An `AT+QIRD` on `id` failed (an error answer, a timeout, or an answer that could not
@@ -67,30 +69,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 // OK seen: now wait for the late part, longer (once).
                 if !f.extended {
                     f.extended = true;
-                    let t = match f.job {
-                        Job::Close(_) => self.config.close_timeout_ms,
-                        Job::User {
-                            kind: UserKind::Dns,
-                            ..
-                        } => self.config.dns_timeout_ms,
-                        #[cfg(feature = "ntp")]
-                        Job::User {
-                            kind: UserKind::Ntp,
-                            ..
-                        } => self.config.ntp_timeout_ms,
-                        #[cfg(feature = "ping")]
-                        Job::User {
-                            kind: UserKind::Ping,
-                            ..
-                        } => {
-                            let budget = f
-                                .ping
-                                .map_or(0, |p| u32::from(p.timeout_s) * u32::from(p.count) * 1000);
-                            self.config.ping_extra_ms.saturating_add(budget)
-                        }
-                        // No other job has a late part (`Job::has_late_part`).
-                        _ => self.config.command_timeout_ms,
-                    };
+                    let t = late_timeout_ms(&self.config, f);
                     f.deadline = Some(later(self.now, u64::from(t)));
                 }
                 None
@@ -257,6 +236,20 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 ..
             } => self.bring_up_step(result, f.abandoned),
             Job::User { ticket, kind } => {
+                if matches!(result, Err(Error::Timeout)) && f.job.has_late_part() {
+                    // The module may still print the answer (if it took the command at all):
+                    // it must not become the next such request's.
+                    let until = later(now, u64::from(late_timeout_ms(&self.config, &f)));
+                    crate::fmt::debug!(
+                        "bc20: a timed-out answer may still come; holding until {}",
+                        until
+                    );
+                    self.owed = Some(Owed {
+                        kind,
+                        until,
+                        left: f.expect,
+                    });
+                }
                 let outcome = result.map(|()| {
                     match kind {
                         UserKind::SwitchMode(id, mode) => {
@@ -347,5 +340,33 @@ fn apply_cfg(config: &mut super::Config, c: QiCfg) {
         QiCfg::DataFormat { recv, .. } => config.recv_format = recv,
         QiCfg::ViewMode(v) => config.view_mode = v,
         QiCfg::ShowLength(s) => config.show_length = s,
+    }
+}
+
+/// How long the late part of `f`'s command may take after its `OK`, ms.
+fn late_timeout_ms(config: &super::Config, f: &InFlight) -> u32 {
+    match f.job {
+        Job::Close(_) => config.close_timeout_ms,
+        Job::User {
+            kind: UserKind::Dns,
+            ..
+        } => config.dns_timeout_ms,
+        #[cfg(feature = "ntp")]
+        Job::User {
+            kind: UserKind::Ntp,
+            ..
+        } => config.ntp_timeout_ms,
+        #[cfg(feature = "ping")]
+        Job::User {
+            kind: UserKind::Ping,
+            ..
+        } => {
+            let budget = f
+                .ping
+                .map_or(0, |p| u32::from(p.timeout_s) * u32::from(p.count) * 1000);
+            config.ping_extra_ms.saturating_add(budget)
+        }
+        // No other job has a late part (`Job::has_late_part`).
+        _ => config.command_timeout_ms,
     }
 }

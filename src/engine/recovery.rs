@@ -85,6 +85,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if let Some(b) = self.bring_up {
             take(b.deadline);
         }
+        if let Some(o) = self.owed {
+            // A request may be waiting for it (see `State::start`).
+            take(o.until);
+        }
         // The wake-up's quiet times are judged by one look (see `expire_wake`).
         if let Some(w) = &self.waking {
             let mut wake_at = quiet_at;
@@ -140,6 +144,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn expire(&mut self, unframed: bool) -> bool {
         let now = self.now;
         let mut resync = false;
+        if self.owed.is_some_and(|o| self.passed(o.until)) {
+            // The answer a timed-out request was owed did not come in the time it had again.
+            self.owed = None;
+        }
         self.expire_wake();
         if self.stalled.is_none() {
             #[cfg(feature = "ping")]
@@ -321,6 +329,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         self.waking = None;
         self.late_ok_owed = false;
+        // Nor will it print an answer it owed to a request that timed out.
+        self.owed = None;
         // The module forgot every socket: none is left over.
         self.stale_check = false;
         self.stale = 0;
