@@ -1337,3 +1337,98 @@ fn a_late_ping_answer_is_not_taken_for_the_next_ping() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `SEND OK` and `SEND FAIL` name no socket: one that came after its send timed out used to be
+/// taken for the next send's, on any socket. A late `SEND OK` so taken for a send that then
+/// failed reported its bytes sent. No send goes out until the late outcome came, and the next
+/// send gets its own: through `send` (the blocking stack's) and through the queue (the async
+/// stack's), after a send that timed out with or without its `OK`.
+#[test]
+fn a_late_send_result_is_not_taken_for_the_next_send() {
+    for (queued, ok_first) in [(false, true), (true, true), (false, false), (true, false)] {
+        let mut r = Rig::ready();
+        let a = r.open();
+        let b = r.open();
+        r.e.send(a, b"hello").unwrap();
+        r.expect("AT+QISENDEX=0,5,68656C6C6F");
+        if ok_first {
+            r.rx("\r\nOK\r\n");
+            r.advance(30_000 + LATE);
+        } else {
+            r.advance(2_000 + LATE);
+        }
+        assert_eq!(r.e.take_send_result(a), Some(Err(Error::Timeout)));
+        if !ok_first {
+            resync_goes_out(&mut r);
+            r.rx("\r\nOK\r\n");
+            r.advance(300 + LATE);
+        }
+        // The next send waits for the outcome still owed...
+        if queued {
+            assert_eq!(r.e.queue_send(b, b"world"), Ok(5));
+        } else {
+            assert_eq!(r.e.send(b, b"world"), Err(Error::Busy));
+        }
+        r.idle();
+        // ...which comes, and is not the next send's.
+        r.rx("\r\nSEND OK\r\n");
+        if !queued {
+            assert_eq!(r.e.send(b, b"world"), Ok(5));
+        }
+        r.expect("AT+QISENDEX=1,5,776F726C64");
+        r.rx("\r\nOK\r\n");
+        r.rx("\r\nSEND FAIL\r\n");
+        let fail = Error::Modem(ModemError::SendFail);
+        if queued {
+            assert_eq!(
+                r.e.phase(b),
+                SocketPhase::Failed(fail),
+                "{queued} {ok_first}"
+            );
+        } else {
+            assert_eq!(
+                r.e.take_send_result(b),
+                Some(Err(fail)),
+                "{queued} {ok_first}"
+            );
+        }
+    }
+}
+
+/// An outcome that never comes holds the next send back for `send_timeout_ms` once more, no
+/// longer; a caller that looks only at the deadlines it is given is woken for that.
+#[test]
+fn a_send_result_that_never_comes_holds_the_next_send_back_for_a_bounded_time() {
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    r.e.send(a, b"hello").unwrap();
+    r.expect("AT+QISENDEX=0,5,68656C6C6F");
+    r.rx("\r\nOK\r\n");
+    r.advance(30_000 + LATE);
+    assert_eq!(r.e.take_send_result(a), Some(Err(Error::Timeout)));
+    let timed_out_at = r.now;
+    assert_eq!(r.e.queue_send(b, b"world"), Ok(5));
+    let mut looks = 0;
+    while r.e.poll_transmit(r.now).is_none() {
+        let d = r.e.poll_timeout().expect("a deadline to be woken at");
+        assert!(d > r.now, "a deadline that passed: the caller would spin");
+        r.jump(d - r.now);
+        looks += 1;
+        assert!(looks < 5, "still held at {}", r.now);
+    }
+    assert!(
+        r.now >= timed_out_at + 30_000 - LATE,
+        "held {} ms",
+        r.now - timed_out_at
+    );
+    assert!(
+        r.now <= timed_out_at + 30_000 + LATE,
+        "held {} ms",
+        r.now - timed_out_at
+    );
+    r.expect("AT+QISENDEX=1,5,776F726C64");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.unsent(b), 0);
+    assert_eq!(r.e.phase(b), SocketPhase::Connected);
+}

@@ -141,7 +141,11 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             SocketPhase::Opening => return Err(Error::Busy),
             _ => return Err(Error::Closed),
         }
-        if s.send_result.is_some() || self.st.send_wait.is_some() || s.tx.len() > 0 {
+        if s.send_result.is_some()
+            || self.st.send_wait.is_some()
+            || self.st.send_owed.is_some()
+            || s.tx.len() > 0
+        {
             return Err(Error::Busy);
         }
         if data.is_empty() {

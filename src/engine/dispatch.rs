@@ -329,6 +329,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     fn on_send_result(&mut self, result: Result<(), Error>) {
+        if self.send_owed.take().is_some() {
+            // The outcome of a send that timed out, late: no send has gone out since.
+            crate::fmt::debug!(
+                "bc20: late send result {:?} of a send that timed out",
+                result
+            );
+            return;
+        }
         if let Some(f) = &mut self.inflight
             && let Job::Send { id, len, .. } = f.job
         {

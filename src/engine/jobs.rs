@@ -377,7 +377,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.schedule_bring_up() {
             return;
         }
-        if self.send_wait.is_none() {
+        if self.send_wait.is_none() && self.send_owed.is_none() {
             let queued = self.find_socket(|s| {
                 s.tx.len() > 0
                     && s.tx_inflight == 0

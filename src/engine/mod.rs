@@ -260,6 +260,10 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The answer of a DNS, ping or NTP request that timed out, which the module may still
     /// print (see [`Owed`]).
     owed: Option<Owed>,
+    /// A send's `SEND OK` or `SEND FAIL` the module may still print after the send timed
+    /// out, until this instant: it names no socket, so no send goes out meanwhile (else it
+    /// would be taken for that send's).
+    send_owed: Option<Millis>,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
     /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
@@ -366,6 +370,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 after_push: false,
                 late_ok_owed: false,
                 owed: None,
+                send_owed: None,
                 bring_up: None,
                 identity: None,
             },

@@ -161,7 +161,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.send_wait =
                         Some((id, len, later(now, u64::from(self.config.send_timeout_ms))))
                 }
-                Err(e) => self.complete_send(id, len, Err(e)),
+                Err(e) => {
+                    if matches!(e, Error::Timeout) {
+                        // The module may have taken it, its `OK` lost or late: its outcome
+                        // may still come.
+                        self.owe_send_result();
+                    }
+                    self.complete_send(id, len, Err(e))
+                }
             },
             Job::Read { id, .. } => match result {
                 Err(e) => self.read_failed(id, e),
@@ -283,6 +290,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
         }
+    }
+
+    /// A send timed out: its `SEND OK` or `SEND FAIL` may still come, and names no socket.
+    /// No send goes out until it came, or for [`Config::send_timeout_ms`](super::Config) once
+    /// more, so that it cannot be taken for the next send's (a late `SEND OK` taken for a
+    /// send that then failed would report its bytes sent).
+    pub(super) fn owe_send_result(&mut self) {
+        self.send_owed = Some(later(self.now, u64::from(self.config.send_timeout_ms)));
     }
 
     /// An `ATI` answer was compared with the configured module: warn on a mismatch, never

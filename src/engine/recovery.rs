@@ -89,6 +89,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // A request may be waiting for it (see `State::start`).
             take(o.until);
         }
+        if let Some(t) = self.send_owed {
+            // Sends wait for it (see `State::owe_send_result`).
+            take(t);
+        }
         // The wake-up's quiet times are judged by one look (see `expire_wake`).
         if let Some(w) = &self.waking {
             let mut wake_at = quiet_at;
@@ -147,6 +151,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self.owed.is_some_and(|o| self.passed(o.until)) {
             // The answer a timed-out request was owed did not come in the time it had again.
             self.owed = None;
+        }
+        if self.send_owed.is_some_and(|t| self.passed(t)) {
+            self.send_owed = None;
         }
         self.expire_wake();
         if self.stalled.is_none() {
@@ -225,6 +232,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         {
             count(&mut self.traffic.timeouts, 1);
             self.send_wait = None;
+            self.owe_send_result();
             self.complete_send(id, 0, Err(Error::Timeout));
         }
         while let Some(id) = self.find_socket(|s| {
@@ -329,8 +337,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         self.waking = None;
         self.late_ok_owed = false;
-        // Nor will it print an answer it owed to a request that timed out.
+        // Nor will it print an answer it owed to a request or send that timed out.
         self.owed = None;
+        self.send_owed = None;
         // The module forgot every socket: none is left over.
         self.stale_check = false;
         self.stale = 0;
