@@ -1140,6 +1140,40 @@ fn an_announcement_with_another_sockets_id_still_gets_the_data_read() {
     assert_eq!(r.recv_all(a), b"");
 }
 
+/// The same flip onto a socket that has data of its own, still being read: its reads find
+/// data, so they cannot tell. But the module announces once until a read finds nothing, so an
+/// announcement for a socket not yet read empty says it was perhaps another's: the other
+/// sockets are read too.
+#[test]
+fn an_announcement_flipped_onto_a_socket_with_data_still_gets_the_data_read() {
+    let mut r = Rig::ready();
+    let a = r.open();
+    let b = r.open();
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a}\r\n"));
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 5\r\nhello\r\n\r\nOK\r\n");
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a}\r\n")); // meant for `b`
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 5\r\nworld\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 3\r\nbye\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={b},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(a), b"helloworld");
+    assert_eq!(r.recv_all(b), b"bye");
+    // A socket read empty is announced again as usual: no extra reads.
+    r.rx(&format!("\r\n+QIURC: \"recv\",{a}\r\n"));
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 2\r\nok\r\n\r\nOK\r\n");
+    r.expect(&format!("AT+QIRD={a},512"));
+    r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    r.advance(1_000);
+    r.idle();
+    assert_eq!(r.recv_all(a), b"ok");
+}
+
 /// A module that keeps talking (an unsolicited line every 100 ms) after a command timed out:
 /// the resynchronising `AT` waits for a quiet line, but not for good, or every socket would
 /// wait with nothing said. It goes out at most two command timeouts after the last write.

@@ -74,11 +74,21 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
             Frame::RecvNotify { id, .. } | Frame::BuffFull(id) => {
+                let notify = matches!(frame, Frame::RecvNotify { .. });
                 match self.sockets.get_mut(id.index()) {
                     Some(s) if s.in_use() => {
                         s.read_pending = true;
                         s.announced = true;
+                        // The module announces once until a read finds nothing: a second
+                        // announcement was perhaps another socket's, its id flipped onto this
+                        // one (which has data of its own, so its read cannot tell). Read the
+                        // others too. (`buff full` may come while data is waiting.)
+                        let again = notify && core::mem::replace(&mut s.undrained, true);
                         self.event(Event::DataReady(id));
+                        if again {
+                            crate::fmt::warn!("bc20: data announced again for {}", id);
+                            self.recheck_reads();
+                        }
                     }
                     _ => {
                         crate::fmt::warn!(

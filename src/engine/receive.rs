@@ -273,6 +273,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if let Some(s) = self.sockets.get_mut(id.index()) {
             s.read_pending = false;
+            s.undrained = false;
             if s.partial > 0 {
                 // The module said more of a datagram remained, then had none: end it here.
                 s.begin_payload(0, true);
