@@ -75,6 +75,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::RecvNotify { id, .. } | Frame::BuffFull(id) => {
                 let notify = matches!(frame, Frame::RecvNotify { .. });
+                let bit = 1u8 << id.index();
                 match self.sockets.get_mut(id.index()) {
                     Some(s) if s.in_use() => {
                         s.read_pending = true;
@@ -83,7 +84,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         // announcement was perhaps another socket's, its id flipped onto this
                         // one (which has data of its own, so its read cannot tell). Read the
                         // others too. (`buff full` may come while data is waiting.)
-                        let again = notify && core::mem::replace(&mut s.undrained, true);
+                        let again = notify && self.undrained & bit != 0;
+                        if notify {
+                            self.undrained |= bit;
+                        }
                         self.event(Event::DataReady(id));
                         if again {
                             crate::fmt::warn!("bc20: data announced again for {}", id);
@@ -421,6 +425,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         }
         s.open_deadline = None;
+        // A new connection: nothing of it was announced yet.
+        self.undrained &= !(1u8 << id.index());
         if result.is_success() {
             s.phase = SocketPhase::Connected;
             self.event(Event::Opened(id));

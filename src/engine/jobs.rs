@@ -9,7 +9,7 @@ use crate::wire::Command;
 use super::reply::PingOutcome;
 use super::reply::{Reply, Request};
 use super::socket::SocketPhase;
-use super::{Millis, State, Ticket};
+use super::{Millis, Stamp, State, Ticket};
 
 /// Start-up steps, in order: `AT`, `ATE0`, `AT+CMEE=1`, the three QICFG settings, and (at the
 /// driver's first start-up only) `AT+QISTATE?` to find sockets left over from a previous run.
@@ -163,9 +163,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let r = self.user_slot_free();
         match r {
             Err(Error::Busy) => {
-                self.user_waiting_since.get_or_insert(self.now);
+                if self.user_waiting_since.is_none() {
+                    self.user_waiting_since = Stamp::at(self.now);
+                }
             }
-            Ok(()) => self.user_waiting_since = None,
+            Ok(()) => self.user_waiting_since = Stamp::NONE,
             Err(_) => {}
         }
         r
@@ -396,10 +398,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
         }
         let now = self.now;
-        match self.user_waiting_since {
+        match self.user_waiting_since.get() {
             Some(t) if now < later(t, USER_YIELD_MS) => return,
             // The request did not come back (its caller went away): reads resume.
-            Some(_) => self.user_waiting_since = None,
+            Some(_) => self.user_waiting_since = Stamp::NONE,
             None => {}
         }
         if let Some(id) = self.find_socket(|s| s.wants_read(now)) {

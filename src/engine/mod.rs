@@ -165,6 +165,37 @@ struct Owed {
     left: u8,
 }
 
+/// An instant (or a time) that may be absent, in the 8 bytes of a [`Millis`]
+/// (`Option<Millis>` takes 16 on 32-bit targets): `Millis::MAX`, which no clock reaches,
+/// stands for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(Millis);
+
+impl Stamp {
+    const NONE: Stamp = Stamp(Millis::MAX);
+
+    /// `t`. (A sum that saturated at `Millis::MAX` is never reached: none, as it should.)
+    fn at(t: Millis) -> Stamp {
+        Stamp(t)
+    }
+
+    fn get(self) -> Option<Millis> {
+        (self.0 != Millis::MAX).then_some(self.0)
+    }
+
+    fn is_some(self) -> bool {
+        self.0 != Millis::MAX
+    }
+
+    fn is_none(self) -> bool {
+        self.0 == Millis::MAX
+    }
+
+    fn take(&mut self) -> Option<Millis> {
+        core::mem::replace(self, Stamp::NONE).get()
+    }
+}
+
 /// The data part of a send command that is going out.
 #[derive(Debug, Clone, Copy)]
 struct TxBody {
@@ -229,7 +260,7 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// again at least [`LOOK_GRACE_MS`] later.
     look_certified: Millis,
     /// Since when the module has not answered `AT` (start-up or resynchronisation).
-    unanswered_since: Option<Millis>,
+    unanswered_since: Stamp,
     /// The module has not answered for [`Config::unresponsive_ms`].
     unresponsive: bool,
     /// A wake-up in progress.
@@ -237,7 +268,7 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The shell should pulse the wake pin (see [`Engine::take_wake_request`]).
     wake_request: bool,
     /// The shortest idle spell after which the module was found asleep ([`WakePolicy::Learn`]).
-    sleeps_after: Option<Millis>,
+    sleeps_after: Stamp,
     /// How long the host had been silent when the command in flight started going out.
     idle_before: Millis,
     /// Ask the module which sockets it holds at start-up (the driver may have restarted
@@ -245,11 +276,16 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     stale_check: bool,
     /// Sockets the module holds that nobody here opened: closed before any request.
     stale: u8,
+    /// Buffer access: sockets for which `+QIURC: "recv"` came and no `+QIRD: 0` since. The
+    /// module announces once until the host has read everything, so another announcement
+    /// meanwhile was perhaps another socket's, its id damaged on the line (see
+    /// `State::on_frame`).
+    undrained: u8,
     /// Sockets whose `AT+QICLOSE` failed once and is being sent again (see `Job::Close`).
     reclosing: u8,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
-    user_waiting_since: Option<Millis>,
+    user_waiting_since: Stamp,
     /// The last item was the end of pushed data (a blank line now is its line end, not an
     /// answer).
     after_push: bool,
@@ -263,7 +299,7 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// A send's `SEND OK` or `SEND FAIL` the module may still print after the send timed
     /// out, until this instant: it names no socket, so no send goes out meanwhile (else it
     /// would be taken for that send's).
-    send_owed: Option<Millis>,
+    send_owed: Stamp,
     /// A [`Request::BringUp`] in progress.
     bring_up: Option<bringup::BringUp>,
     /// The outcome of the last identity check (an `ATI` answer against [`Config::module`]).
@@ -357,20 +393,21 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 last_tx: 0,
                 look_anchor: 0,
                 look_certified: 0,
-                unanswered_since: None,
+                unanswered_since: Stamp::NONE,
                 unresponsive: false,
                 waking: None,
                 wake_request: false,
-                sleeps_after: None,
+                sleeps_after: Stamp::NONE,
                 idle_before: 0,
                 stale_check: true,
                 stale: 0,
                 reclosing: 0,
-                user_waiting_since: None,
+                undrained: 0,
+                user_waiting_since: Stamp::NONE,
                 after_push: false,
                 late_ok_owed: false,
                 owed: None,
-                send_owed: None,
+                send_owed: Stamp::NONE,
                 bring_up: None,
                 identity: None,
             },

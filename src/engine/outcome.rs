@@ -10,7 +10,7 @@ use super::jobs::{
 };
 use super::reply::Reply;
 use super::socket::SocketPhase;
-use super::{Event, Millis, Owed, State};
+use super::{Event, Millis, Owed, Stamp, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// An `AT+QIRD` on `id` failed (an error answer, a timeout, or an answer that could not
@@ -39,7 +39,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// The module answered a command: it is awake and alive.
     pub(super) fn answered(&mut self) {
-        self.unanswered_since = None;
+        self.unanswered_since = Stamp::NONE;
         if self.unresponsive {
             crate::fmt::info!("bc20: the module answers again");
             self.unresponsive = false;
@@ -51,7 +51,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// up on the module (see [`State::expire_unresponsive`]).
     pub(super) fn unanswered(&mut self) {
         if self.unanswered_since.is_none() {
-            self.unanswered_since = Some(self.now);
+            self.unanswered_since = Stamp::at(self.now);
         }
     }
 
@@ -297,7 +297,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// more, so that it cannot be taken for the next send's (a late `SEND OK` taken for a
     /// send that then failed would report its bytes sent).
     pub(super) fn owe_send_result(&mut self) {
-        self.send_owed = Some(later(self.now, u64::from(self.config.send_timeout_ms)));
+        self.send_owed = Stamp::at(later(self.now, u64::from(self.config.send_timeout_ms)));
     }
 
     /// An `ATI` answer was compared with the configured module: warn on a mismatch, never

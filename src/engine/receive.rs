@@ -271,9 +271,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             crate::fmt::warn!("bc20: data announced for {}, but none there", id);
             self.recheck_reads();
         }
+        self.undrained &= !(1u8 << id.index());
         if let Some(s) = self.sockets.get_mut(id.index()) {
             s.read_pending = false;
-            s.undrained = false;
             if s.partial > 0 {
                 // The module said more of a datagram remained, then had none: end it here.
                 s.begin_payload(0, true);

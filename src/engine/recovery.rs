@@ -7,7 +7,7 @@
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
-use super::{Event, Millis, State};
+use super::{Event, Millis, Stamp, State};
 use super::{count, later};
 use crate::error::Error;
 use crate::types::ConnectId;
@@ -77,7 +77,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 take(s.read_retry_at);
             }
         }
-        if let Some(since) = self.unanswered_since
+        if let Some(since) = self.unanswered_since.get()
             && !self.unresponsive
         {
             take(later(since, u64::from(self.config.unresponsive_ms)));
@@ -89,7 +89,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // A request may be waiting for it (see `State::start`).
             take(o.until);
         }
-        if let Some(t) = self.send_owed {
+        if let Some(t) = self.send_owed.get() {
             // Sends wait for it (see `State::owe_send_result`).
             take(t);
         }
@@ -128,7 +128,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         {
             next = Some(next.map_or(b.next_at, |n| n.min(b.next_at)));
         }
-        if let Some(t) = self.user_waiting_since {
+        if let Some(t) = self.user_waiting_since.get() {
             // Background reads resume then, whether or not the request came back.
             let t = later(t, super::jobs::USER_YIELD_MS);
             next = Some(next.map_or(t, |n| n.min(t)));
@@ -152,8 +152,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // The answer a timed-out request was owed did not come in the time it had again.
             self.owed = None;
         }
-        if self.send_owed.is_some_and(|t| self.passed(t)) {
-            self.send_owed = None;
+        if self.send_owed.get().is_some_and(|t| self.passed(t)) {
+            self.send_owed = Stamp::NONE;
         }
         self.expire_wake();
         if self.stalled.is_none() {
@@ -247,9 +247,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.expire_bring_up();
         if self
             .user_waiting_since
+            .get()
             .is_some_and(|t| now >= later(t, super::jobs::USER_YIELD_MS))
         {
-            self.user_waiting_since = None;
+            self.user_waiting_since = Stamp::NONE;
         }
         resync
     }
@@ -285,7 +286,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // Learn after how much idle the module sleeps (`WakePolicy::Learn`). `AT` probes
             // say nothing about that: they are how the engine finds the module to begin with.
             let idle = self.idle_before.max(MIN_LEARNED_IDLE_MS);
-            self.sleeps_after = Some(self.sleeps_after.map_or(idle, |s| s.min(idle)));
+            self.sleeps_after = Stamp::at(self.sleeps_after.get().map_or(idle, |s| s.min(idle)));
         }
         if let Some(f) = &mut self.inflight {
             f.resent += 1;
@@ -303,7 +304,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The module has not answered `AT` for [`Config::unresponsive_ms`](super::Config): fail
     /// every socket that waits on it, so no caller waits in silence.
     fn expire_unresponsive(&mut self) {
-        let Some(since) = self.unanswered_since else {
+        let Some(since) = self.unanswered_since.get() else {
             return;
         };
         if self.unresponsive || !self.passed(later(since, u64::from(self.config.unresponsive_ms))) {
@@ -339,11 +340,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.late_ok_owed = false;
         // Nor will it print an answer it owed to a request or send that timed out.
         self.owed = None;
-        self.send_owed = None;
+        self.send_owed = Stamp::NONE;
         // The module forgot every socket: none is left over.
         self.stale_check = false;
         self.stale = 0;
         self.reclosing = 0;
+        self.undrained = 0;
         if self.inflight.is_some() {
             self.finish(Err(Error::Reset));
         }

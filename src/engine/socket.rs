@@ -208,10 +208,6 @@ pub(crate) struct Socket<const RX: usize, const TX: usize> {
     /// returned any since. A read that finds none then says the announcement was perhaps
     /// another socket's, its id damaged on the line (see `State::on_read_empty`).
     pub announced: bool,
-    /// Buffer access: `+QIURC: "recv"` came and no `+QIRD: 0` since. The module announces
-    /// once until the host has read everything, so another announcement meanwhile was perhaps
-    /// another socket's, its id damaged on the line (see `State::on_frame`).
-    pub undrained: bool,
     /// Payload bytes of this connection the module accepted (`SEND OK`).
     pub sent_total: u64,
     /// Queued bytes dropped because the connection ended before they could go out.
@@ -259,7 +255,6 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         read_retry_at: 0,
         late_read: false,
         announced: false,
-        undrained: false,
         sent_total: 0,
         tx_dropped: 0,
         send_result: SendOutcome::None,

@@ -20,7 +20,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let threshold = match self.config.wake {
             super::WakePolicy::Never => None,
             super::WakePolicy::AfterIdle(ms) => Some(Millis::from(ms)),
-            super::WakePolicy::Learn => self.sleeps_after,
+            super::WakePolicy::Learn => self.sleeps_after.get(),
         };
         let is_at = matches!(
             self.inflight.as_ref().map(|f| f.job),
