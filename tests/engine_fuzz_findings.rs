@@ -222,6 +222,26 @@ fn a_send_ok_awaited_at_close_does_not_carry_over_to_the_next_connection() {
     assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
 }
 
+/// A send whose `SEND OK` came before its `OK` has its outcome (taken here), and still waits
+/// for the `OK`. Forgetting it then used to mark its outcome, long delivered, to be dropped
+/// when it came: the next send's outcome was dropped instead, and its caller waited for one
+/// until its own limit (found by the engine target).
+#[test]
+fn forgetting_a_send_whose_outcome_came_does_not_drop_the_next_ones() {
+    let mut r = Rig::ready();
+    let id = r.open();
+    assert_eq!(r.e.send(id, b"hello"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,68656C6C6F");
+    r.rx("\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
+    r.e.forget_send(id);
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.send(id, b"world"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,776F726C64");
+    r.rx("\r\nOK\r\n\r\nSEND OK\r\n");
+    assert_eq!(r.e.take_send_result(id), Some(Ok(5)));
+}
+
 /// A final result that came while a command with a late part (DNS) was still being written,
 /// then a bare line end: not a sleeping module (an answer came), so the quiet line after the
 /// blank no longer counts; it used to be reported as a deadline anyway, and passed.

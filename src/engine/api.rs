@@ -155,6 +155,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         let s = self.socket_mut(id).ok_or(Error::Closed)?;
         s.tx.write(&data[..data.len().min(crate::types::MAX_SEND_TEXT)]);
         s.direct = true;
+        // A new send: its outcome is the caller's, whatever was forgotten before.
+        s.discard_send = false;
         let (len, hex) = self.st.chunk_of(id);
         if let Some(s) = self.socket_mut(id) {
             // Only the chunk goes out; the rest stays with the caller.
@@ -233,10 +235,14 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// The caller of the last send on `id` went away: drop its outcome, now or when it comes
     /// (a failure still marks nothing else; the next send starts clean).
     pub fn forget_send(&mut self, id: ConnectId) {
-        let pending = self.send_pending(id);
+        // Only an outcome still to come: a send whose `SEND OK` came before its `OK` waits
+        // for the `OK` with its outcome delivered, and a mark left for it would drop the
+        // outcome of the next send instead.
+        let due = self.st.send_wait.is_some_and(|(s, _, _)| s == id)
+            || matches!(self.st.inflight, Some(InFlight { job: Job::Send { id: s, .. }, late_done: false, .. }) if s == id);
         if let Some(s) = self.socket_mut(id)
             && s.send_result.take().is_none()
-            && pending
+            && due
         {
             s.discard_send = true;
         }
