@@ -822,6 +822,25 @@ fn resync_goes_out(r: &mut Rig) {
     r.expect("AT");
 }
 
+/// Start `request` as a caller that looks only at the deadlines it is given: while the
+/// engine says `Busy`, nothing goes out, and the next deadline is ahead (else the caller would
+/// spin); a few looks at most.
+fn start_when_woken(r: &mut Rig, request: Request<'_>) -> quectel_bc20::engine::Ticket {
+    for _ in 0..5 {
+        match r.e.start(request) {
+            Ok(t) => return t,
+            Err(Error::Busy) => {
+                r.idle();
+                let d = r.e.poll_timeout().expect("a deadline to be woken at");
+                assert!(d > r.now, "a deadline that passed: the caller would spin");
+                r.jump(d - r.now);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    panic!("still busy at {}", r.now);
+}
+
 /// The resynchronising `AT` was answered: nothing goes out until the line has been quiet for
 /// `quiet_ms` (300 ms), the time its own `OK` has to come if the one taken for it was late.
 fn sync_settles(r: &mut Rig) {
@@ -999,20 +1018,7 @@ fn the_settling_after_a_resync_ends_by_itself() {
     r.rx("\r\nOK\r\n");
     let settled = r.now + 300;
     // A caller that looks only at the deadlines it is given gets through, on time.
-    let mut looks = 0;
-    let t = loop {
-        match r.e.start(Request::At) {
-            Ok(t) => break t,
-            Err(Error::Busy) => {
-                let d = r.e.poll_timeout().expect("a deadline to be woken at");
-                assert!(d > r.now, "a deadline that passed: the caller would spin");
-                r.jump(d - r.now);
-                looks += 1;
-                assert!(looks < 5, "still busy at {}", r.now);
-            }
-            Err(e) => panic!("{e:?}"),
-        }
-    };
+    let t = start_when_woken(&mut r, Request::At);
     assert_eq!(r.now, settled);
     r.expect("AT");
     r.rx("\r\nOK\r\n");
@@ -1228,9 +1234,18 @@ fn time_out_a_lookup(r: &mut Rig, t: quectel_bc20::engine::Ticket) {
     time_out_after_ok(r, t, 60_000);
 }
 
-fn addresses(reply: Option<Result<Reply, Error>>) -> Vec<std::net::Ipv4Addr> {
-    match reply {
-        Some(Ok(Reply::Dns(a))) => a.to_vec(),
+/// The next lookup goes out at once and gets its own answer.
+fn the_next_lookup_gets_its_own_answer(r: &mut Rig) {
+    let t = r.e.start(Request::Dns("second.test")).unwrap();
+    the_second_lookup_gets_its_own_answer(r, t);
+}
+
+/// The lookup of `second.test` (`t`) goes out and gets its own answer.
+fn the_second_lookup_gets_its_own_answer(r: &mut Rig, t: quectel_bc20::engine::Ticket) {
+    r.expect("AT+QIDNSGIP=1,\"second.test\"");
+    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
+    match r.e.take_reply(t) {
+        Some(Ok(Reply::Dns(a))) => assert_eq!(a.as_slice(), [std::net::Ipv4Addr::new(10, 0, 0, 2)]),
         other => panic!("{other:?}"),
     }
 }
@@ -1258,12 +1273,7 @@ fn a_late_dns_answer_is_not_taken_for_the_next_lookup() {
             r.rx("\r\n+QIURC: \"dnsgip\",0,2,600\r\n");
         }
         r.rx("\r\n+QIURC: \"dnsgip\",\"10.0.0.1\"\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.9\"\r\n");
-        let t = lookup(&mut r, "second.test");
-        r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
-        assert_eq!(
-            addresses(r.e.take_reply(t)),
-            [std::net::Ipv4Addr::new(10, 0, 0, 2)]
-        );
+        the_next_lookup_gets_its_own_answer(&mut r);
     }
 }
 
@@ -1274,12 +1284,7 @@ fn a_late_dns_failure_ends_the_wait_for_it() {
     let t = lookup(&mut r, "first.test");
     time_out_a_lookup(&mut r, t);
     r.rx("\r\n+QIURC: \"dnsgip\",565,0,0\r\n");
-    let t = lookup(&mut r, "second.test");
-    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
-    assert_eq!(
-        addresses(r.e.take_reply(t)),
-        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
-    );
+    the_next_lookup_gets_its_own_answer(&mut r);
 }
 
 /// An answer that never comes holds the next lookup back for the time the module was given
@@ -1291,21 +1296,7 @@ fn a_dns_answer_that_never_comes_holds_the_next_lookup_back_for_a_bounded_time()
     let t = lookup(&mut r, "first.test");
     let timed_out_at = r.now + 60_000;
     time_out_a_lookup(&mut r, t);
-    let mut looks = 0;
-    let t = loop {
-        match r.e.start(Request::Dns("second.test")) {
-            Ok(t) => break t,
-            Err(Error::Busy) => {
-                r.idle();
-                let d = r.e.poll_timeout().expect("a deadline to be woken at");
-                assert!(d > r.now, "a deadline that passed: the caller would spin");
-                r.jump(d - r.now);
-                looks += 1;
-                assert!(looks < 5, "still busy at {}", r.now);
-            }
-            Err(e) => panic!("{e:?}"),
-        }
-    };
+    let t = start_when_woken(&mut r, Request::Dns("second.test"));
     assert!(
         r.now >= timed_out_at + 60_000,
         "held {} ms",
@@ -1316,12 +1307,7 @@ fn a_dns_answer_that_never_comes_holds_the_next_lookup_back_for_a_bounded_time()
         "held {} ms",
         r.now - timed_out_at
     );
-    r.expect("AT+QIDNSGIP=1,\"second.test\"");
-    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
-    assert_eq!(
-        addresses(r.e.take_reply(t)),
-        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
-    );
+    the_second_lookup_gets_its_own_answer(&mut r, t);
 }
 
 /// A reboot forgets the answer the module owed: the next lookup goes out at once.
@@ -1333,12 +1319,7 @@ fn a_reboot_ends_the_wait_for_an_owed_dns_answer() {
     r.rx("\r\nRDY\r\n");
     r.advance(300);
     r.bring_up_after_reboot();
-    let t = lookup(&mut r, "second.test");
-    r.rx("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,600\r\n\r\n+QIURC: \"dnsgip\",\"10.0.0.2\"\r\n");
-    assert_eq!(
-        addresses(r.e.take_reply(t)),
-        [std::net::Ipv4Addr::new(10, 0, 0, 2)]
-    );
+    the_next_lookup_gets_its_own_answer(&mut r);
 }
 
 /// A ping that timed out is owed its lines up to its summary; the next ping gets its own.
