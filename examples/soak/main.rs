@@ -64,6 +64,8 @@ USAGE:
                          first command after that with a bare line end (off by default)
     --stack STACK        blocking (the default: embedded-nal in a polling loop) or async
                          (embedded-nal-async, the runner on a tokio runtime per worker)
+    --poll-ms MS         the blocking worker is a superloop that calls the driver every MS ms
+                         (default: as fast as it can, 50 to 100 us apart when idle)
     --quiet-ms MS        the driver's Config::quiet_ms and wake_answer_ms (default 300 each):
                          a module that sleeps sooner than about twice this loses commands
     -h, --help           this text
@@ -84,6 +86,8 @@ struct Options {
     report: Duration,
     sleep_after: Option<Duration>,
     quiet_ms: Option<u32>,
+    /// The blocking worker's poll period (`--poll-ms`); `None`: a busy loop.
+    poll: Option<Duration>,
     /// Drive the async stack instead of the blocking one.
     async_stack: bool,
 }
@@ -112,6 +116,7 @@ fn options() -> Result<Options, lexopt::Error> {
         report: Duration::from_secs(30),
         sleep_after: None,
         quiet_ms: None,
+        poll: None,
         async_stack: false,
     };
     let mut p = Parser::from_env();
@@ -140,6 +145,9 @@ fn options() -> Result<Options, lexopt::Error> {
                 }
             }
             Arg::Long("quiet-ms") => o.quiet_ms = Some(p.value()?.parse()?),
+            Arg::Long("poll-ms") => {
+                o.poll = Some(Duration::from_millis(p.value()?.parse()?));
+            }
             Arg::Long("sleep-after") => {
                 o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
             }
@@ -149,6 +157,9 @@ fn options() -> Result<Options, lexopt::Error> {
             }
             _ => return Err(arg.unexpected()),
         }
+    }
+    if o.poll.is_some() && o.async_stack {
+        return Err("--poll-ms is for the blocking stack (the async runner wakes itself)".into());
     }
     Ok(o)
 }
@@ -530,7 +541,7 @@ fn connection(
             );
             return;
         }
-        thread::sleep(Duration::from_micros(100));
+        thread::sleep(o.poll.unwrap_or(Duration::from_micros(100)));
     }
     progressed(&mut last, t);
     let mut sent = 0usize;
@@ -589,6 +600,10 @@ fn connection(
             close(d, s, t);
             return;
         }
+        if let Some(period) = o.poll {
+            // A superloop: the next call comes a period later, whatever this one did.
+            thread::sleep(period);
+        }
         if moved {
             progressed(&mut last, t);
         } else {
@@ -604,7 +619,9 @@ fn connection(
                 );
                 return;
             }
-            thread::sleep(Duration::from_micros(50));
+            if o.poll.is_none() {
+                thread::sleep(Duration::from_micros(50));
+            }
         }
     }
     progressed(&mut last, t);
@@ -684,6 +701,9 @@ fn main() -> ExitCode {
             String::new()
         }
     );
+    if let Some(period) = o.poll {
+        eprintln!("soak: the blocking worker calls the driver every {period:?}");
+    }
     let workers: Vec<_> = o
         .modes
         .iter()

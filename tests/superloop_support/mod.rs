@@ -194,6 +194,18 @@ pub struct Rig {
 impl Rig {
     /// A module at 115200 baud behind an MCU receive buffer of `rx_cap` bytes, brought up.
     pub fn new(wire: Wire, rx_cap: usize, sim_config: sim::Config, config: engine::Config) -> Rig {
+        let mut r = Rig::unready(wire, rx_cap, sim_config, config);
+        r.d.bring_up(10_000).expect("bring-up");
+        r
+    }
+
+    /// The same, not yet brought up.
+    pub fn unready(
+        wire: Wire,
+        rx_cap: usize,
+        sim_config: sim::Config,
+        config: engine::Config,
+    ) -> Rig {
         let sim_config = sim::Config {
             baud: Some(115_200),
             ..sim_config
@@ -218,7 +230,6 @@ impl Rig {
         };
         let mut d = Bc20::sized(Uart(world.clone()), clock.clone(), config);
         d.set_wait_limit(120_000);
-        d.bring_up(10_000).expect("bring-up");
         Rig { d, world, clock }
     }
 

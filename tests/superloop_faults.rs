@@ -1,0 +1,291 @@
+//! A slow superloop against a module with every fault on: the blocking stack called once a
+//! poll period (a millisecond to five seconds), over both models of the wire, in both access
+//! modes, while the emulated module delays and chunks its answers, prints unrelated URCs,
+//! refuses opens and commands, fails sends, closes connections, fills its buffer and reboots.
+//! Each connection must echo its data whole and unchanged, or end with a typed error after a
+//! correct prefix; none may go without progress or an error for longer than the bound below.
+//! Time is virtual (see `superloop_support`), so a five-second period costs nothing.
+
+mod superloop_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use embedded_nal::TcpClientStack;
+use quectel_bc20::sim::{FaultKind, Faults, Rate};
+use quectel_bc20::{AccessMode, Error, engine, sim};
+use superloop_support::{Rig, Wire, echo_server, payload};
+
+/// Connections per case.
+const CONNECTIONS: u64 = 4;
+
+/// Longest a connection may go without progress (a byte accepted or echoed) or an error:
+/// the driver's longest wait for a module that has stopped answering (`unresponsive_ms`, 30 s)
+/// and a send's hold after a timeout (twice `send_timeout_ms`), with room, plus the polls a
+/// superloop needs for each step.
+fn stall_bound(period: u64) -> u64 {
+    150_000 + 40 * period
+}
+
+/// Every fault of the emulator that does not destroy data by design, at rates high enough
+/// that a short run meets each of them.
+fn faults(seed: u64) -> Faults {
+    Faults {
+        seed,
+        delay: Rate::PerMille(20),
+        delay_range: (Duration::ZERO, Duration::from_millis(300)),
+        chunking: Rate::PerMille(50),
+        chunk_max: 16,
+        chunk_gap: Duration::from_millis(2),
+        noise: Rate::PerMille(10),
+        noise_lines: [
+            "+CEREG: 1",
+            "+CEREG: 5",
+            "+QNBIOTEVENT: \"ENTER PSM\"",
+            "+CSCON: 0",
+        ]
+        .map(String::from)
+        .to_vec(),
+        open_fail: Rate::PerMille(50),
+        send_fail: Rate::PerMille(10),
+        error_on: Rate::PerMille(8),
+        error_on_command: String::new(),
+        peer_close: Rate::PerMille(5),
+        buff_full: Rate::PerMille(20),
+        reboot: Rate::PerMille(3),
+        line_noise: Rate::Never,
+        ping_loss: Rate::Never,
+    }
+}
+
+/// What a case saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Connections that echoed everything.
+    whole: u64,
+    /// Connections that ended with a typed error, after a correct prefix.
+    errors: Vec<Error>,
+    /// Bytes echoed and verified.
+    verified: usize,
+    /// Longest virtual time without progress or an error.
+    longest_gap: u64,
+    /// The kinds of fault the module injected.
+    faults: BTreeSet<&'static str>,
+}
+
+/// Where a case is, for the messages.
+struct Case {
+    name: String,
+    period: u64,
+    last: u64,
+}
+
+impl Case {
+    /// Progress (or an end) now.
+    fn progressed(&mut self, r: &Rig, seen: &mut Seen) {
+        seen.longest_gap = seen.longest_gap.max(r.now() - self.last);
+        self.last = r.now();
+    }
+
+    /// No progress for longer than the bound is a stall.
+    fn check(&self, r: &Rig, what: &str) {
+        let idle = r.now() - self.last;
+        assert!(
+            idle <= stall_bound(self.period),
+            "{}: STALL while {what}: nothing for {} ms; traffic {:?}",
+            self.name,
+            idle,
+            r.d.engine().traffic()
+        );
+    }
+}
+
+/// One connection of `len` bytes to the echo server on `port`, the driver called once a
+/// period: the echo comes back whole, or the connection ends with an error after a correct
+/// prefix.
+fn connection(r: &mut Rig, c: &mut Case, seen: &mut Seen, port: u16, data: &[u8]) {
+    let remote = core::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = match TcpClientStack::socket(&mut r.d) {
+        Ok(s) => s,
+        Err(e) => panic!("{}: socket: {e}", c.name),
+    };
+    let ended = loop {
+        c.check(r, "connecting");
+        r.work(c.period);
+        match TcpClientStack::connect(&mut r.d, &mut s, remote) {
+            Ok(()) => break None,
+            Err(nb::Error::WouldBlock) => {}
+            Err(nb::Error::Other(e)) => break Some(e),
+        }
+    };
+    c.progressed(r, seen);
+    let (mut sent, mut got) = (0, 0);
+    let mut buf = [0u8; 1024];
+    let mut ended = ended;
+    while ended.is_none() && got < data.len() {
+        c.check(r, "transferring");
+        r.work(c.period);
+        let mut moved = false;
+        if sent < data.len() {
+            match TcpClientStack::send(&mut r.d, &mut s, &data[sent..]) {
+                Ok(n) => {
+                    sent += n;
+                    moved |= n > 0;
+                }
+                Err(nb::Error::WouldBlock) => {}
+                Err(nb::Error::Other(e)) => ended = Some(e),
+            }
+        }
+        if ended.is_none() {
+            match TcpClientStack::receive(&mut r.d, &mut s, &mut buf) {
+                Ok(n) => {
+                    assert!(
+                        data.get(got..got + n) == Some(&buf[..n]),
+                        "{}: SILENT LOSS: the echo differs at {got}..{} ({sent} sent)",
+                        c.name,
+                        got + n
+                    );
+                    got += n;
+                    seen.verified += n;
+                    moved |= n > 0;
+                }
+                Err(nb::Error::WouldBlock) => {}
+                Err(nb::Error::Other(e)) => ended = Some(e),
+            }
+        }
+        if moved || ended.is_some() {
+            c.progressed(r, seen);
+        }
+    }
+    match ended {
+        None => seen.whole += 1,
+        Some(e) => seen.errors.push(e),
+    }
+    // Closing is blocking; it ends (Ok or an error) within the driver's own limits.
+    let _ = TcpClientStack::close(&mut r.d, s);
+    c.progressed(r, seen);
+}
+
+/// One case: `CONNECTIONS` connections one after the other; `sleep_after`: the module sleeps
+/// after that many ms of silence from the host.
+fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, sleep_after: Option<u64>) -> Seen {
+    let name = format!(
+        "{wire:?} {mode:?}, poll every {period} ms, seed {seed}, sleep after {sleep_after:?}"
+    );
+    let port = echo_server();
+    let sim_config = sim::Config {
+        faults: faults(seed),
+        sleep_after: sleep_after.map(Duration::from_millis),
+        ..sim::Config::default()
+    };
+    let config = engine::Config {
+        access_mode: mode,
+        ..engine::Config::default()
+    };
+    let mut r = Rig::unready(wire, 16 * 1024, sim_config, config);
+    let mut attempts = 0;
+    while let Err(e) = r.d.bring_up(60_000) {
+        attempts += 1;
+        assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
+    }
+    let mut c = Case {
+        name,
+        period,
+        last: r.now(),
+    };
+    let mut seen = Seen::default();
+    for n in 0..CONNECTIONS {
+        let len = 512 + (payload(2, seed * 31 + n)[0] as usize) * 24;
+        let data = payload(len, seed * 1000 + n);
+        connection(&mut r, &mut c, &mut seen, port, &data);
+    }
+    for ev in r.world.borrow().sim.fault_log().events() {
+        seen.faults.insert(match ev.kind {
+            FaultKind::Delay(_) => "delay",
+            FaultKind::Chunked { .. } => "chunked",
+            FaultKind::Noise(_) => "noise line",
+            FaultKind::OpenFail { .. } => "open fail",
+            FaultKind::SendFail(_) => "SEND FAIL",
+            FaultKind::Error(_) => "ERROR",
+            FaultKind::PeerClose(_) => "peer close",
+            FaultKind::BuffFull(_) => "buff full",
+            FaultKind::Reboot => "reboot",
+            FaultKind::PingLoss(_) => "ping loss",
+            FaultKind::LineNoise { .. } => "line noise",
+        });
+    }
+    seen
+}
+
+#[test]
+fn a_slow_superloop_against_every_fault_moves_data_or_says_why() {
+    let mut total = Seen::default();
+    for period in [1u64, 50, 300, 1_000, 5_000] {
+        for wire in [Wire::Continuous, Wire::Lazy] {
+            for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+                for seed in 1..=3u64 {
+                    let seen = run(wire, mode, period, seed * 7 + period, None);
+                    eprintln!(
+                        "{wire:?} {mode:?} {period} ms seed {seed}: {} whole, {:?}, {} bytes, \
+                         longest gap {} ms",
+                        seen.whole, seen.errors, seen.verified, seen.longest_gap
+                    );
+                    total.whole += seen.whole;
+                    total.verified += seen.verified;
+                    total.errors.extend(seen.errors);
+                    total.longest_gap = total.longest_gap.max(seen.longest_gap);
+                    total.faults.extend(seen.faults);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "total: {} whole, {} errors, {} bytes, longest gap {} ms",
+        total.whole,
+        total.errors.len(),
+        total.verified,
+        total.longest_gap
+    );
+    // Every fault was met, and the faults did not drown the data: most connections got
+    // through, and those that did not ended in an error (checked above).
+    let met: Vec<_> = total.faults.iter().copied().collect();
+    assert_eq!(
+        met,
+        [
+            "ERROR",
+            "SEND FAIL",
+            "buff full",
+            "chunked",
+            "delay",
+            "noise line",
+            "open fail",
+            "peer close",
+            "reboot"
+        ],
+        "faults met"
+    );
+    assert!(total.whole > total.errors.len() as u64, "{total:?}");
+}
+
+/// The same against a module that sleeps, inside the envelope a superloop needs (README,
+/// "Sleep": the module stays awake for about two periods).
+#[test]
+fn a_slow_superloop_against_a_sleeping_module_with_every_fault_moves_data_or_says_why() {
+    let mut whole = 0;
+    let mut errors = 0;
+    for (sleep_ms, period) in [(100u64, 1u64), (300, 100), (1_000, 300), (5_000, 2_000)] {
+        for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+            for seed in 1..=2u64 {
+                let seen = run(Wire::Continuous, mode, period, seed, Some(sleep_ms));
+                eprintln!(
+                    "sleep {sleep_ms} ms, {mode:?} {period} ms seed {seed}: {} whole, {:?}, \
+                     {} bytes, longest gap {} ms",
+                    seen.whole, seen.errors, seen.verified, seen.longest_gap
+                );
+                whole += seen.whole;
+                errors += seen.errors.len() as u64;
+            }
+        }
+    }
+    assert!(whole > errors, "{whole} whole, {errors} errors");
+}
