@@ -85,8 +85,8 @@ impl Job {
 #[derive(Debug)]
 pub(super) struct InFlight {
     pub job: Job,
-    /// `None` while the command is still being written.
-    pub deadline: Option<Millis>,
+    /// None while the command is still being written.
+    pub deadline: Stamp,
     /// The final result (`OK`, `ERROR`, `+CME ERROR`), once seen.
     pub result: Option<Result<(), Error>>,
     /// The late part (`SEND OK`, `CLOSE OK`, the DNS/ping/NTP answer) arrived.
@@ -198,7 +198,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.late_ok_owed = false;
         self.inflight = Some(InFlight {
             job,
-            deadline: None,
+            deadline: Stamp::NONE,
             result: None,
             late_done: false,
             late_error: None,
@@ -222,7 +222,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // Only a module that had time to fall asleep can have slept through it.
         let could_sleep = self.idle_before >= super::recovery::MIN_SLEEP_IDLE_MS;
         if let Some(f) = &mut self.inflight {
-            f.deadline = Some(later(now, u64::from(t)));
+            f.deadline = Stamp::at(later(now, u64::from(t)));
             f.bare_only = could_sleep;
             f.blank_seen = false;
         }

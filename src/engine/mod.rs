@@ -125,10 +125,10 @@ struct Waking {
     attempt: u8,
     /// Bytes of `AT\r` written.
     pos: usize,
-    /// When the answer to the current `AT` is late (`None` while it is being written).
-    deadline: Option<Millis>,
+    /// When the answer to the current `AT` is late (none while it is being written).
+    deadline: Stamp,
     /// After a late answer, the line must go quiet until then before the command goes out.
-    settle_until: Option<Millis>,
+    settle_until: Stamp,
     /// The current `AT` got a bare line end so far: the module was asleep and woke on it.
     bare: bool,
     /// An earlier `AT` got no answer at all in its window: it may still be answered late.
@@ -169,26 +169,31 @@ struct Owed {
 /// (`Option<Millis>` takes 16 on 32-bit targets): `Millis::MAX`, which no clock reaches,
 /// stands for none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp(Millis);
+pub(super) struct Stamp(Millis);
 
 impl Stamp {
-    const NONE: Stamp = Stamp(Millis::MAX);
+    pub(super) const NONE: Stamp = Stamp(Millis::MAX);
 
     /// `t`. (A sum that saturated at `Millis::MAX` is never reached: none, as it should.)
-    fn at(t: Millis) -> Stamp {
+    pub(super) fn at(t: Millis) -> Stamp {
         Stamp(t)
     }
 
-    fn get(self) -> Option<Millis> {
+    pub(super) fn get(self) -> Option<Millis> {
         (self.0 != Millis::MAX).then_some(self.0)
     }
 
-    fn is_some(self) -> bool {
+    pub(super) fn is_some(self) -> bool {
         self.0 != Millis::MAX
     }
 
-    fn is_none(self) -> bool {
+    pub(super) fn is_none(self) -> bool {
         self.0 == Millis::MAX
+    }
+
+    /// The earlier of this and `t` (`t` when none).
+    pub(super) fn earliest(self, t: Millis) -> Stamp {
+        Stamp(self.0.min(t))
     }
 
     fn take(&mut self) -> Option<Millis> {
@@ -604,7 +609,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if let Some(w) = &mut self.st.waking {
             w.pos = (w.pos + n).min(WAKE_AT.len());
             if w.pos == WAKE_AT.len() && w.deadline.is_none() {
-                w.deadline = Some(later(self.st.now, u64::from(self.st.config.wake_answer_ms)));
+                w.deadline =
+                    Stamp::at(later(self.st.now, u64::from(self.st.config.wake_answer_ms)));
             }
             return;
         }
@@ -741,7 +747,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let now = self.now;
         self.look_anchor = self.look_anchor.max(now);
         if let Some(f) = &mut self.inflight {
-            f.deadline = f.deadline.map(|d| d.max(now));
+            if let Some(d) = f.deadline.get() {
+                f.deadline = Stamp::at(d.max(now));
+            }
             #[cfg(feature = "ping")]
             if let Some(p) = &mut f.ping {
                 p.decide_at = p.decide_at.map(|d| d.max(now));

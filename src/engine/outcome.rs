@@ -70,14 +70,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 if !f.extended {
                     f.extended = true;
                     let t = late_timeout_ms(&self.config, f);
-                    f.deadline = Some(later(self.now, u64::from(t)));
+                    f.deadline = Stamp::at(later(self.now, u64::from(t)));
                 }
                 None
             }
             (None, true) => {
                 // The late part came first (no OK yet): give the OK a command time to come.
                 let grace = later(self.now, u64::from(self.config.command_timeout_ms));
-                f.deadline = Some(f.deadline.map_or(grace, |d| d.min(grace)));
+                f.deadline = f.deadline.earliest(grace);
                 None
             }
             (None, false) => None,

@@ -24,16 +24,35 @@ const MIN_LEARNED_IDLE_MS: Millis = 100;
 /// and sending the command again would repeat it (for a send: its data, twice).
 pub(super) const MIN_SLEEP_IDLE_MS: Millis = MIN_LEARNED_IDLE_MS;
 
+/// The earliest of the instants put in, if any: a plain minimum and a flag, which take less
+/// flash at each of `next_deadline`'s dozen merges than an `Option<Millis>`.
+struct Earliest {
+    at: Millis,
+    any: bool,
+}
+
+impl Earliest {
+    const NONE: Earliest = Earliest {
+        at: Millis::MAX,
+        any: false,
+    };
+
+    fn put(&mut self, t: Millis) {
+        self.at = self.at.min(t);
+        self.any = true;
+    }
+}
+
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// The earliest instant at which a look has work; `staged`: module output is unfinished
     /// (bytes staged that do not make a frame yet, or a payload in progress).
     pub(super) fn next_deadline(&self, staged: bool) -> Option<Millis> {
-        let mut next: Option<Millis> = None;
+        let mut next = Earliest::NONE;
         // Quiet times judged by one look (see `quiet_since`), merged at the end.
         let mut quiet_at: Option<Millis> = None;
         let mut take = |d: Millis| {
             let d = self.when_passed(d);
-            next = Some(next.map_or(d, |n| n.min(d)));
+            next.put(d);
         };
         // While output is held back the answer cannot arrive, and `expire` leaves the command
         // alone: reporting its deadline would have the caller spin on a deadline that passed.
@@ -48,7 +67,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     quiet_at = Some(self.when_quiet(self.bare_quiet_after_rx()));
                 } else if maybe_asleep(f) {
                     take(self.quiet_after_rx());
-                } else if !answering && let Some(d) = f.deadline {
+                } else if !answering && let Some(d) = f.deadline.get() {
                     take(d);
                 }
                 #[cfg(feature = "ping")]
@@ -96,7 +115,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // The wake-up's quiet times are judged by one look (see `expire_wake`).
         if let Some(w) = &self.waking {
             let mut wake_at = quiet_at;
-            if let Some(d) = w.deadline {
+            if let Some(d) = w.deadline.get() {
                 let d = self.when_passed(d);
                 wake_at = Some(if w.bare {
                     d.min(self.when_quiet(self.bare_quiet_after_rx()))
@@ -104,7 +123,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     d
                 });
             }
-            if let Some(d) = w.settle_until {
+            if let Some(d) = w.settle_until.get() {
                 let d = d.max(later(self.last_rx, self.settle_ms(w)));
                 wake_at = Some(if w.silent {
                     self.when_passed(d)
@@ -113,27 +132,27 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 });
             }
             if let Some(t) = wake_at {
-                next = Some(next.map_or(t, |n| n.min(t)));
+                next.put(t);
             }
         } else if let Some(t) = quiet_at {
-            next = Some(next.map_or(t, |n| n.min(t)));
+            next.put(t);
         }
         if (self.init.is_some() || self.needs_sync || self.holding()) && self.inflight.is_none() {
-            next = Some(next.map_or(self.retry_at, |n| n.min(self.retry_at)));
+            next.put(self.retry_at);
         }
         if let Some(b) = self.bring_up
             && self.inflight.is_none()
             && self.init.is_none()
             && !self.needs_sync
         {
-            next = Some(next.map_or(b.next_at, |n| n.min(b.next_at)));
+            next.put(b.next_at);
         }
         if let Some(t) = self.user_waiting_since.get() {
             // Background reads resume then, whether or not the request came back.
             let t = later(t, super::jobs::USER_YIELD_MS);
-            next = Some(next.map_or(t, |n| n.min(t)));
+            next.put(t);
         }
-        next
+        next.any.then_some(next.at)
     }
 
     /// When the line will have been quiet for [`Config::quiet_ms`](super::Config) since the
@@ -176,7 +195,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 && self
                     .inflight
                     .as_ref()
-                    .and_then(|f| f.deadline)
+                    .and_then(|f| f.deadline.get())
                     .is_some_and(|d| self.passed(d));
             if expired {
                 let late_first = self
@@ -290,7 +309,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if let Some(f) = &mut self.inflight {
             f.resent += 1;
-            f.deadline = None;
+            f.deadline = Stamp::NONE;
             f.bare_only = false;
             f.blank_seen = false;
         }

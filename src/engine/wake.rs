@@ -1,7 +1,7 @@
 //! Waking a module that sleeps: `AT` until it answers, before a command.
 
 use super::jobs::Job;
-use super::{Event, Millis, State};
+use super::{Event, Millis, Stamp, State};
 use super::{count, later};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
@@ -39,8 +39,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.waking = Some(super::Waking {
             attempt: 1,
             pos: 0,
-            deadline: None,
-            settle_until: None,
+            deadline: Stamp::NONE,
+            settle_until: Stamp::NONE,
             bare: false,
             silent: false,
         });
@@ -63,8 +63,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // again after its own idle time, which may be shorter than `quiet_ms`.
             let until = later(self.last_rx.max(self.now), self.settle_ms(&w));
             self.waking = Some(super::Waking {
-                deadline: None,
-                settle_until: Some(until),
+                deadline: Stamp::NONE,
+                settle_until: Stamp::at(until),
                 ..w
             });
         } else {
@@ -78,7 +78,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(w) = self.waking else {
             return;
         };
-        if let Some(until) = w.settle_until {
+        if let Some(until) = w.settle_until.get() {
             let quiet_from = until.max(later(self.last_rx, self.settle_ms(&w)));
             // After only forgotten `AT`s, one quiet look will do (see `quiet_since`); after one
             // that got no answer at all, which may still come, the line must be seen quiet
@@ -93,7 +93,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             return;
         }
-        let Some(d) = w.deadline else {
+        let Some(d) = w.deadline.get() else {
             return;
         };
         let asleep = w.bare && self.quiet_since(self.bare_quiet_after_rx());
@@ -108,8 +108,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.waking = Some(super::Waking {
             attempt: w.attempt + 1,
             pos: 0,
-            deadline: None,
-            settle_until: None,
+            deadline: Stamp::NONE,
+            settle_until: Stamp::NONE,
             bare: false,
             silent: w.silent || !asleep,
         });
