@@ -1447,3 +1447,80 @@ fn a_send_result_that_never_comes_holds_the_next_send_back_for_a_bounded_time() 
     assert_eq!(r.e.unsent(b), 0);
     assert_eq!(r.e.phase(b), SocketPhase::Connected);
 }
+
+// ----- a receive error of the UART (bytes may be missing) -----
+
+/// A direct-push socket on 0, opened.
+fn push_socket() -> (Rig, ConnectId) {
+    let mut r = Rig::new(push_config());
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    (r, id)
+}
+
+/// Two pushes of 8 bytes, the second's data "ABCDEFGH", with bytes lost from the middle of
+/// the first's data to the middle of the second's: exactly one frame's worth, so the lengths
+/// still agree. What the engine reads, and the bytes lost.
+fn spliced_pushes() -> (String, String) {
+    let first = "\r\n+QIURC: \"recv\",0,8\r\nabcdefgh\r\n";
+    let second = "\r\n+QIURC: \"recv\",0,8\r\nABCDEFGH\r\n";
+    let cut = first.len() - 6; // in "abcdefgh", after "abcd"
+    let read = format!("{}{}", &first[..cut], &second[cut..]);
+    let lost = format!("{}{}", &first[cut..], &second[..cut]);
+    (read, lost)
+}
+
+#[test]
+fn bytes_lost_to_a_uart_error_never_splice_two_pushes() {
+    let (read, _) = spliced_pushes();
+    let (before, after) = read.split_at(read.find("abcd").unwrap() + 4);
+    // Without a report of the loss, the frames line up and the data is spliced: nothing in
+    // the bytes can tell (the AT protocol has no checksum). This is what the report is for.
+    let (mut r, id) = push_socket();
+    r.rx(before);
+    r.rx(after);
+    assert_eq!(r.recv_all(id), b"abcdEFGH");
+    // Reported: what was taken of the first push is dropped, its socket says its data was
+    // lost, and nothing of the spliced frame is delivered.
+    let (mut r, id) = push_socket();
+    r.rx(before);
+    r.e.note_rx_gap();
+    r.rx(after);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    let mut buf = [0u8; 16];
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Malformed));
+    assert!(bad_payload_seen(&mut r));
+    // The engine goes on: the next command is answered normally.
+    let t = r.e.start(Request::At).unwrap();
+    r.expect("AT");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+}
+
+#[test]
+fn a_uart_error_drops_an_unfinished_line_and_has_buffered_sockets_read() {
+    // The error came in the middle of a line: the rest of what comes is no part of it.
+    let mut r = Rig::ready();
+    let id = r.open();
+    let t = r.e.start(Request::At).unwrap();
+    r.expect("AT");
+    r.rx("\r\nO");
+    r.e.note_rx_gap();
+    // "K" joined to the "O" would answer the `AT`; after the gap it is a line of its own.
+    r.rx("K\r\n");
+    assert_eq!(
+        r.e.take_reply(t),
+        None,
+        "an OK made of bytes either side of a gap"
+    );
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    // A data announcement may have been lost in the gap: the socket is read.
+    r.e.note_rx_gap();
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 2\r\nhi\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hi");
+}

@@ -115,6 +115,7 @@ where
                         n
                     }
                     other => {
+                        let gap = other.is_err();
                         failures = failures.saturating_add(1);
                         if failures.is_power_of_two() {
                             match other {
@@ -133,7 +134,14 @@ where
                             .saturating_mul(1 << failures.min(7).saturating_sub(1))
                             .min(MAX_BACKOFF_MS);
                         let until = clock.now_ms().saturating_add(backoff);
-                        state.with(|e| e.note_uart_error());
+                        state.with(|e| {
+                            e.note_uart_error();
+                            if gap {
+                                // Bytes may be missing: nothing is joined across (see
+                                // `Engine::note_rx_gap`).
+                                e.note_rx_gap();
+                            }
+                        });
                         state.rx_hold.lock(|h| h.set(Some(until)));
                         state.kick.signal(());
                         state.rx_resume.wait().await;

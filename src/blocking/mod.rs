@@ -185,14 +185,24 @@ where
     fn pump(&mut self) -> Result<(), Error> {
         let now = self.clock.now_ms();
         loop {
-            if !self.uart.read_ready().map_err(transport)? {
+            // A failed read may have lost bytes: the engine must not join what comes next to
+            // what came before (see `Engine::note_rx_gap`).
+            let ready = self
+                .uart
+                .read_ready()
+                .inspect_err(|_| self.engine.note_rx_gap());
+            if !ready.map_err(transport)? {
                 break;
             }
             let space = self.engine.rx_space();
             if space.is_empty() {
                 break;
             }
-            let n = self.uart.read(space).map_err(transport)?;
+            let read = self.uart.read(space);
+            if read.is_err() {
+                self.engine.note_rx_gap();
+            }
+            let n = read.map_err(transport)?;
             self.engine.rx_commit(n, now);
             if n == 0 {
                 break;

@@ -456,6 +456,23 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         count(&mut self.st.traffic.uart_errors, 1);
     }
 
+    /// The UART reported a receive error (overrun, framing, noise): bytes may be missing
+    /// between what was handed in before and what comes next. The shells call it (after
+    /// [`Engine::note_uart_error`]) for every failed read.
+    ///
+    /// Nothing is joined across the gap. An unfinished line is dropped. A payload in progress
+    /// is dropped, and its socket fails with [`Error::Malformed`]: its frame could otherwise
+    /// be completed by the bytes of a later one (when the bytes lost add up to whole frames,
+    /// the lengths still agree) and deliver data spliced from two. Sockets in buffer access
+    /// are read again, since a data announcement may have been lost. A command whose answer
+    /// was lost times out and the engine resynchronises, as usual.
+    pub fn note_rx_gap(&mut self) {
+        crate::fmt::warn!("bc20: UART receive error: bytes may be missing");
+        self.drop_staged(self.link.len);
+        self.st.after_push = false;
+        self.st.recheck_reads();
+    }
+
     // ----- input -----
 
     /// Free room for UART bytes. Empty while output is held back (see the module docs).

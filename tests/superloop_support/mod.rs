@@ -1,6 +1,7 @@
 //! A microcontroller's view of the emulated module, in virtual time: the blocking stack over a
 //! UART whose bytes cross the wire at 115200 baud into a bounded MCU receive buffer (an
-//! interrupt handler's ring; bytes that find it full are lost, as on hardware), while a
+//! interrupt handler's ring; bytes that find it full are lost, as on hardware, and the read
+//! that reaches the place where they were lost fails, as a UART reports an overrun), while a
 //! superloop does other work and calls the driver only now and then.
 //!
 //! The emulator ([`Sim`]) is sans-IO towards the host, so it runs on virtual instants. Two
@@ -17,7 +18,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -46,6 +46,14 @@ pub struct World {
     rx_cap: usize,
     /// Bytes lost because the MCU's receive buffer was full.
     pub overruns: usize,
+    /// Where in the received stream bytes were lost (counted in bytes that made it into the
+    /// buffer): the read that reaches such a place fails, as a UART reports an overrun.
+    gaps: VecDeque<u64>,
+    /// Bytes that made it into the buffer, and bytes read from it.
+    kept: u64,
+    taken: u64,
+    /// The last byte was lost (one gap for a run of lost bytes).
+    losing: bool,
     /// The module is dead: it takes bytes and says nothing.
     pub dead: bool,
     wire: Wire,
@@ -101,8 +109,14 @@ impl World {
             for &b in &buf[..n] {
                 if self.rx.len() < self.rx_cap {
                     self.rx.push_back(b);
+                    self.kept += 1;
+                    self.losing = false;
                 } else {
                     self.overruns += 1;
+                    if !self.losing {
+                        self.gaps.push_back(self.kept);
+                        self.losing = true;
+                    }
                 }
             }
         }
@@ -129,35 +143,63 @@ impl Uart {
     }
 }
 
+/// The UART's report of bytes lost to a full receive buffer (an STM32's ORE, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overrun;
+
+impl std::fmt::Display for Overrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UART overrun")
+    }
+}
+
+impl std::error::Error for Overrun {}
+
+impl embedded_io::Error for Overrun {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::Other
+    }
+}
+
 impl embedded_io::ErrorType for Uart {
-    type Error = Infallible;
+    type Error = Overrun;
 }
 
 impl embedded_io::Read for Uart {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+    /// The bytes up to the next place where bytes were lost; at that place, `Overrun` once.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Overrun> {
         self.touch();
         let mut w = self.0.borrow_mut();
-        let n = buf.len().min(w.rx.len());
+        let mut n = buf.len().min(w.rx.len());
+        if let Some(&gap) = w.gaps.front() {
+            if gap == w.taken {
+                w.gaps.pop_front();
+                return Err(Overrun);
+            }
+            n = n.min(usize::try_from(gap - w.taken).unwrap_or(usize::MAX));
+        }
         for (b, v) in buf.iter_mut().zip(w.rx.drain(..n)) {
             *b = v;
         }
+        w.taken += n as u64;
         Ok(n)
     }
 }
 
 impl embedded_io::ReadReady for Uart {
-    fn read_ready(&mut self) -> Result<bool, Infallible> {
+    fn read_ready(&mut self) -> Result<bool, Overrun> {
         self.touch();
-        Ok(!self.0.borrow().rx.is_empty())
+        let w = self.0.borrow();
+        Ok(!w.rx.is_empty() || w.gaps.front() == Some(&w.taken))
     }
 }
 
 impl embedded_io::Write for Uart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Overrun> {
         self.0.borrow_mut().to_module.extend(buf);
         Ok(buf.len())
     }
-    fn flush(&mut self) -> Result<(), Infallible> {
+    fn flush(&mut self) -> Result<(), Overrun> {
         Ok(())
     }
 }
@@ -221,6 +263,10 @@ impl Rig {
             rx: VecDeque::new(),
             rx_cap,
             overruns: 0,
+            gaps: VecDeque::new(),
+            kept: 0,
+            taken: 0,
+            losing: false,
             dead: false,
             wire,
         }));
