@@ -28,7 +28,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let dropped_anyway =
             s.is_udp() && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
         let full = s.rx.free() < usize::from(len);
-        if s.in_use() && !matches!(s.phase, SocketPhase::Closing) && !dropped_anyway && full {
+        // Only a socket that keeps what comes holds the UART: one that failed (after a reboot,
+        // say) may never be read or closed, and would hold it for good.
+        if s.takes_data() && !dropped_anyway && full {
             if self.stalled != Some(id) {
                 crate::fmt::warn!(
                     "bc20: receive buffer of socket {} full; holding the UART",
@@ -128,7 +130,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// `+QIURC: "recv",<id>,<len>` in direct push: pushed data starts.
     pub(super) fn start_push(&mut self, id: ConnectId, len: u16) {
         match self.sockets.get(id.index()) {
-            Some(s) if s.in_use() && !matches!(s.phase, SocketPhase::Closing) => {
+            Some(s) if s.takes_data() => {
                 if s.mode != AccessMode::DirectPush {
                     crate::fmt::warn!(
                         "bc20: data pushed for socket {} in buffer mode; keeping it",
@@ -139,7 +141,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             _ => {
                 crate::fmt::warn!(
-                    "bc20: {} bytes pushed for socket {}, which is not open",
+                    "bc20: {} bytes pushed for socket {}, which is not open (or failed)",
                     len,
                     id
                 );

@@ -280,6 +280,16 @@ impl<const RX: usize, const TX: usize> Socket<RX, TX> {
         !matches!(self.phase, SocketPhase::Free | SocketPhase::Reserved)
     }
 
+    /// True while data the module hands out for this socket is kept for the application:
+    /// not once it failed (the application was told why it ends; what comes after is
+    /// dropped) or is closing.
+    pub fn takes_data(&self) -> bool {
+        matches!(
+            self.phase,
+            SocketPhase::Opening | SocketPhase::Connected | SocketPhase::PeerClosed
+        )
+    }
+
     /// True when the engine should fetch data for this socket with `AT+QIRD` at `now`.
     pub fn wants_read(&self, now: u64) -> bool {
         self.read_pending
