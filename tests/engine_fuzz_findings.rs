@@ -532,15 +532,7 @@ fn a_deadline_held_back_with_the_uart_gets_a_fresh_look_after_the_read() {
 /// read can take: the start-up after the reboot never got its answers.)
 #[test]
 fn data_for_a_failed_socket_does_not_hold_the_uart() {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
-        ..Config::default()
-    });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     let data = vec![b'x'; 1500];
     r.rx("\r\n+QIURC: \"recv\",0,1500\r\n");
     r.rx_bytes(&data);
@@ -550,10 +542,7 @@ fn data_for_a_failed_socket_does_not_hold_the_uart() {
     r.rx("\r\n+QIURC: \"recv\",0,100\r\n");
     r.rx_bytes(&[b'y'; 100]);
     r.rx("\r\n");
-    let t = r.e.start(Request::At).unwrap();
-    r.expect("AT");
-    r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.at_is_answered();
     // The application still reads what came before the failure, then learns why it ended.
     assert_eq!(r.recv_all(id), data);
     let mut buf = [0u8; 8];

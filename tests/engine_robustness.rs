@@ -134,12 +134,7 @@ fn a_recv_urc_with_a_length_that_does_not_parse_still_gets_read() {
 
 #[test]
 fn a_pushed_payload_with_a_broken_length_fails_the_socket() {
-    let mut r = Rig::new(push_config());
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     r.rx("\r\n+QIURC: \"recv\",0,4294967296\r\nxyz");
     assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
     let mut buf = [0u8; 8];
@@ -210,10 +205,7 @@ fn a_dead_module_fails_a_socket_waiting_for_its_data() {
     r.rx("\r\nOK\r\n");
     assert!(!r.e.is_unresponsive());
     sync_settles(&mut r);
-    let t = r.e.start(Request::At).unwrap();
-    r.expect("AT");
-    r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.at_is_answered();
 }
 
 // ----- 7: a lying length -----
@@ -419,10 +411,7 @@ fn a_fixed_wake_policy_wakes_before_commands_after_idle() {
         ..Config::default()
     });
     r.bring_up();
-    let t = r.e.start(Request::At).unwrap();
-    r.expect("AT");
-    r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.at_is_answered();
     r.advance(4_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?"); // not idle long enough
@@ -1450,17 +1439,6 @@ fn a_send_result_that_never_comes_holds_the_next_send_back_for_a_bounded_time() 
 
 // ----- a receive error of the UART (bytes may be missing) -----
 
-/// A direct-push socket on 0, opened.
-fn push_socket() -> (Rig, ConnectId) {
-    let mut r = Rig::new(push_config());
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
-    (r, id)
-}
-
 /// Two pushes of 8 bytes, the second's data "ABCDEFGH", with bytes lost from the middle of
 /// the first's data to the middle of the second's: exactly one frame's worth, so the lengths
 /// still agree. What the engine reads, and the bytes lost.
@@ -1479,13 +1457,13 @@ fn bytes_lost_to_a_uart_error_never_splice_two_pushes() {
     let (before, after) = read.split_at(read.find("abcd").unwrap() + 4);
     // Without a report of the loss, the frames line up and the data is spliced: nothing in
     // the bytes can tell (the AT protocol has no checksum). This is what the report is for.
-    let (mut r, id) = push_socket();
+    let (mut r, id) = Rig::direct_push();
     r.rx(before);
     r.rx(after);
     assert_eq!(r.recv_all(id), b"abcdEFGH");
     // Reported: what was taken of the first push is dropped, its socket says its data was
     // lost, and nothing of the spliced frame is delivered.
-    let (mut r, id) = push_socket();
+    let (mut r, id) = Rig::direct_push();
     r.rx(before);
     r.e.note_rx_gap();
     r.rx(after);
@@ -1494,10 +1472,7 @@ fn bytes_lost_to_a_uart_error_never_splice_two_pushes() {
     assert_eq!(r.e.recv(id, &mut buf), Err(Error::Malformed));
     assert!(bad_payload_seen(&mut r));
     // The engine goes on: the next command is answered normally.
-    let t = r.e.start(Request::At).unwrap();
-    r.expect("AT");
-    r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.at_is_answered();
 }
 
 #[test]

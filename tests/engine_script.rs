@@ -78,15 +78,7 @@ fn buffer_mode_exchange_of_manual_4_1() {
 
 #[test]
 fn direct_push_holds_the_uart_when_the_buffer_is_full() {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
-        ..Config::default()
-    });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     let chunk: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
     let mut stream = Vec::new();
     for _ in 0..5 {
@@ -120,15 +112,7 @@ fn direct_push_holds_the_uart_when_the_buffer_is_full() {
 
 #[test]
 fn closing_a_stalled_socket_lets_the_held_output_flow() {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
-        ..Config::default()
-    });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     let chunk = [0x5au8; 1000];
     let mut pushes = Vec::new();
     for _ in 0..2 {
@@ -150,15 +134,7 @@ fn closing_a_stalled_socket_lets_the_held_output_flow() {
 
 #[test]
 fn no_command_deadline_is_reported_while_the_uart_is_held_back() {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
-        ..Config::default()
-    });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
     assert_eq!(r.e.poll_timeout(), Some(r.now + 2_000));
@@ -388,10 +364,7 @@ fn a_lying_module_cannot_overfill_a_read() {
     r.expect("AT+QICLOSE=0");
     // Garbage and noise never panic and the engine keeps going.
     r.rx_bytes(b"\x00\xff\xfe garbage \x01\r\n+QIURC: \"recv\",9,5\r\n\r\nOK\r\n\r\nCLOSE OK\r\n");
-    let t = r.e.start(Request::At).unwrap();
-    r.expect("AT");
-    r.rx("\r\nOK\r\n");
-    assert_eq!(r.e.take_reply(t), Some(Ok(Reply::Done)));
+    r.at_is_answered();
 }
 
 #[test]

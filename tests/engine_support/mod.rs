@@ -124,6 +124,31 @@ impl Rig {
         std::iter::from_fn(|| self.e.poll_event()).collect()
     }
 
+    /// A rig in direct push brought up, with TCP socket 0 connected to 127.0.0.1:80.
+    pub fn direct_push() -> (Self, ConnectId) {
+        let mut r = Rig::new(Config {
+            access_mode: quectel_bc20::AccessMode::DirectPush,
+            ..Config::default()
+        });
+        r.bring_up();
+        let id = r.e.allocate(ServiceType::Tcp).unwrap();
+        r.e.open(id, "127.0.0.1", 80).unwrap();
+        r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+        r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+        (r, id)
+    }
+
+    /// The engine goes on: a plain `AT` gets its `OK`.
+    pub fn at_is_answered(&mut self) {
+        let t = self.e.start(quectel_bc20::engine::Request::At).unwrap();
+        self.expect("AT");
+        self.rx("\r\nOK\r\n");
+        assert_eq!(
+            self.e.take_reply(t),
+            Some(Ok(quectel_bc20::engine::Reply::Done))
+        );
+    }
+
     /// Open a TCP socket and answer success.
     pub fn open(&mut self) -> ConnectId {
         let id = self.e.allocate(ServiceType::Tcp).unwrap();
