@@ -1,5 +1,6 @@
 //! Issue 11 through the async stack: a flush that outlives its connection, a UART that fails
-//! or ends, a module that sleeps between every operation, and queued writes sent as text.
+//! or ends, an overrun the UART reports, a module that sleeps between every operation, and
+//! queued writes sent as text.
 
 mod async_support;
 
@@ -263,4 +264,196 @@ async fn a_sleeping_module_loses_nothing_through_the_async_stack() {
         assert_eq!(t.timeouts, 0, "{case}: {t:?}");
         assert!(t.wakes > 0, "{case}: the module was woken: {t:?}");
     }
+}
+
+/// The UART of a board whose receive buffer overflowed once: the bytes of one direct push
+/// (124 bytes: a 100-byte push and its header) are lost from the middle of the first push of
+/// 100 bytes, and the read that reaches the place fails, as a UART reports an overrun.
+struct OverrunRx {
+    inner: HostRx,
+    /// Bytes read from `inner` and not handed out or dropped yet.
+    stash: Vec<u8>,
+    stage: Overrun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overrun {
+    /// Looking for the first push's header.
+    Looking,
+    /// This many bytes to hand out before the loss.
+    Passing(usize),
+    /// This many bytes still to lose.
+    Dropping(usize),
+    /// The loss is complete: the next read fails.
+    Failing,
+    /// Everything else passes.
+    Done,
+}
+
+const PUSH_HEAD: &[u8] = b"+QIURC: \"recv\",0,100\r\n";
+
+impl OverrunRx {
+    /// Hand out up to `n` stashed bytes.
+    fn hand_out(&mut self, buf: &mut [u8], n: usize) -> usize {
+        let n = n.min(buf.len()).min(self.stash.len());
+        buf[..n].copy_from_slice(&self.stash[..n]);
+        self.stash.drain(..n);
+        n
+    }
+}
+
+impl embedded_io_async::ErrorType for OverrunRx {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for OverrunRx {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        loop {
+            match self.stage {
+                Overrun::Looking => {
+                    if let Some(at) = self
+                        .stash
+                        .windows(PUSH_HEAD.len())
+                        .position(|w| w == PUSH_HEAD)
+                    {
+                        self.stage = Overrun::Passing(at + PUSH_HEAD.len() + 50);
+                        continue;
+                    }
+                    // All but a tail that may be the start of the header.
+                    let keep = (1..PUSH_HEAD.len())
+                        .rev()
+                        .find(|&k| self.stash.ends_with(&PUSH_HEAD[..k]))
+                        .unwrap_or(0);
+                    let n = self.hand_out(buf, self.stash.len() - keep);
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+                Overrun::Passing(0) => {
+                    self.stage = Overrun::Dropping(124);
+                    continue;
+                }
+                Overrun::Passing(k) => {
+                    let n = self.hand_out(buf, k);
+                    if n > 0 {
+                        self.stage = Overrun::Passing(k - n);
+                        return Ok(n);
+                    }
+                }
+                Overrun::Dropping(0) => {
+                    self.stage = Overrun::Failing;
+                    continue;
+                }
+                Overrun::Dropping(left) => {
+                    let n = left.min(self.stash.len());
+                    self.stash.drain(..n);
+                    self.stage = Overrun::Dropping(left - n);
+                    if n > 0 {
+                        continue;
+                    }
+                }
+                Overrun::Failing => {
+                    self.stage = Overrun::Done;
+                    return Err(embedded_io::ErrorKind::Other);
+                }
+                Overrun::Done => {
+                    let n = self.hand_out(buf, usize::MAX);
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+            }
+            let mut more = [0u8; 256];
+            let n = self
+                .inner
+                .read(&mut more)
+                .await
+                .map_err(|_| embedded_io::ErrorKind::Other)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.stash.extend_from_slice(&more[..n]);
+        }
+    }
+}
+
+/// Bytes lost to an overrun that the UART reports are never joined across: the async runner
+/// tells the engine (`Engine::note_rx_gap`), the push the loss cut is dropped and its socket
+/// fails with `Malformed`. Without that, the loss here (exactly one push's worth, from the
+/// middle of one push to the middle of the next) leaves the lengths agreeing, and the second
+/// push's tail would be delivered as the first's.
+/// A TCP server on 127.0.0.1 that answers the first bytes of each connection with `first`
+/// and, a moment later, `second`: two pushes, one right after the other on the module's UART.
+async fn two_segments(first: Vec<u8>, second: Vec<u8>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (first, second) = (first.clone(), second.clone());
+            tokio::spawn(async move {
+                let mut b = [0u8; 64];
+                if s.read(&mut b).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                // After the module's `SEND OK` for what came.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = s.write_all(&first).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = s.write_all(&second).await;
+                // Keep the connection open until the client goes.
+                let _ = s.read(&mut b).await;
+            });
+        }
+    });
+    port
+}
+
+/// Bytes lost to an overrun that the UART reports are never joined across: the async runner
+/// tells the engine (`Engine::note_rx_gap`), the push the loss cut is dropped and its socket
+/// fails with `Malformed`. Without that, the loss here (exactly one push's worth, from the
+/// middle of one push to the middle of the next) leaves the lengths agreeing, and the second
+/// push's tail would be delivered as the first's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overrun_the_uart_reports_never_splices_two_pushes() {
+    let (first, second) = (pattern(100, 1), pattern(100, 2));
+    let port = two_segments(first.clone(), second.clone()).await;
+    let (host, _emu) = sim::start(sim::Config::default());
+    let (rx, tx): (HostRx, HostTx) = host.split();
+    let rx = OverrunRx {
+        inner: rx,
+        stash: Vec::new(),
+        stage: Overrun::Looking,
+    };
+    let config = engine::Config {
+        access_mode: AccessMode::DirectPush,
+        ..engine::Config::default()
+    };
+    let state: &'static State<Mx> = Box::leak(Box::new(State::new(config)));
+    let (stack, mut runner) = asynch::new(state, rx, tx, StdClock::default(), StdDelay);
+    let runner = tokio::spawn(async move { runner.run().await });
+    within(STEP, "ready", stack.wait_ready()).await.unwrap();
+    let mut conn = within(STEP, "connect", stack.connect(loopback(port)))
+        .await
+        .unwrap();
+    within(STEP, "write", conn.write_all(b"go")).await.unwrap();
+    within(STEP, "flush", conn.flush()).await.unwrap();
+    let sent = [first, second].concat();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let end = loop {
+        match within(STEP, "read", conn.read(&mut buf)).await {
+            Ok(0) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e),
+        }
+        assert!(
+            sent.starts_with(&got),
+            "data spliced from two pushes: {} bytes read",
+            got.len()
+        );
+    };
+    assert_eq!(end, Some(Error::Malformed), "{} bytes read", got.len());
+    assert!(stack.traffic().uart_errors > 0);
+    runner.abort();
 }
