@@ -1499,3 +1499,37 @@ fn a_uart_error_drops_an_unfinished_line_and_has_buffered_sockets_read() {
     r.rx("\r\n+QIRD: 2\r\nhi\r\n\r\nOK\r\n");
     assert_eq!(r.recv_all(id), b"hi");
 }
+
+#[test]
+fn a_command_whose_answer_a_uart_error_swallowed_is_never_sent_again() {
+    // After an idle spell a bare line end would be a sleeping module's answer, and the
+    // command would go out again. After a gap it may be what is left of the real answer
+    // ("OK" lost): sending again could repeat a send. It times out instead, and says so.
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.advance(1_000);
+    r.e.send(id, b"hello").unwrap();
+    r.expect("AT+QISENDEX=0,5,68656C6C6F");
+    r.e.note_rx_gap();
+    r.rx("\r\n");
+    // Whatever the engine writes next is answered `OK` (its resynchronising `AT`).
+    let mut wire = String::new();
+    let mut result = None;
+    for _ in 0..100 {
+        r.advance(200);
+        while let Some(out) = r.e.poll_transmit(r.now).map(|b| b.to_vec()) {
+            r.e.transmitted(out.len(), r.now);
+            wire.push_str(&String::from_utf8_lossy(&out));
+            if out.ends_with(b"\r") {
+                r.rx("\r\nOK\r\n");
+            }
+        }
+        result = r.e.take_send_result(id);
+        if result.is_some() {
+            break;
+        }
+    }
+    assert_eq!(result, Some(Err(Error::Timeout)));
+    assert!(!wire.contains("AT+QISENDEX"), "sent again: {wire:?}");
+    assert_eq!(r.e.traffic().resent, 0);
+}

@@ -465,11 +465,17 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// be completed by the bytes of a later one (when the bytes lost add up to whole frames,
     /// the lengths still agree) and deliver data spliced from two. Sockets in buffer access
     /// are read again, since a data announcement may have been lost. A command whose answer
-    /// was lost times out and the engine resynchronises, as usual.
+    /// was lost times out (it is never sent again as if the module had slept through it) and
+    /// the engine resynchronises, as usual.
     pub fn note_rx_gap(&mut self) {
         crate::fmt::warn!("bc20: UART receive error: bytes may be missing");
         self.drop_staged(self.link.len);
-        self.st.after_push = false;
+        // The gap may have swallowed the answer of the command in flight: what follows is
+        // never taken for the bare answer of a module asleep, which would send the command
+        // again (a send twice). Unanswered, it times out instead, and says so.
+        if let Some(f) = &mut self.st.inflight {
+            f.bare_only = false;
+        }
         self.st.recheck_reads();
     }
 
