@@ -196,6 +196,11 @@ impl Stamp {
         Stamp(self.0.min(t))
     }
 
+    /// This, but not before `t` (none stays none: it is the latest instant).
+    fn not_before(self, t: Millis) -> Stamp {
+        Stamp(self.0.max(t))
+    }
+
     fn take(&mut self) -> Option<Millis> {
         core::mem::replace(self, Stamp::NONE).get()
     }
@@ -770,9 +775,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let now = self.now;
         self.look_anchor = self.look_anchor.max(now);
         if let Some(f) = &mut self.inflight {
-            if let Some(d) = f.deadline.get() {
-                f.deadline = Stamp::at(d.max(now));
-            }
+            f.deadline = f.deadline.not_before(now);
             #[cfg(feature = "ping")]
             if let Some(p) = &mut f.ping {
                 p.decide_at = p.decide_at.map(|d| d.max(now));
