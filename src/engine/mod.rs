@@ -21,7 +21,9 @@
 //!   [`Engine::rx_space`] and announce them with [`Engine::rx_commit`]. When fewer bytes are
 //!   taken (or `rx_space` is empty), the engine is holding module output back because a
 //!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
-//!   once there is room. Nothing is ever dropped to make room.
+//!   once there is room. Nothing is ever dropped to make room. When a UART read fails (an
+//!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
+//!   nothing must be joined across the place.
 //! - **Output.** Write [`Engine::poll_transmit`]'s bytes to the UART and report how many went
 //!   out with [`Engine::transmitted`]; repeat until it gives nothing (a send command comes in
 //!   several pieces).
