@@ -1533,3 +1533,41 @@ fn a_command_whose_answer_a_uart_error_swallowed_is_never_sent_again() {
     assert!(!wire.contains("AT+QISENDEX"), "sent again: {wire:?}");
     assert_eq!(r.e.traffic().resent, 0);
 }
+
+#[test]
+fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
+    // Read into the staging buffer (the blocking stack's way): a push that does not fit its
+    // socket's buffer waits there, whole, for the reader. A receive error reported then is
+    // after it: the push is kept and delivered once there is room.
+    let (mut r, id) = Rig::direct_push();
+    let push = |fill: u8| {
+        let mut f = b"\r\n+QIURC: \"recv\",0,1000\r\n".to_vec();
+        f.extend([fill; 1000]);
+        f
+    };
+    r.rx_bytes(&push(b'x'));
+    let more = push(b'y');
+    // Offer `more` from `fed` on through the staging buffer; returns how far it got.
+    let feed = |r: &mut Rig, mut fed: usize| {
+        while fed < more.len() {
+            let space = r.e.rx_space();
+            let n = space.len().min(more.len() - fed);
+            if n == 0 {
+                break;
+            }
+            space[..n].copy_from_slice(&more[fed..fed + n]);
+            r.e.rx_commit(n, r.now);
+            fed += n;
+        }
+        fed
+    };
+    let fed = feed(&mut r, 0);
+    assert!(fed < more.len() && r.e.rx_space().is_empty(), "held back");
+    r.e.note_rx_gap();
+    let mut buf = [0u8; 1000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1000));
+    assert!(buf.iter().all(|&b| b == b'x'));
+    assert_eq!(feed(&mut r, fed), more.len());
+    assert_eq!(r.recv_all(id), vec![b'y'; 1000]);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}

@@ -185,6 +185,11 @@ where
     fn pump(&mut self) -> Result<(), Error> {
         let now = self.clock.now_ms();
         loop {
+            // Nothing is read while output is held back (no room): the bytes staged then
+            // include a whole frame waiting for its reader, which a read error must not touch.
+            if self.engine.rx_space().is_empty() {
+                break;
+            }
             // A failed read may have lost bytes: the engine must not join what comes next to
             // what came before (see `Engine::note_rx_gap`).
             let ready = self
@@ -195,9 +200,6 @@ where
                 break;
             }
             let space = self.engine.rx_space();
-            if space.is_empty() {
-                break;
-            }
             let read = self.uart.read(space);
             if read.is_err() {
                 self.engine.note_rx_gap();

@@ -476,7 +476,11 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// the engine resynchronises, as usual.
     pub fn note_rx_gap(&mut self) {
         crate::fmt::warn!("bc20: UART receive error: bytes may be missing");
-        self.drop_staged(self.link.len);
+        // While output is held back, what is staged starts with a whole frame waiting for its
+        // reader (`rx_space` is empty then, so no read should have failed): keep it.
+        if self.st.stalled.is_none() {
+            self.drop_staged(self.link.len);
+        }
         // The gap may have swallowed the answer of the command in flight: what follows is
         // never taken for the bare answer of a module asleep, which would send the command
         // again (a send twice). Unanswered, it times out instead, and says so.
