@@ -278,15 +278,7 @@ fn a_repeated_send_ok_counts_the_send_once() {
 /// and a send went out twice (its bytes duplicated at the peer, without an error).
 #[test]
 fn the_line_end_after_pushed_data_is_not_a_sleeping_module() {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
-        ..Config::default()
-    });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 7).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",7,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let (mut r, id) = Rig::direct_push();
     // Idle first, long enough for a module to fall asleep: else a bare line end is never
     // taken for sleep, and this would test nothing.
     r.advance(1_000);
