@@ -377,11 +377,6 @@ impl embedded_io_async::Read for OverrunRx {
     }
 }
 
-/// Bytes lost to an overrun that the UART reports are never joined across: the async runner
-/// tells the engine (`Engine::note_rx_gap`), the push the loss cut is dropped and its socket
-/// fails with `Malformed`. Without that, the loss here (exactly one push's worth, from the
-/// middle of one push to the middle of the next) leaves the lengths agreeing, and the second
-/// push's tail would be delivered as the first's.
 /// A TCP server on 127.0.0.1 that answers the first bytes of each connection with `first`
 /// and, a moment later, `second`: two pushes, one right after the other on the module's UART.
 async fn two_segments(first: Vec<u8>, second: Vec<u8>) -> u16 {

@@ -1,5 +1,5 @@
 //! The async runner on an executor that other work holds up: on a single-threaded runtime a
-//! task that blocks the thread for up to a second at a time delays every wake-up of the runner
+//! task that blocks the thread for 20 to 600 ms at a time delays every wake-up of the runner
 //! (as a busy task of the same priority does on an embassy executor). The module keeps
 //! talking meanwhile, with every fault on. Each connection must echo its data whole, or end
 //! with a typed error after a correct prefix, and nothing may hang.

@@ -464,8 +464,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     }
 
     /// The UART reported a receive error (overrun, framing, noise): bytes may be missing
-    /// between what was handed in before and what comes next. The shells call it (after
-    /// [`Engine::note_uart_error`]) for every failed read.
+    /// between what was handed in before and what comes next. The shells call it for every
+    /// failed read (and count the error with [`Engine::note_uart_error`]).
     ///
     /// Nothing is joined across the gap. An unfinished line is dropped. A payload in progress
     /// is dropped, and its socket fails with [`Error::Malformed`]: its frame could otherwise
