@@ -1,0 +1,273 @@
+//! UDP from a slow superloop against a module with every fault on: datagrams may be lost
+//! (that is UDP), but each one that arrives is one that was sent, whole and unchanged, never
+//! split, merged, altered or delivered twice; no datagram goes out twice (a send the driver
+//! was unsure of is not repeated); and no socket goes without progress or a typed error for
+//! longer than the bound. Both access modes, polls from a millisecond to five seconds, in
+//! virtual time (see `superloop_support`).
+
+mod superloop_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use embedded_nal::UdpClientStack;
+use quectel_bc20::sim::{FaultKind, Faults, Rate};
+use quectel_bc20::{AccessMode, Error, engine, sim};
+use superloop_support::{Rig, Wire, payload};
+
+/// Datagrams per case.
+const DATAGRAMS: u32 = 60;
+/// Datagrams sent and not yet echoed at most (more are sent only as echoes come or are given
+/// up on).
+const IN_FLIGHT: u32 = 3;
+/// How long an echo is waited for before it counts as lost.
+const ECHO_WAIT_MS: u64 = 20_000;
+
+/// As in `superloop_faults`: the driver's longest wait for a module that stopped answering
+/// and a send's hold after a timeout, plus the polls a superloop needs for each step.
+fn stall_bound(period: u64) -> u64 {
+    150_000 + 40 * period
+}
+
+/// Every fault that applies to UDP (a peer cannot close it), at rates a short run meets.
+fn faults(seed: u64) -> Faults {
+    Faults {
+        seed,
+        delay: Rate::PerMille(20),
+        delay_range: (Duration::ZERO, Duration::from_millis(300)),
+        chunking: Rate::PerMille(80),
+        chunk_max: 16,
+        chunk_gap: Duration::from_millis(2),
+        noise: Rate::PerMille(20),
+        noise_lines: ["+CEREG: 1", "+QNBIOTEVENT: \"ENTER PSM\"", "+CSCON: 0"]
+            .map(String::from)
+            .to_vec(),
+        open_fail: Rate::PerMille(50),
+        send_fail: Rate::PerMille(20),
+        error_on: Rate::PerMille(10),
+        error_on_command: String::new(),
+        peer_close: Rate::Never,
+        buff_full: Rate::PerMille(30),
+        reboot: Rate::PerMille(4),
+        line_noise: Rate::Never,
+        ping_loss: Rate::Never,
+    }
+}
+
+/// Datagram `seq` of a case: its number, then bytes drawn from it, between 4 and 512 bytes in
+/// all. Some carry module output inside them (a datagram is framed by its length, never by
+/// what it holds).
+fn datagram(case: u64, seq: u32) -> Vec<u8> {
+    let mut d = seq.to_le_bytes().to_vec();
+    let len = 1 + (payload(2, case * 7919 + u64::from(seq))[0] as usize * 2).min(507);
+    d.extend(payload(len, case * 1_000_003 + u64::from(seq)));
+    if seq % 5 == 1 {
+        let fake = b"\r\nSEND OK\r\n+QIURC: \"recv\",0,4\r\nOK\r\n";
+        let at = (d.len() - 4).min(8);
+        d.splice(4 + at..4 + at, fake.iter().copied());
+        d.truncate(512);
+    }
+    d
+}
+
+/// A UDP echo server that counts what it receives of each datagram number.
+fn echo_server() -> (u16, Arc<Mutex<BTreeMap<u32, u32>>>) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(BTreeMap::new()));
+    let log = seen.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            if n >= 4 {
+                let seq = u32::from_le_bytes(buf[..4].try_into().unwrap());
+                *log.lock().unwrap().entry(seq).or_insert(0) += 1;
+            }
+            let _ = s.send_to(&buf[..n], from);
+        }
+    });
+    (port, seen)
+}
+
+/// What a case saw.
+#[derive(Debug, Default)]
+struct Seen {
+    sent: u32,
+    echoed: u32,
+    errors: Vec<Error>,
+    longest_gap: u64,
+    faults: BTreeSet<&'static str>,
+}
+
+fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
+    let name = format!("UDP {mode:?}, poll every {period} ms, case {case}");
+    let (port, server) = echo_server();
+    let remote = core::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let sim_config = sim::Config {
+        faults: faults(case),
+        ..sim::Config::default()
+    };
+    let config = engine::Config {
+        access_mode: mode,
+        ..engine::Config::default()
+    };
+    let mut r = Rig::unready(Wire::Continuous, 16 * 1024, sim_config, config);
+    let mut attempts = 0;
+    while let Err(e) = r.d.bring_up(60_000) {
+        attempts += 1;
+        assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
+    }
+    let mut seen = Seen::default();
+    let mut last = r.now();
+    let mut socket = None;
+    // Datagram numbers sent and not echoed yet, with when they went out.
+    let mut waiting: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut echoed: BTreeSet<u32> = BTreeSet::new();
+    let mut next = 0u32;
+    let mut buf = [0u8; 1024];
+    while next < DATAGRAMS || !waiting.is_empty() {
+        let idle = r.now() - last;
+        assert!(
+            idle <= stall_bound(period),
+            "{name}: STALL: nothing for {idle} ms ({} sent, {} echoed); traffic {:?}",
+            seen.sent,
+            seen.echoed,
+            r.d.engine().traffic()
+        );
+        r.work(period);
+        let now = r.now();
+        waiting.retain(|_, at| now - *at < ECHO_WAIT_MS);
+        let mut ended: Option<Error> = None;
+        if socket.is_none() {
+            match UdpClientStack::socket(&mut r.d) {
+                Ok(mut s) => match UdpClientStack::connect(&mut r.d, &mut s, remote) {
+                    Ok(()) => socket = Some(s),
+                    Err(e) => {
+                        let _ = UdpClientStack::close(&mut r.d, s);
+                        ended = Some(e);
+                    }
+                },
+                Err(e) => panic!("{name}: no socket: {e}"),
+            }
+        }
+        if let Some(s) = socket.as_mut() {
+            if next < DATAGRAMS && (waiting.len() as u32) < IN_FLIGHT {
+                let d = datagram(case, next);
+                match UdpClientStack::send(&mut r.d, s, &d) {
+                    Ok(()) => {
+                        // The echo may come in before the send is confirmed.
+                        if !echoed.contains(&next) {
+                            waiting.insert(next, now);
+                        }
+                        next += 1;
+                        seen.sent += 1;
+                        last = now;
+                    }
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(Error::Transport(_))) => {}
+                    Err(nb::Error::Other(e)) => {
+                        // Not known to have gone out: the next one goes instead.
+                        next += 1;
+                        ended = Some(e);
+                    }
+                }
+            }
+            if ended.is_none() {
+                match UdpClientStack::receive(&mut r.d, s, &mut buf) {
+                    Ok((n, from)) => {
+                        assert_eq!(from, remote, "{name}: sender");
+                        assert!(n >= 4, "{name}: a datagram of {n} bytes");
+                        let seq = u32::from_le_bytes(buf[..4].try_into().unwrap());
+                        assert!(
+                            buf[..n] == datagram(case, seq)[..],
+                            "{name}: SILENT CORRUPTION: datagram {seq} came back as {n} bytes \
+                             that differ from the {} sent",
+                            datagram(case, seq).len()
+                        );
+                        assert!(echoed.insert(seq), "{name}: datagram {seq} delivered twice");
+                        waiting.remove(&seq);
+                        seen.echoed += 1;
+                        last = now;
+                    }
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(Error::Transport(_))) => {}
+                    Err(nb::Error::Other(e)) => ended = Some(e),
+                }
+            }
+        }
+        if let Some(e) = ended {
+            seen.errors.push(e);
+            last = r.now();
+            if let Some(s) = socket.take() {
+                let _ = UdpClientStack::close(&mut r.d, s);
+            }
+        }
+        seen.longest_gap = seen.longest_gap.max(r.now() - last);
+    }
+    if let Some(s) = socket.take() {
+        let _ = UdpClientStack::close(&mut r.d, s);
+    }
+    // Let stragglers reach the server before counting.
+    thread::sleep(Duration::from_millis(20));
+    for (seq, times) in server.lock().unwrap().iter() {
+        assert_eq!(*times, 1, "{name}: datagram {seq} went out {times} times");
+    }
+    for ev in r.world.borrow().sim.fault_log().events() {
+        seen.faults.insert(match ev.kind {
+            FaultKind::Delay(_) => "delay",
+            FaultKind::Chunked { .. } => "chunked",
+            FaultKind::Noise(_) => "noise line",
+            FaultKind::OpenFail { .. } => "open fail",
+            FaultKind::SendFail(_) => "SEND FAIL",
+            FaultKind::Error(_) => "ERROR",
+            FaultKind::PeerClose(_) => "peer close",
+            FaultKind::BuffFull(_) => "buff full",
+            FaultKind::Reboot => "reboot",
+            FaultKind::PingLoss(_) => "ping loss",
+            FaultKind::LineNoise { .. } => "line noise",
+        });
+    }
+    seen
+}
+
+#[test]
+fn udp_from_a_slow_superloop_against_every_fault_never_corrupts_or_repeats_a_datagram() {
+    let (mut sent, mut echoed) = (0, 0);
+    let mut faults = BTreeSet::new();
+    for period in [1u64, 300, 5_000] {
+        for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+            for case in 1..=3u64 {
+                let seen = run(mode, period, case * 13 + period);
+                eprintln!(
+                    "{mode:?} {period} ms case {case}: {} sent, {} echoed, errors {:?}, \
+                     longest gap {} ms",
+                    seen.sent, seen.echoed, seen.errors, seen.longest_gap
+                );
+                sent += seen.sent;
+                echoed += seen.echoed;
+                faults.extend(seen.faults);
+            }
+        }
+    }
+    eprintln!("total: {sent} sent, {echoed} echoed; faults met {faults:?}");
+    let met: Vec<_> = faults.into_iter().collect();
+    assert_eq!(
+        met,
+        [
+            "ERROR",
+            "SEND FAIL",
+            "buff full",
+            "chunked",
+            "delay",
+            "noise line",
+            "open fail",
+            "reboot"
+        ],
+        "faults met"
+    );
+    // The faults did not drown the data: most datagrams came back.
+    assert!(echoed * 2 > sent, "{echoed} of {sent} echoed");
+}
