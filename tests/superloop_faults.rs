@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use embedded_nal::TcpClientStack;
-use quectel_bc20::sim::{FaultKind, Faults, Rate};
+use quectel_bc20::sim::{Faults, Rate};
 use quectel_bc20::{AccessMode, Error, engine, sim};
-use superloop_support::{Rig, Wire, echo_server, payload};
+use superloop_support::{Rig, Wire, echo_server, fault_name, payload};
 
 /// Connections per case.
 const CONNECTIONS: u64 = 4;
@@ -223,19 +223,7 @@ fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, m: Module) -> (Seen
         connection(&mut r, &mut c, &mut seen, port, &data);
     }
     for ev in r.world.borrow().sim.fault_log().events() {
-        seen.faults.insert(match ev.kind {
-            FaultKind::Delay(_) => "delay",
-            FaultKind::Chunked { .. } => "chunked",
-            FaultKind::Noise(_) => "noise line",
-            FaultKind::OpenFail { .. } => "open fail",
-            FaultKind::SendFail(_) => "SEND FAIL",
-            FaultKind::Error(_) => "ERROR",
-            FaultKind::PeerClose(_) => "peer close",
-            FaultKind::BuffFull(_) => "buff full",
-            FaultKind::Reboot => "reboot",
-            FaultKind::PingLoss(_) => "ping loss",
-            FaultKind::LineNoise { .. } => "line noise",
-        });
+        seen.faults.insert(fault_name(&ev.kind));
     }
     (seen, r)
 }

@@ -6,17 +6,17 @@
 //! virtual time (see `superloop_support`).
 
 mod superloop_support;
+mod udp_support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use embedded_nal::UdpClientStack;
-use quectel_bc20::sim::{FaultKind, Faults, Rate};
+use quectel_bc20::sim::{Faults, Rate};
 use quectel_bc20::{AccessMode, Error, engine, sim};
-use superloop_support::{Rig, Wire, payload};
+use superloop_support::{Rig, Wire, fault_name};
+use udp_support::{assert_none_sent_twice, check, datagram, echo_server};
 
 /// Datagrams per case.
 const DATAGRAMS: u32 = 60;
@@ -55,41 +55,6 @@ fn faults(seed: u64) -> Faults {
         line_noise: Rate::Never,
         ping_loss: Rate::Never,
     }
-}
-
-/// Datagram `seq` of a case: its number, then bytes drawn from it, between 4 and 512 bytes in
-/// all. Some carry module output inside them (a datagram is framed by its length, never by
-/// what it holds).
-fn datagram(case: u64, seq: u32) -> Vec<u8> {
-    let mut d = seq.to_le_bytes().to_vec();
-    let len = 1 + (payload(2, case * 7919 + u64::from(seq))[0] as usize * 2).min(507);
-    d.extend(payload(len, case * 1_000_003 + u64::from(seq)));
-    if seq % 5 == 1 {
-        let fake = b"\r\nSEND OK\r\n+QIURC: \"recv\",0,4\r\nOK\r\n";
-        let at = (d.len() - 4).min(8);
-        d.splice(4 + at..4 + at, fake.iter().copied());
-        d.truncate(512);
-    }
-    d
-}
-
-/// A UDP echo server that counts what it receives of each datagram number.
-fn echo_server() -> (u16, Arc<Mutex<BTreeMap<u32, u32>>>) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(BTreeMap::new()));
-    let log = seen.clone();
-    thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            if n >= 4 {
-                let seq = u32::from_le_bytes(buf[..4].try_into().unwrap());
-                *log.lock().unwrap().entry(seq).or_insert(0) += 1;
-            }
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    (port, seen)
 }
 
 /// What a case saw.
@@ -179,14 +144,7 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
                 match UdpClientStack::receive(&mut r.d, s, &mut buf) {
                     Ok((n, from)) => {
                         assert_eq!(from, remote, "{name}: sender");
-                        assert!(n >= 4, "{name}: a datagram of {n} bytes");
-                        let seq = u32::from_le_bytes(buf[..4].try_into().unwrap());
-                        assert!(
-                            buf[..n] == datagram(case, seq)[..],
-                            "{name}: SILENT CORRUPTION: datagram {seq} came back as {n} bytes \
-                             that differ from the {} sent",
-                            datagram(case, seq).len()
-                        );
+                        let seq = check(&name, case, &buf[..n]);
                         assert!(echoed.insert(seq), "{name}: datagram {seq} delivered twice");
                         waiting.remove(&seq);
                         seen.echoed += 1;
@@ -212,23 +170,9 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
     }
     // Let stragglers reach the server before counting.
     thread::sleep(Duration::from_millis(20));
-    for (seq, times) in server.lock().unwrap().iter() {
-        assert_eq!(*times, 1, "{name}: datagram {seq} went out {times} times");
-    }
+    assert_none_sent_twice(&name, &server);
     for ev in r.world.borrow().sim.fault_log().events() {
-        seen.faults.insert(match ev.kind {
-            FaultKind::Delay(_) => "delay",
-            FaultKind::Chunked { .. } => "chunked",
-            FaultKind::Noise(_) => "noise line",
-            FaultKind::OpenFail { .. } => "open fail",
-            FaultKind::SendFail(_) => "SEND FAIL",
-            FaultKind::Error(_) => "ERROR",
-            FaultKind::PeerClose(_) => "peer close",
-            FaultKind::BuffFull(_) => "buff full",
-            FaultKind::Reboot => "reboot",
-            FaultKind::PingLoss(_) => "ping loss",
-            FaultKind::LineNoise { .. } => "line noise",
-        });
+        seen.faults.insert(fault_name(&ev.kind));
     }
     seen
 }

@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use quectel_bc20::sim::{self, Sim};
+use quectel_bc20::sim::{self, FaultKind, Sim};
 use quectel_bc20::{Bc20, Clock, engine};
 
 /// How the bytes cross the wire between polls.
@@ -373,4 +373,21 @@ pub fn echo_server() -> u16 {
         }
     });
     port
+}
+
+/// A short name for a kind of fault the emulator injected, for the tests' lists.
+pub fn fault_name(kind: &FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Delay(_) => "delay",
+        FaultKind::Chunked { .. } => "chunked",
+        FaultKind::Noise(_) => "noise line",
+        FaultKind::OpenFail { .. } => "open fail",
+        FaultKind::SendFail(_) => "SEND FAIL",
+        FaultKind::Error(_) => "ERROR",
+        FaultKind::PeerClose(_) => "peer close",
+        FaultKind::BuffFull(_) => "buff full",
+        FaultKind::Reboot => "reboot",
+        FaultKind::PingLoss(_) => "ping loss",
+        FaultKind::LineNoise { .. } => "line noise",
+    }
 }
