@@ -18,6 +18,8 @@ use udp_support::{assert_none_sent_twice, check, datagram, echo_server};
 
 /// Datagrams per case.
 const DATAGRAMS: u32 = 40;
+/// Datagrams sent on one socket before it is closed and another opened.
+const REOPEN_EVERY: u32 = 10;
 /// How long an echo is waited for before it counts as lost.
 const ECHO_WAIT: Duration = Duration::from_millis(1500);
 
@@ -32,7 +34,7 @@ fn faulty(seed: u64) -> sim::Config {
             chunk_gap: Duration::from_micros(300),
             noise: Rate::PerMille(50),
             noise_lines: vec!["+CEREG: 1".into(), "+QNBIOTEVENT: \"EXIT PSM\"".into()],
-            open_fail: Rate::PerMille(50),
+            open_fail: Rate::PerMille(250),
             send_fail: Rate::PerMille(30),
             error_on: Rate::PerMille(15),
             error_on_command: String::new(),
@@ -62,6 +64,10 @@ async fn case(mode: AccessMode, seed: u64) -> Seen {
     let mut conn = None;
     let mut buf = [0u8; 1024];
     for seq in 0..DATAGRAMS {
+        if seq % REOPEN_EVERY == 0 {
+            // A fresh socket now and then: opens meet their faults too.
+            conn = None;
+        }
         let c = match conn.as_mut() {
             Some(c) => c,
             None => match within(STEP, "UDP connect", h.stack.connect(loopback(port))).await {

@@ -12,51 +12,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use embedded_nal::TcpClientStack;
-use quectel_bc20::sim::{Faults, Rate};
+use quectel_bc20::sim::Faults;
 use quectel_bc20::{AccessMode, Error, engine, sim};
-use superloop_support::{Rig, Wire, echo_server, fault_name, payload};
+use superloop_support::{
+    Rig, Wire, echo_server, every_fault as faults, fault_name, payload, stall_bound,
+};
 
 /// Connections per case.
 const CONNECTIONS: u64 = 4;
-
-/// Longest a connection may go without progress (a byte accepted or echoed) or an error:
-/// the driver's longest wait for a module that has stopped answering (`unresponsive_ms`, 30 s)
-/// and a send's hold after a timeout (twice `send_timeout_ms`), with room, plus the polls a
-/// superloop needs for each step.
-fn stall_bound(period: u64) -> u64 {
-    150_000 + 40 * period
-}
-
-/// Every fault of the emulator that does not destroy data by design, at rates high enough
-/// that a short run meets each of them.
-fn faults(seed: u64) -> Faults {
-    Faults {
-        seed,
-        delay: Rate::PerMille(20),
-        delay_range: (Duration::ZERO, Duration::from_millis(300)),
-        chunking: Rate::PerMille(50),
-        chunk_max: 16,
-        chunk_gap: Duration::from_millis(2),
-        noise: Rate::PerMille(10),
-        noise_lines: [
-            "+CEREG: 1",
-            "+CEREG: 5",
-            "+QNBIOTEVENT: \"ENTER PSM\"",
-            "+CSCON: 0",
-        ]
-        .map(String::from)
-        .to_vec(),
-        open_fail: Rate::PerMille(50),
-        send_fail: Rate::PerMille(10),
-        error_on: Rate::PerMille(8),
-        error_on_command: String::new(),
-        peer_close: Rate::PerMille(5),
-        buff_full: Rate::PerMille(20),
-        reboot: Rate::PerMille(3),
-        line_noise: Rate::Never,
-        ping_loss: Rate::Never,
-    }
-}
 
 /// What a case saw.
 #[derive(Debug, Default)]

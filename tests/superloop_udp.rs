@@ -15,7 +15,7 @@ use std::time::Duration;
 use embedded_nal::UdpClientStack;
 use quectel_bc20::sim::{Faults, Rate};
 use quectel_bc20::{AccessMode, Error, engine, sim};
-use superloop_support::{Rig, Wire, fault_name};
+use superloop_support::{Rig, Wire, every_fault, fault_name, stall_bound};
 use udp_support::{assert_none_sent_twice, check, datagram, echo_server};
 
 /// Datagrams per case.
@@ -23,37 +23,23 @@ const DATAGRAMS: u32 = 60;
 /// Datagrams sent and not yet echoed at most (more are sent only as echoes come or are given
 /// up on).
 const IN_FLIGHT: u32 = 3;
+/// Datagrams sent on one socket before it is closed and another opened.
+const REOPEN_EVERY: u32 = 10;
 /// How long an echo is waited for before it counts as lost.
 const ECHO_WAIT_MS: u64 = 20_000;
 
-/// As in `superloop_faults`: the driver's longest wait for a module that stopped answering
-/// and a send's hold after a timeout, plus the polls a superloop needs for each step.
-fn stall_bound(period: u64) -> u64 {
-    150_000 + 40 * period
-}
-
-/// Every fault that applies to UDP (a peer cannot close it), at rates a short run meets.
+/// Every fault that applies to UDP (a peer cannot close it), at higher rates of the faults of
+/// sending and receiving.
 fn faults(seed: u64) -> Faults {
     Faults {
-        seed,
-        delay: Rate::PerMille(20),
-        delay_range: (Duration::ZERO, Duration::from_millis(300)),
         chunking: Rate::PerMille(80),
-        chunk_max: 16,
-        chunk_gap: Duration::from_millis(2),
         noise: Rate::PerMille(20),
-        noise_lines: ["+CEREG: 1", "+QNBIOTEVENT: \"ENTER PSM\"", "+CSCON: 0"]
-            .map(String::from)
-            .to_vec(),
-        open_fail: Rate::PerMille(50),
         send_fail: Rate::PerMille(20),
         error_on: Rate::PerMille(10),
-        error_on_command: String::new(),
         peer_close: Rate::Never,
         buff_full: Rate::PerMille(30),
         reboot: Rate::PerMille(4),
-        line_noise: Rate::Never,
-        ping_loss: Rate::Never,
+        ..every_fault(seed)
     }
 }
 
@@ -92,6 +78,9 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
     let mut waiting: BTreeMap<u32, u64> = BTreeMap::new();
     let mut echoed: BTreeSet<u32> = BTreeSet::new();
     let mut next = 0u32;
+    let mut reopened = 0u32;
+    // A send of datagram `next` answered `WouldBlock`: its result is still to come.
+    let mut sending = false;
     let mut buf = [0u8; 1024];
     while next < DATAGRAMS || !waiting.is_empty() {
         let idle = r.now() - last;
@@ -106,6 +95,16 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
         let now = r.now();
         waiting.retain(|_, at| now - *at < ECHO_WAIT_MS);
         let mut ended: Option<Error> = None;
+        // Only between sends: a socket closed while a send waits for its result may have sent
+        // it, and the datagram sent again on the next socket would go out twice.
+        if next % REOPEN_EVERY == 0 && next > 0 && !sending && waiting.is_empty() && reopened < next
+        {
+            // A fresh socket now and then: opens meet their faults too.
+            reopened = next;
+            if let Some(s) = socket.take() {
+                let _ = UdpClientStack::close(&mut r.d, s);
+            }
+        }
         if socket.is_none() {
             match UdpClientStack::socket(&mut r.d) {
                 Ok(mut s) => match UdpClientStack::connect(&mut r.d, &mut s, remote) {
@@ -121,7 +120,9 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
         if let Some(s) = socket.as_mut() {
             if next < DATAGRAMS && (waiting.len() as u32) < IN_FLIGHT {
                 let d = datagram(case, next);
-                match UdpClientStack::send(&mut r.d, s, &d) {
+                let result = UdpClientStack::send(&mut r.d, s, &d);
+                sending = matches!(result, Err(nb::Error::WouldBlock));
+                match result {
                     Ok(()) => {
                         // The echo may come in before the send is confirmed.
                         if !echoed.contains(&next) {
@@ -159,6 +160,11 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
         if let Some(e) = ended {
             seen.errors.push(e);
             last = r.now();
+            if sending {
+                // Its result will not come now, and it may have gone out: never again.
+                next += 1;
+                sending = false;
+            }
             if let Some(s) = socket.take() {
                 let _ = UdpClientStack::close(&mut r.d, s);
             }

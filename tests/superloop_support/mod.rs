@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use quectel_bc20::sim::{self, FaultKind, Sim};
+use quectel_bc20::sim::{self, FaultKind, Faults, Rate, Sim};
 use quectel_bc20::{Bc20, Clock, engine};
 
 /// How the bytes cross the wire between polls.
@@ -389,5 +389,44 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::Reboot => "reboot",
         FaultKind::PingLoss(_) => "ping loss",
         FaultKind::LineNoise { .. } => "line noise",
+    }
+}
+
+/// Longest a connection may go without progress (a byte accepted or echoed) or an error:
+/// the driver's longest wait for a module that has stopped answering (`unresponsive_ms`, 30 s)
+/// and a send's hold after a timeout (twice `send_timeout_ms`), with room, plus the polls a
+/// superloop needs for each step.
+pub fn stall_bound(period: u64) -> u64 {
+    150_000 + 40 * period
+}
+
+/// Every fault of the emulator that does not destroy data by design, at rates high enough
+/// that a short run meets each of them.
+pub fn every_fault(seed: u64) -> Faults {
+    Faults {
+        seed,
+        delay: Rate::PerMille(20),
+        delay_range: (Duration::ZERO, Duration::from_millis(300)),
+        chunking: Rate::PerMille(50),
+        chunk_max: 16,
+        chunk_gap: Duration::from_millis(2),
+        noise: Rate::PerMille(10),
+        noise_lines: [
+            "+CEREG: 1",
+            "+CEREG: 5",
+            "+QNBIOTEVENT: \"ENTER PSM\"",
+            "+CSCON: 0",
+        ]
+        .map(String::from)
+        .to_vec(),
+        open_fail: Rate::PerMille(50),
+        send_fail: Rate::PerMille(10),
+        error_on: Rate::PerMille(8),
+        error_on_command: String::new(),
+        peer_close: Rate::PerMille(5),
+        buff_full: Rate::PerMille(20),
+        reboot: Rate::PerMille(3),
+        line_noise: Rate::Never,
+        ping_loss: Rate::Never,
     }
 }

@@ -7,15 +7,15 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-/// `len` bytes from a seeded xorshift: binary, every byte value.
+/// `len` bytes from a seeded linear congruential generator (its top byte): every byte value.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut x = seed;
     (0..len)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 56) as u8
         })
         .collect()
 }
