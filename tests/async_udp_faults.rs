@@ -64,7 +64,7 @@ async fn case(mode: AccessMode, seed: u64) -> Seen {
     let mut conn = None;
     let mut buf = [0u8; 1024];
     for seq in 0..DATAGRAMS {
-        if seq % REOPEN_EVERY == 0 {
+        if seq.is_multiple_of(REOPEN_EVERY) {
             // A fresh socket now and then: opens meet their faults too.
             conn = None;
         }

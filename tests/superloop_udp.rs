@@ -97,7 +97,11 @@ fn run(mode: AccessMode, period: u64, case: u64) -> Seen {
         let mut ended: Option<Error> = None;
         // Only between sends: a socket closed while a send waits for its result may have sent
         // it, and the datagram sent again on the next socket would go out twice.
-        if next % REOPEN_EVERY == 0 && next > 0 && !sending && waiting.is_empty() && reopened < next
+        if next.is_multiple_of(REOPEN_EVERY)
+            && next > 0
+            && !sending
+            && waiting.is_empty()
+            && reopened < next
         {
             // A fresh socket now and then: opens meet their faults too.
             reopened = next;
