@@ -1,7 +1,8 @@
-//! UDP on the async stack against a module with every fault that applies to UDP: datagrams
-//! may be lost (that is UDP), but each one that arrives is one that was sent, whole and
-//! unchanged, never split, merged, altered or delivered twice; no datagram goes out twice;
-//! and every send and receive ends, with the datagram or a typed error, within a bounded time.
+//! UDP on the async stack against a module with every fault that applies to UDP: each
+//! datagram that arrives is one that was sent, whole and unchanged, never split, merged,
+//! altered or delivered twice; no datagram goes out twice; none is lost while its socket
+//! stays open (the loopback loses none); and every send and receive ends, with the datagram
+//! or a typed error, within a bounded time.
 #![cfg(feature = "sim")]
 
 mod async_support;
@@ -20,8 +21,9 @@ use udp_support::{assert_none_sent_twice, check, datagram, echo_server};
 const DATAGRAMS: u32 = 40;
 /// Datagrams sent on one socket before it is closed and another opened.
 const REOPEN_EVERY: u32 = 10;
-/// How long an echo is waited for before it counts as lost.
-const ECHO_WAIT: Duration = Duration::from_millis(1500);
+/// How long an echo is waited for before it counts as lost (the loopback loses none, and the
+/// faults delay an answer by 30 ms at most: an echo this late was lost by the driver).
+const ECHO_WAIT: Duration = Duration::from_secs(5);
 
 fn faulty(seed: u64) -> sim::Config {
     sim::Config {
@@ -51,6 +53,8 @@ fn faulty(seed: u64) -> sim::Config {
 struct Seen {
     sent: u32,
     echoed: u32,
+    /// Datagrams whose echo did not come while their socket stayed open.
+    lost: Vec<u32>,
     errors: Vec<Error>,
     faults: BTreeSet<&'static str>,
 }
@@ -85,7 +89,10 @@ async fn case(mode: AccessMode, seed: u64) -> Seen {
             // Take echoes until this one is in, or it counts as lost.
             while !echoed.contains(&seq) {
                 match tokio::time::timeout(ECHO_WAIT, c.receive_into(&mut buf)).await {
-                    Err(_) => break,
+                    Err(_) => {
+                        seen.lost.push(seq);
+                        break;
+                    }
                     Ok(Ok(n)) => {
                         let got = check(&name, seed, &buf[..n]);
                         assert!(got <= seq, "{name}: datagram {got} before it was sent");
@@ -138,6 +145,11 @@ async fn udp_under_every_fault_never_corrupts_or_repeats_a_datagram() {
                 "{mode:?} seed {seed}: {} sent, {} echoed, errors {:?}",
                 seen.sent, seen.echoed, seen.errors
             );
+            assert!(
+                seen.lost.is_empty(),
+                "{mode:?} seed {seed}: datagrams lost with no error: {:?}",
+                seen.lost
+            );
             sent += seen.sent;
             echoed += seen.echoed;
             faults.extend(seen.faults);
@@ -157,5 +169,4 @@ async fn udp_under_every_fault_never_corrupts_or_repeats_a_datagram() {
         ],
         "faults met"
     );
-    assert!(echoed * 2 > sent, "{echoed} of {sent} echoed");
 }
