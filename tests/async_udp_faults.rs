@@ -43,7 +43,8 @@ fn faulty(seed: u64) -> sim::Config {
             send_fail: Rate::PerMille(30),
             error_on: Rate::PerMille(15),
             error_on_command: String::new(),
-            buff_full: Rate::PerMille(30),
+            // Buffer access only (a pushed datagram is never held back), so more often.
+            buff_full: Rate::PerMille(100),
             reboot: Rate::PerMille(8),
             ..Faults::default()
         },
