@@ -1476,6 +1476,70 @@ fn bytes_lost_to_a_uart_error_never_splice_two_pushes() {
 }
 
 #[test]
+fn pushes_lost_whole_to_a_uart_error_fail_a_tcp_socket_after_the_data_before_them() {
+    // Bytes lost at a frame boundary may be whole pushes, and nothing after the gap tells:
+    // the stream would go on past a hole ("abcd" then "IJKL", "efgh" lost unseen). The TCP
+    // socket keeps what came before the gap, then fails; a UDP socket in direct push goes on
+    // (it loses at most whole datagrams, as a network may).
+    let (mut r, id) = Rig::direct_push();
+    let udp = open_udp(&mut r, 1);
+    r.rx("\r\n+QIURC: \"recv\",0,4\r\nabcd\r\n");
+    r.e.note_rx_gap();
+    r.rx("\r\n+QIURC: \"recv\",0,4\r\nIJKL\r\n");
+    r.rx("\r\n+QIURC: \"recv\",1,3\r\nudp\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    assert_eq!(
+        r.recv_all(id),
+        b"abcd",
+        "what came before the gap, and nothing after"
+    );
+    let mut buf = [0u8; 16];
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Malformed));
+    assert_eq!(r.e.phase(udp), SocketPhase::Connected);
+    assert_eq!(r.recv_all(udp), b"udp");
+    assert!(
+        r.events().contains(&Event::Failed(id, Error::Malformed)),
+        "the failure is an event too"
+    );
+    // The module is told, and the engine goes on.
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.at_is_answered();
+}
+
+#[test]
+fn a_read_whose_answer_a_uart_error_may_have_swallowed_fails_its_socket() {
+    // The module hands data out with its `+QIRD` answer: an answer lost in a gap is data
+    // gone, and a read tried again would return what came after it. So a read that ends
+    // without its header after a gap fails its socket instead of going again...
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.e.note_rx_gap();
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+    assert_eq!(r.e.recv(id, &mut [0u8; 16]), Err(Error::Malformed));
+    // ... while a read whose answer came whole after the gap delivers it.
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.e.note_rx_gap();
+    r.rx("\r\n+QIRD: 4\r\nabcd\r\n\r\nOK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert_eq!(r.recv_all(id), b"abcd");
+    // A read that timed out after a gap fails too (its answer may be the one lost).
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURC: \"recv\",0\r\n");
+    r.expect("AT+QIRD=0,512");
+    r.e.note_rx_gap();
+    r.advance(5_000);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Malformed));
+}
+
+#[test]
 fn a_uart_error_drops_an_unfinished_line_and_has_buffered_sockets_read() {
     // The error came in the middle of a line: the rest of what comes is no part of it.
     let mut r = Rig::ready();

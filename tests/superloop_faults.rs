@@ -301,3 +301,92 @@ fn bytes_lost_to_a_full_receive_buffer_are_reported_never_spliced() {
     assert!(overruns > 0, "no byte lost: the case tests nothing");
     assert!(uart_errors > 0, "{overruns} bytes lost and never reported");
 }
+
+/// A peer that, once it reads a byte, sends `n` numbered messages of 7 bytes, 300 µs apart.
+fn talker(n: u32) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        let Ok((mut s, _)) = l.accept() else { return };
+        let _ = s.read(&mut [0u8; 1]);
+        for i in 0..n {
+            if s.write_all(format!("<{i:05}>").as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    port
+}
+
+/// Small pushes into an MCU receive buffer that a slow superloop lets overflow: the bytes
+/// lost often end at a frame boundary, so whole pushes go and nothing after them tells. No
+/// byte is skipped: the stream arrives whole, or its prefix and then an error.
+#[test]
+fn pushes_lost_whole_to_a_full_receive_buffer_are_reported_never_skipped() {
+    const MESSAGES: u32 = 400;
+    let want: Vec<u8> = (0..MESSAGES)
+        .flat_map(|i| format!("<{i:05}>").into_bytes())
+        .collect();
+    let (mut overrun_cases, mut failed_cases) = (0, 0);
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        for rx_cap in [40usize, 64, 100] {
+            for period in [5u64, 20, 50] {
+                let name = format!("{mode:?}, {rx_cap}-byte buffer, poll every {period} ms");
+                let port = talker(MESSAGES);
+                let config = engine::Config {
+                    access_mode: mode,
+                    ..engine::Config::default()
+                };
+                let mut r = Rig::new(Wire::Continuous, rx_cap, sim::Config::default(), config);
+                let remote = core::net::SocketAddr::from(([127, 0, 0, 1], port));
+                let mut s = TcpClientStack::socket(&mut r.d).unwrap();
+                r.nb(60_000, |d| TcpClientStack::connect(d, &mut s, remote))
+                    .expect("connect in time")
+                    .expect("connect");
+                r.nb(60_000, |d| TcpClientStack::send(d, &mut s, b"go"))
+                    .expect("send in time")
+                    .expect("send");
+                let mut got = Vec::new();
+                let mut buf = [0u8; 512];
+                let mut ended = None;
+                let mut idle = 0;
+                while got.len() < want.len() {
+                    assert!(idle <= 150_000, "{name}: STALL after {} bytes", got.len());
+                    r.work(period);
+                    match TcpClientStack::receive(&mut r.d, &mut s, &mut buf) {
+                        Ok(n) => {
+                            got.extend_from_slice(&buf[..n]);
+                            idle = 0;
+                        }
+                        Err(nb::Error::WouldBlock) => idle += period,
+                        Err(nb::Error::Other(Error::Transport(_))) => {}
+                        Err(nb::Error::Other(e)) => {
+                            ended = Some(e);
+                            break;
+                        }
+                    }
+                    let k = got.len().min(want.len());
+                    assert!(
+                        got[..k] == want[..k],
+                        "{name}: SILENT LOSS: the stream differs from byte {} on",
+                        got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(k)
+                    );
+                }
+                eprintln!(
+                    "{name}: {} of {} bytes, {} bytes lost to overruns, ended {ended:?}",
+                    got.len(),
+                    want.len(),
+                    r.overruns()
+                );
+                overrun_cases += usize::from(r.overruns() > 0);
+                failed_cases += usize::from(ended.is_some());
+                let _ = TcpClientStack::close(&mut r.d, s);
+            }
+        }
+    }
+    assert!(overrun_cases > 0, "no byte lost: the case tests nothing");
+    assert!(failed_cases > 0, "bytes lost and never reported");
+}

@@ -110,6 +110,9 @@ pub(super) struct InFlight {
     pub woken: bool,
     /// A read: its `+QIRD` header came (an `OK` without one is not its answer).
     pub read_header: bool,
+    /// A read: bytes went missing from the module's output after it was written and before
+    /// its header came (a UART receive error), so its answer may have gone with them.
+    pub answer_lost: bool,
     /// A ping's plan: how long its echoes may take, and how to tell a lone error apart.
     #[cfg(feature = "ping")]
     pub ping: Option<PingPlan>,
@@ -210,6 +213,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             resent: 0,
             woken: false,
             read_header: false,
+            answer_lost: false,
             #[cfg(feature = "ping")]
             ping: None,
         });

@@ -470,16 +470,24 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// Nothing is joined across the gap. An unfinished line is dropped. A payload in progress
     /// is dropped, and its socket fails with [`Error::Malformed`]: its frame could otherwise
     /// be completed by the bytes of a later one (when the bytes lost add up to whole frames,
-    /// the lengths still agree) and deliver data spliced from two. Sockets in buffer access
-    /// are read again, since a data announcement may have been lost. A command whose answer
-    /// was lost times out (it is never sent again as if the module had slept through it) and
-    /// the engine resynchronises, as usual.
+    /// the lengths still agree) and deliver data spliced from two. Whole frames may have gone
+    /// too, which nothing after the gap would tell: every TCP socket in direct push fails
+    /// the same way (a push lost whole would leave a hole in its stream), and so does a TCP
+    /// socket whose read was in flight, if that read ends without its answer's header (the
+    /// module handed the data out; a read tried again would skip it). UDP sockets go on: they
+    /// lose at most whole datagrams, as a network may. Sockets in buffer access are read
+    /// again, since a data announcement may have been lost. A command whose answer was lost
+    /// times out (it is never sent again as if the module had slept through it) and the
+    /// engine resynchronises, as usual. While output is held back for a full socket the
+    /// driver reads nothing, so no read can fail: a gap reported then changes nothing.
     pub fn note_rx_gap(&mut self) {
         crate::fmt::warn!("bc20: UART receive error: bytes may be missing");
         // While output is held back, what is staged starts with a whole frame waiting for its
-        // reader (`rx_space` is empty then, so no read should have failed): keep it.
+        // reader (`rx_space` is empty then, so no read should have failed): keep it, and the
+        // sockets with it.
         if self.st.stalled.is_none() {
             self.drop_staged(self.link.len);
+            self.st.lost_in_gap();
         }
         // The gap may have swallowed the answer of the command in flight: what follows is
         // never taken for the bare answer of a module asleep, which would send the command

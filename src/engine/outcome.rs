@@ -170,6 +170,19 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.complete_send(id, len, Err(e))
                 }
             },
+            Job::Read { id, .. } if f.answer_lost && !f.read_header => {
+                // Its answer may have gone in a gap of the UART: the module handed the data
+                // out, and a read tried again would skip it (see `State::lost_in_gap`).
+                crate::fmt::warn!(
+                    "bc20: the answer of AT+QIRD on {} may be lost; it fails",
+                    id
+                );
+                self.fail_socket(id, Error::Malformed, true);
+                // What ended it (a stray `OK`, a timeout) leaves the line to resynchronise, as
+                // for any read that ends without its header.
+                self.needs_sync = true;
+                self.retry_at = later(now, u64::from(self.config.quiet_ms));
+            }
             Job::Read { id, .. } => match result {
                 Err(e) => self.read_failed(id, e),
                 Ok(()) if !f.read_header => {

@@ -8,7 +8,7 @@
 
 use super::count;
 use crate::error::Error;
-use crate::types::{AccessMode, ConnectId};
+use crate::types::{AccessMode, ConnectId, ServiceType};
 use crate::wire::{Malformed, Payload};
 
 use super::jobs::Job;
@@ -244,6 +244,37 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             {
                 s.read_pending = true;
             }
+        }
+    }
+
+    /// Bytes went missing from the module's output (a UART receive error; see
+    /// [`Engine::note_rx_gap`](super::Engine::note_rx_gap)). Whole frames may have gone with
+    /// them, and nothing that follows would tell: the pushes of a TCP socket in direct push
+    /// (its stream would go on past the hole), or the answer of the read in flight (the
+    /// module handed the data out; a read tried again would skip it). Those TCP sockets fail
+    /// with [`Error::Malformed`], the read's once it ends without its header. UDP loses at
+    /// most whole datagrams, as a network may: its sockets go on.
+    pub(super) fn lost_in_gap(&mut self) {
+        for id in ConnectId::ALL {
+            if self.sockets.get(id.index()).is_some_and(|s| {
+                s.service == ServiceType::Tcp
+                    && s.mode == AccessMode::DirectPush
+                    && matches!(s.phase, SocketPhase::Connected | SocketPhase::PeerClosed)
+            }) {
+                crate::fmt::warn!("bc20: pushed data of {} may be lost; it fails", id);
+                self.fail_socket(id, Error::Malformed, true);
+            }
+        }
+        if let Some(f) = &mut self.inflight
+            && let Job::Read { id, .. } = f.job
+            && f.deadline.is_some()
+            && !f.read_header
+            && self
+                .sockets
+                .get(id.index())
+                .is_some_and(|s| s.service == ServiceType::Tcp)
+        {
+            f.answer_lost = true;
         }
     }
 
