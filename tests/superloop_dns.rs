@@ -52,12 +52,7 @@ fn run(period: u64, seed: u64) -> (u32, u32, BTreeMap<String, u32>) {
         dns_timeout_ms: 1_000,
         ..engine::Config::default()
     };
-    let mut r = Rig::unready(Wire::Continuous, 16 * 1024, sim_config, config);
-    let mut attempts = 0;
-    while let Err(e) = r.d.bring_up(60_000) {
-        attempts += 1;
-        assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
-    }
+    let mut r = Rig::up_despite_faults(&name, Wire::Continuous, 16 * 1024, sim_config, config);
     let (mut right, mut failed) = (0, 0);
     let mut errors: BTreeMap<String, u32> = BTreeMap::new();
     for i in 0..LOOKUPS {

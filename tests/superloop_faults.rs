@@ -15,7 +15,8 @@ use embedded_nal::TcpClientStack;
 use quectel_bc20::sim::Faults;
 use quectel_bc20::{AccessMode, Error, engine, sim};
 use superloop_support::{
-    Rig, Wire, echo_server, every_fault as faults, fault_name, payload, stall_bound,
+    Rig, Wire, assert_faults_met, echo_server, every_fault as faults, fault_name, payload,
+    stall_bound,
 };
 
 /// Connections per case.
@@ -168,12 +169,7 @@ fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, m: Module) -> (Seen
         access_mode: mode,
         ..engine::Config::default()
     };
-    let mut r = Rig::unready(wire, m.rx_cap, sim_config, config);
-    let mut attempts = 0;
-    while let Err(e) = r.d.bring_up(60_000) {
-        attempts += 1;
-        assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
-    }
+    let mut r = Rig::up_despite_faults(&name, wire, m.rx_cap, sim_config, config);
     let mut c = Case {
         name,
         period,
@@ -222,10 +218,9 @@ fn a_slow_superloop_against_every_fault_moves_data_or_says_why() {
     );
     // Every fault was met, and the faults did not drown the data: most connections got
     // through, and those that did not ended in an error (checked above).
-    let met: Vec<_> = total.faults.iter().copied().collect();
-    assert_eq!(
-        met,
-        [
+    assert_faults_met(
+        &total.faults,
+        &[
             "ERROR",
             "SEND FAIL",
             "buff full",
@@ -234,9 +229,8 @@ fn a_slow_superloop_against_every_fault_moves_data_or_says_why() {
             "noise line",
             "open fail",
             "peer close",
-            "reboot"
+            "reboot",
         ],
-        "faults met"
     );
     assert!(total.whole > total.errors.len() as u64, "{total:?}");
 }

@@ -18,7 +18,7 @@ use embedded_nal::UdpClientStack;
 use quectel_bc20::blocking::UdpSocket;
 use quectel_bc20::sim::{Faults, Rate};
 use quectel_bc20::{AccessMode, Error, engine, sim};
-use superloop_support::{Rig, Wire, every_fault, fault_name, stall_bound};
+use superloop_support::{Rig, Wire, assert_faults_met, every_fault, fault_name, stall_bound};
 use udp_support::{assert_none_sent_twice, check, datagram, echo_server};
 
 /// Datagrams per case.
@@ -102,12 +102,7 @@ fn run(mode: AccessMode, period: u64, case: u64, sleep_after: Option<u64>) -> Se
         access_mode: mode,
         ..engine::Config::default()
     };
-    let mut r = Rig::unready(Wire::Continuous, 16 * 1024, sim_config, config);
-    let mut attempts = 0;
-    while let Err(e) = r.d.bring_up(60_000) {
-        attempts += 1;
-        assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
-    }
+    let mut r = Rig::up_despite_faults(&name, Wire::Continuous, 16 * 1024, sim_config, config);
     let mut seen = Seen::default();
     let mut last = r.now();
     let mut socket = None;
@@ -280,10 +275,9 @@ fn all_cases(periods: &[u64], sleep_after: Option<u64>) {
         }
     }
     eprintln!("total: {sent} sent, {echoed} echoed, {abandoned} abandoned; faults met {faults:?}");
-    let met: Vec<_> = faults.into_iter().collect();
-    assert_eq!(
-        met,
-        [
+    assert_faults_met(
+        &faults,
+        &[
             "ERROR",
             "SEND FAIL",
             "buff full",
@@ -291,9 +285,8 @@ fn all_cases(periods: &[u64], sleep_after: Option<u64>) {
             "delay",
             "noise line",
             "open fail",
-            "reboot"
+            "reboot",
         ],
-        "faults met"
     );
 }
 

@@ -279,6 +279,24 @@ impl Rig {
         Rig { d, world, clock }
     }
 
+    /// The same, brought up against a module with faults on: a reboot or an `ERROR` may end
+    /// a bring-up, which is tried again (ten times at most; `name` says which case failed).
+    pub fn up_despite_faults(
+        name: &str,
+        wire: Wire,
+        rx_cap: usize,
+        sim_config: sim::Config,
+        config: engine::Config,
+    ) -> Rig {
+        let mut r = Rig::unready(wire, rx_cap, sim_config, config);
+        let mut attempts = 0;
+        while let Err(e) = r.d.bring_up(60_000) {
+            attempts += 1;
+            assert!(attempts < 10, "{name}: no bring-up after 10 attempts: {e}");
+        }
+        r
+    }
+
     /// The superloop's other work: `ms` pass; the UART hardware keeps running meanwhile
     /// (continuous wire), or not (lazy wire).
     pub fn work(&mut self, ms: u64) {
@@ -373,6 +391,12 @@ pub fn echo_server() -> u16 {
         }
     });
     port
+}
+
+/// The kinds of fault met (by [`fault_name`]) are exactly `want`, in its (sorted) order.
+pub fn assert_faults_met(met: &std::collections::BTreeSet<&'static str>, want: &[&str]) {
+    let met: Vec<_> = met.iter().copied().collect();
+    assert_eq!(met, want, "faults met");
 }
 
 /// A short name for a kind of fault the emulator injected, for the tests' lists.
