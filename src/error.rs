@@ -59,6 +59,11 @@ pub enum Error {
     InvalidArgument(EncodeError),
     /// All five sockets are in use.
     NoSocket,
+    /// Direct push: the socket's receive buffer stayed full for
+    /// [`Config::hold_limit_ms`](crate::engine::Config::hold_limit_ms) while a command's
+    /// answer waited behind its data in the module's output. The data received before is
+    /// still read first; what the module pushed for the socket from then on was dropped.
+    Overflow,
     /// The socket is not connected, or the peer closed it and its data has been read.
     Closed,
     /// The module rebooted: every socket it had is gone.
@@ -103,6 +108,7 @@ impl fmt::Display for Error {
             Error::Modem(e) => write!(f, "module error: {e}"),
             Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
             Error::NoSocket => f.write_str("no free socket"),
+            Error::Overflow => f.write_str("receive buffer not read in time; data dropped"),
             Error::Closed => f.write_str("socket closed"),
             Error::Reset => f.write_str("the module rebooted"),
             Error::PdpDeactivated => f.write_str("PDP context deactivated"),
@@ -130,7 +136,7 @@ impl embedded_io::Error for Error {
             }
             Error::Modem(_) => K::Other,
             Error::InvalidArgument(_) => K::InvalidInput,
-            Error::NoSocket => K::OutOfMemory,
+            Error::NoSocket | Error::Overflow => K::OutOfMemory,
             Error::Closed | Error::Unsent { .. } => K::BrokenPipe,
             Error::Reset | Error::PdpDeactivated => K::ConnectionReset,
             Error::Unsupported => K::Unsupported,

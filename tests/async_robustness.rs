@@ -452,3 +452,58 @@ async fn an_overrun_the_uart_reports_never_splices_two_pushes() {
     assert!(stack.traffic().uart_errors > 0);
     runner.abort();
 }
+
+/// Direct push: a connection whose data nobody reads holds the module's output back, and a
+/// request behind it (here the open of a second connection) would wait for it for good.
+/// After `Config::hold_limit_ms` the unread connection fails with `Overflow` (the data it had
+/// is still read first, unchanged) and the request goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_nobody_reads_cannot_hold_other_requests_back_for_good() {
+    let (port, _reports) = async_support::tcp_echo_reporting().await;
+    let config = engine::Config {
+        access_mode: AccessMode::DirectPush,
+        hold_limit_ms: 1_500,
+        ..engine::Config::default()
+    };
+    let h: async_support::Harness = async_support::start(sim::Config::default(), config).await;
+    let mut a = within(STEP, "connect a", h.stack.connect(loopback(port)))
+        .await
+        .unwrap();
+    // Two echoes of 1000 bytes do not fit the 1,536-byte buffer together.
+    let sent = pattern(2000, 9);
+    for half in sent.chunks(1000) {
+        within(STEP, "write a", a.write_all(half)).await.unwrap();
+        within(STEP, "flush a", a.flush()).await.unwrap();
+    }
+    // Give the echo time to come back and fill the buffer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let mut b = within(
+        STEP,
+        "connect b behind the hold",
+        h.stack.connect(loopback(port)),
+    )
+    .await
+    .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1_000));
+    within(STEP, "write b", b.write_all(b"still here"))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = within(STEP, "read b", b.read(&mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], &b"still here"[..n]);
+    let mut got = Vec::new();
+    let end = loop {
+        match within(STEP, "read a", a.read(&mut buf)).await {
+            Ok(0) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(end, Some(Error::Overflow), "{} bytes read", got.len());
+    assert!(
+        got.len() >= 1000 && sent.starts_with(&got),
+        "{} bytes",
+        got.len()
+    );
+}

@@ -133,7 +133,7 @@ fn closing_a_stalled_socket_lets_the_held_output_flow() {
 }
 
 #[test]
-fn no_command_deadline_is_reported_while_the_uart_is_held_back() {
+fn no_passed_command_deadline_is_reported_while_the_uart_is_held_back() {
     let (mut r, id) = Rig::direct_push();
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
@@ -147,8 +147,10 @@ fn no_command_deadline_is_reported_while_the_uart_is_held_back() {
     let taken = r.e.handle_rx(&pushes, r.now);
     assert!(r.events().contains(&Event::Stalled(id)));
     // The answer to AT+CEREG? is behind the held-back data; expire() waits, and so must the
-    // deadline a caller sleeps until (a deadline in the past would have it spin).
-    assert_eq!(r.e.poll_timeout(), None);
+    // deadline a caller sleeps until (a deadline in the past would have it spin): the next
+    // is when the hold, if it lasts, gives way (see `hold_broken_by_a_command_waiting_…`).
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    assert_eq!(r.e.poll_timeout(), Some(r.now + limit));
     r.advance(10_000);
     assert_eq!(r.e.take_reply(t), None);
     let mut buf = [0u8; 1000];
@@ -159,6 +161,166 @@ fn no_command_deadline_is_reported_while_the_uart_is_held_back() {
         r.e.take_reply(t),
         Some(Ok(Reply::Registration(_)))
     ));
+}
+
+/// Two pushes of 1000 bytes for socket 0: the first fits the default buffer, the second not.
+fn two_pushes(byte: u8) -> Vec<u8> {
+    let mut pushes = Vec::new();
+    for _ in 0..2 {
+        pushes.extend(b"\r\n+QIURC: \"recv\",0,1000\r\n");
+        pushes.extend([byte; 1000]);
+    }
+    pushes
+}
+
+#[test]
+fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
+    let (mut r, id) = Rig::direct_push();
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    let pushes = two_pushes(0x3c);
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    let held_at = r.now;
+    // The application never reads socket 0. Up to the limit nothing changes...
+    r.advance(limit - 100);
+    assert_eq!(r.e.take_reply(t), None);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert!(r.events().is_empty());
+    // ...then the socket fails, rather than the request waiting for good.
+    let mut waited = 0;
+    while r.e.phase(id) == SocketPhase::Connected {
+        assert!(waited < 200, "the hold gives way past its limit");
+        r.advance(10);
+        waited += 10;
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    assert!(r.e.poll_timeout().is_some_and(|d| d > held_at + limit));
+    assert!(r.events().contains(&Event::Failed(id, Error::Overflow)));
+    // The held-back output flows again: the push for the failed socket is dropped, the
+    // answer behind it is the request's.
+    let rest = [&pushes[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat();
+    r.rx_bytes(&rest);
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+    // The data received before the hold is read first, then the error; the socket is closed
+    // at the module.
+    let mut buf = [0u8; 2000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1000));
+    assert!(buf[..1000].iter().all(|&b| b == 0x3c));
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Overflow));
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.at_is_answered();
+}
+
+#[test]
+fn a_reader_that_comes_every_minute_never_loses_held_data() {
+    // A superloop polled every minute reads the socket on every round, but its other call
+    // (here the look) comes first: a hold of a minute with a command waiting is no reason
+    // to drop data.
+    let (mut r, id) = Rig::direct_push();
+    let mut got = Vec::new();
+    for round in 0..5u8 {
+        let t = r.e.start(Request::Registration).unwrap();
+        r.expect("AT+CEREG?");
+        let pushes = two_pushes(round);
+        let taken = r.e.handle_rx(&pushes, r.now);
+        assert!(taken < pushes.len(), "held back");
+        r.jump(60_000);
+        r.jump(1);
+        got.extend(r.recv_all(id));
+        let rest = [&pushes[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat();
+        r.rx_bytes(&rest);
+        got.extend(r.recv_all(id));
+        assert!(matches!(
+            r.e.take_reply(t),
+            Some(Ok(Reply::Registration(_)))
+        ));
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    }
+    let want: Vec<u8> = (0..5u8).flat_map(|b| [b; 2000]).collect();
+    assert_eq!(got, want);
+}
+
+/// A queued write whose `OK` came, then pushes that fill socket 0 and hold the output back
+/// with the write's `SEND OK` behind them; the rest of the output to feed once read.
+fn flush_held_back_by_own_data(r: &mut Rig, id: quectel_bc20::ConnectId) -> Vec<u8> {
+    assert_eq!(r.e.queue_send(id, b"GET /"), Ok(5));
+    r.expect("AT+QISENDEX=0,5,474554202F");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.poll_flush(id), None, "SEND OK to come");
+    let pushes = two_pushes(0x77);
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(taken < pushes.len());
+    assert!(r.events().contains(&Event::Stalled(id)));
+    pushes[taken..].to_vec()
+}
+
+#[test]
+fn flush_does_not_wait_for_a_send_ok_behind_the_sockets_own_data() {
+    // An HTTP client flushes its request, then reads the response. Pushed before the
+    // request's `SEND OK` and larger than the buffer, the response would hold that
+    // `SEND OK` back, and the client would never read.
+    let (mut r, id) = Rig::direct_push();
+    let rest = flush_held_back_by_own_data(&mut r, id);
+    assert_eq!(r.e.poll_flush(id), Some(Ok(())));
+    // Longer than the send timeout (30 s): a `SEND OK` held back is not late.
+    r.advance(45_000);
+    let mut got = r.recv_all(id);
+    r.rx_bytes(&[&rest[..], b"\r\nSEND OK\r\n"].concat());
+    got.extend(r.recv_all(id));
+    assert_eq!(got, [0x77u8; 2000]);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert_eq!(r.e.sent_total(id), 5);
+    assert_eq!(r.e.poll_flush(id), Some(Ok(())));
+    assert_eq!(r.e.traffic().timeouts, 0);
+}
+
+#[test]
+fn a_send_fail_behind_the_sockets_own_data_fails_the_socket_after_its_data() {
+    let (mut r, id) = Rig::direct_push();
+    let rest = flush_held_back_by_own_data(&mut r, id);
+    assert_eq!(r.e.poll_flush(id), Some(Ok(())));
+    let mut got = r.recv_all(id);
+    r.rx_bytes(&[&rest[..], b"\r\nSEND FAIL\r\n"].concat());
+    let mut buf = [0u8; 2000];
+    while let Ok(n) = r.e.recv(id, &mut buf) {
+        assert!(n > 0);
+        got.extend(&buf[..n]);
+    }
+    assert_eq!(got, [0x77u8; 2000]);
+    assert_eq!(
+        r.e.recv(id, &mut buf),
+        Err(Error::Modem(ModemError::SendFail))
+    );
+    assert_eq!(
+        r.e.queue_send(id, b"x"),
+        Err(Error::Modem(ModemError::SendFail))
+    );
+}
+
+#[test]
+fn a_send_ok_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
+    let (mut r, id) = Rig::direct_push();
+    let rest = flush_held_back_by_own_data(&mut r, id);
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    r.advance(limit - 100);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    let mut waited = 0;
+    while r.e.phase(id) == SocketPhase::Connected {
+        assert!(waited < 200, "the hold gives way past its limit");
+        r.advance(10);
+        waited += 10;
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    r.rx_bytes(&[&rest[..], b"\r\nSEND OK\r\n"].concat());
+    assert_eq!(r.e.sent_total(id), 5, "the SEND OK behind the hold is read");
+    assert_eq!(r.recv_all(id), [0x77u8; 1000]);
+    r.expect("AT+QICLOSE=0");
 }
 
 #[test]

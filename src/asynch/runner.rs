@@ -238,6 +238,9 @@ where
                 });
                 if changed {
                     state.wake_all();
+                    // Held-back output may flow again (a hold broken, see
+                    // `Config::hold_limit_ms`).
+                    state.space.signal(());
                 }
             }
         };

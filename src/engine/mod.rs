@@ -21,7 +21,10 @@
 //!   [`Engine::rx_space`] and announce them with [`Engine::rx_commit`]. When fewer bytes are
 //!   taken (or `rx_space` is empty), the engine is holding module output back because a
 //!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
-//!   once there is room. Nothing is ever dropped to make room. When a UART read fails (an
+//!   once there is room, and after each [`Engine::handle_timeout`]. Nothing is dropped to make
+//!   room, unless a command's answer waits behind the held output for
+//!   [`Config::hold_limit_ms`]: then that socket fails with [`Error::Overflow`] at
+//!   `handle_timeout`, and output flows again. When a UART read fails (an
 //!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
 //!   nothing must be joined across the place.
 //! - **Output.** Write [`Engine::poll_transmit`]'s bytes to the UART and report how many went
@@ -243,7 +246,11 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// What the user request in flight (or the last one, until taken) collected.
     collected: Option<Reply>,
     next_ticket: u32,
+    /// Module output is held back until the application reads this socket (direct push, its
+    /// receive buffer full).
     stalled: Option<ConnectId>,
+    /// Since when output has been held back (see [`Config::hold_limit_ms`]).
+    stalled_since: Millis,
     events: Deque<Event, 8>,
     traffic: Traffic,
     /// Parse context changes to apply after the current frame.
@@ -391,6 +398,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 collected: None,
                 next_ticket: 1,
                 stalled: None,
+                stalled_since: 0,
                 events: Deque::new(),
                 traffic: Traffic::ZERO,
                 ctx,
@@ -683,6 +691,11 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     pub fn handle_timeout(&mut self, now: Millis) {
         self.st.now = self.st.now.max(now);
         self.st.look();
+        if self.st.break_hold() {
+            // The held-back frame is taken now (its socket failed, so its data is dropped as
+            // it comes), and the output behind it flows again.
+            self.process_staged();
+        }
         let staged = self.link.len;
         let stale = self.unfinished()
             && self.st.stalled.is_none()
@@ -780,14 +793,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// Output held back stops being held back (the reader made room, or went away) other than
-    /// by reading the UART. The command in flight, whose deadlines were set aside meanwhile,
-    /// may have its answer among what waited in the UART: those deadlines count again only
-    /// after the line has been looked at afresh, not at once by looks from while nothing
-    /// was read.
+    /// by reading the UART. The command in flight and a send's `SEND OK`, whose deadlines were
+    /// set aside meanwhile, may have their answers among what waited in the UART: those
+    /// deadlines count again only after the line has been looked at afresh, not at once by
+    /// looks from while nothing was read.
     fn release_stall(&mut self) {
         self.stalled = None;
         let now = self.now;
         self.look_anchor = self.look_anchor.max(now);
+        if let Some((_, _, d)) = &mut self.send_wait {
+            *d = (*d).max(now);
+        }
         if let Some(f) = &mut self.inflight {
             f.deadline = f.deadline.not_before(now);
             #[cfg(feature = "ping")]

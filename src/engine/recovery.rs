@@ -55,7 +55,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             next.put(d);
         };
         // While output is held back the answer cannot arrive, and `expire` leaves the command
-        // alone: reporting its deadline would have the caller spin on a deadline that passed.
+        // alone (reporting its deadline would have the caller spin on a deadline that
+        // passed): `break_hold` has the say then.
         if self.stalled.is_none() {
             if let Some(f) = &self.inflight {
                 // `expire` holds the deadline while an answer is coming in (output unfinished,
@@ -78,8 +79,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             if staged {
                 take(self.quiet_after_rx());
             }
+        } else if let Some(t) = self.hold_broken_at() {
+            // The command's answer waits behind output held back: the hold is broken then.
+            take(t);
         }
-        if let Some((_, _, d)) = self.send_wait {
+        if let Some((_, _, d)) = self.send_wait
+            && self.stalled.is_none()
+        {
             take(d);
         }
         for s in &self.sockets {
@@ -159,6 +165,43 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// last byte.
     fn quiet_after_rx(&self) -> Millis {
         later(self.last_rx, u64::from(self.config.quiet_ms))
+    }
+
+    /// When output held back stops holding up the answer of the command in flight, or the
+    /// `SEND OK` of a send (see [`Config::hold_limit_ms`](super::Config)): the earlier
+    /// deadline of the two, or the hold's limit if later.
+    fn hold_broken_at(&self) -> Option<Millis> {
+        self.stalled?;
+        let command = self.inflight.as_ref().and_then(|f| f.deadline.get());
+        let send = self.send_wait.map(|(_, _, d)| d);
+        let d = match (command, send) {
+            (Some(c), Some(s)) => c.min(s),
+            (c, s) => c.or(s)?,
+        };
+        Some(d.max(later(
+            self.stalled_since,
+            u64::from(self.config.hold_limit_ms),
+        )))
+    }
+
+    /// Break a hold that has kept the command in flight from its answer for too long: the
+    /// socket nobody reads fails with [`Error::Overflow`] (its data so far stays readable,
+    /// what comes for it from now on is dropped) and output flows again. True when it did;
+    /// the caller then frames what is staged.
+    pub(super) fn break_hold(&mut self) -> bool {
+        let Some(id) = self.stalled else {
+            return false;
+        };
+        if !self.hold_broken_at().is_some_and(|t| self.passed(t)) {
+            return false;
+        }
+        crate::fmt::warn!(
+            "bc20: socket {} not read while a command waited behind its data; dropping it",
+            id
+        );
+        self.fail_socket(id, Error::Overflow, true);
+        self.release_stall();
+        true
     }
 
     /// Apply the deadlines that passed; `unframed`: module output is unfinished (as for
@@ -246,7 +289,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
         }
+        // Not while output is held back: `SEND OK` may wait behind it (see `break_hold`).
         if let Some((id, _, d)) = self.send_wait
+            && self.stalled.is_none()
             && self.passed(d)
         {
             count(&mut self.traffic.timeouts, 1);
