@@ -71,11 +71,27 @@ async fn get_and_post_buffer_mode_by_name_and_by_ip() {
 }
 
 /// In direct push the module pushes a response as it arrives, whether or not the application
-/// reads, and the driver never drops data: what arrives while reqwless still awaits `flush`
-/// (the request's `SEND OK`, which the module prints after the data it pushed first) must fit
-/// in the socket buffer, or both wait for each other. Over loopback the whole response arrives
-/// before `SEND OK`, so the socket buffer holds the largest response (100 KiB and headers).
+/// reads, and the driver never drops data. Over loopback the whole response arrives before
+/// the request's `SEND OK`; with a socket buffer that holds the largest response (100 KiB and
+/// headers) nothing is ever held back.
 const PUSH_SOCK_RX: usize = 100 * 1024 + 4096;
+
+/// The same with the default 1,536-byte socket buffers: a response larger than the buffer
+/// holds the module's output back, with the request's `SEND OK` behind it, while reqwless
+/// awaits `flush` before it reads. The flush does not wait for a `SEND OK` held back by the
+/// socket's own data (every byte is in the module), so reqwless reads and the output flows
+/// again. `SEND OK` comes 20 ms after each send, so every response is pushed before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_and_post_direct_push_with_default_socket_buffers() {
+    let server = http_server().await;
+    let c = sim::Config {
+        send_ok_delay: std::time::Duration::from_millis(20),
+        ..sim_config()
+    };
+    let h: Harness = async_support::start(c, engine_config(AccessMode::DirectPush)).await;
+    get_and_post(&h, server, NAME).await;
+    assert_eq!(h.stack.traffic().timeouts, 0);
+}
 
 #[test]
 fn get_and_post_direct_push_by_name_and_by_ip() {

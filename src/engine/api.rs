@@ -201,13 +201,24 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// closed with bytes still queued (it says how many went out), the socket's error when it
     /// failed.
     ///
+    /// In direct push, while this socket's own data holds the module's output back (its
+    /// buffer full, see [`Event::Stalled`]), `Ok` comes once every byte is in the module and
+    /// only the last `SEND OK` is outstanding: that confirmation waits behind the data, which
+    /// a client that reads only after flushing (an HTTP client awaiting its response) would
+    /// otherwise never read. A `SEND FAIL` in its place fails the socket, which the next read
+    /// or write reports.
+    ///
     /// [`Config::unresponsive_ms`]: super::Config::unresponsive_ms
     pub fn poll_flush(&self, id: ConnectId) -> Option<Result<(), Error>> {
         let Some(s) = self.socket(id) else {
             return Some(Err(Error::Closed));
         };
         if s.tx_inflight > 0 || self.send_pending(id) {
-            return None;
+            let confirmation_held = self.st.stalled == Some(id)
+                && matches!(s.phase, SocketPhase::Connected)
+                && s.tx.len() == s.tx_inflight
+                && self.st.send_wait.is_some_and(|(w, _, _)| w == id);
+            return confirmation_held.then_some(Ok(()));
         }
         match s.phase {
             SocketPhase::Connected if s.tx.len() > 0 => None,
