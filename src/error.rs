@@ -59,10 +59,11 @@ pub enum Error {
     InvalidArgument(EncodeError),
     /// All five sockets are in use.
     NoSocket,
-    /// Direct push: the socket's receive buffer stayed full for
-    /// [`Config::hold_limit_ms`](crate::engine::Config::hold_limit_ms) while a command's
-    /// answer waited behind its data in the module's output. The data received before is
-    /// still read first; what the module pushed for the socket from then on was dropped.
+    /// Direct push: the socket's receive buffer stayed full while a command's answer (or a
+    /// `SEND OK`) waited behind its data in the module's output, for
+    /// [`Config::hold_limit_ms`](crate::engine::Config::hold_limit_ms) past its timeout. The
+    /// data received before is still read first; what the module pushed for the socket from
+    /// then on was dropped.
     Overflow,
     /// The socket is not connected, or the peer closed it and its data has been read.
     Closed,

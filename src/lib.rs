@@ -93,7 +93,7 @@
 //!   the UART (it never drops data) until the application reads that socket, and everything
 //!   behind it waits, other sockets and command answers included. Use it when every socket is
 //!   read promptly. A command whose answer waits behind a socket nobody reads gives up waiting
-//!   after [`engine::Config::hold_limit_ms`] (2 minutes): that socket fails with
+//!   [`engine::Config::hold_limit_ms`] (2 minutes) past its timeout: that socket fails with
 //!   [`Error::Overflow`], and the rest flows again. A `flush` does not wait for a `SEND OK`
 //!   held back by the socket's own data (every byte is in the module by then), so a client
 //!   that flushes its request before it reads the response (reqwless) is not stuck behind it.

@@ -150,7 +150,7 @@ fn no_passed_command_deadline_is_reported_while_the_uart_is_held_back() {
     // deadline a caller sleeps until (a deadline in the past would have it spin): the next
     // is when the hold, if it lasts, gives way (see `hold_broken_by_a_command_waiting_…`).
     let limit = u64::from(Config::DEFAULT.hold_limit_ms);
-    assert_eq!(r.e.poll_timeout(), Some(r.now + limit));
+    assert_eq!(r.e.poll_timeout(), Some(r.now + 2_000 + limit));
     r.advance(10_000);
     assert_eq!(r.e.take_reply(t), None);
     let mut buf = [0u8; 1000];
@@ -181,10 +181,12 @@ fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
     let pushes = two_pushes(0x3c);
     let taken = r.e.handle_rx(&pushes, r.now);
     assert!(r.events().contains(&Event::Stalled(id)));
+    // The command's deadline (2 s) passes while output is held: that is no timeout...
     let limit = u64::from(Config::DEFAULT.hold_limit_ms);
     let held_at = r.now;
-    // The application never reads socket 0. Up to the limit nothing changes...
-    r.advance(limit - 100);
+    r.advance(2_000 + limit - 100);
+    // ...nor is anything else, up to the limit past that deadline (the application never
+    // reads socket 0)...
     assert_eq!(r.e.take_reply(t), None);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
     assert!(r.events().is_empty());
@@ -196,7 +198,10 @@ fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
         waited += 10;
     }
     assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
-    assert!(r.e.poll_timeout().is_some_and(|d| d > held_at + limit));
+    assert!(
+        r.e.poll_timeout()
+            .is_some_and(|d| d > held_at + 2_000 + limit)
+    );
     assert!(r.events().contains(&Event::Failed(id, Error::Overflow)));
     // The held-back output flows again: the push for the failed socket is dropped, the
     // answer behind it is the request's.
@@ -307,8 +312,9 @@ fn a_send_fail_behind_the_sockets_own_data_fails_the_socket_after_its_data() {
 fn a_send_ok_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
     let (mut r, id) = Rig::direct_push();
     let rest = flush_held_back_by_own_data(&mut r, id);
+    // `SEND OK` was due 30 s after the `OK`; the hold gives way the limit after that.
     let limit = u64::from(Config::DEFAULT.hold_limit_ms);
-    r.advance(limit - 100);
+    r.advance(30_000 + limit - 100);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
     let mut waited = 0;
     while r.e.phase(id) == SocketPhase::Connected {

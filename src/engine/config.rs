@@ -62,16 +62,16 @@ pub struct Config {
     /// `AT` got such a bare answer, after [`Config::quiet_ms`] if one got none (it may still
     /// be answered late).
     pub wake_answer_ms: u32,
-    /// Direct push: how long module output may stay held back for a socket whose receive
-    /// buffer is full (the driver reads nothing meanwhile, so that no byte is lost) while a
-    /// command waits for its answer behind it, past that command's own timeout. Then the
-    /// socket fails with [`Error::Overflow`] (its data so far is read first; what the
-    /// module pushes for it from then on is dropped), and the rest of the output flows
-    /// again: an application that does not read one socket cannot hold every other request
-    /// back for good. With no command waiting, output stays held until the socket is read
-    /// or closed. The default, 2 minutes, is longer than the longest poll period the blocking
-    /// stack is made for (a minute), so that a superloop that reads each socket on every
-    /// round never loses data to it.
+    /// Direct push: how long past its own timeout a command's answer (or a send's `SEND OK`)
+    /// may wait behind module output held back for a socket whose receive buffer is full (the
+    /// driver reads nothing meanwhile, so that no byte is lost). Then that socket fails with
+    /// [`Error::Overflow`] (its data so far is read first; what the module pushes for it from
+    /// then on is dropped), and the rest of the output flows again: an application that does
+    /// not read one socket cannot hold every other request back for good. With nothing
+    /// waiting, output stays held until the socket is read or closed. The default, 2
+    /// minutes, is longer than the longest poll period the blocking stack is made for (a
+    /// minute), so that a superloop that reads each socket on every round never loses data
+    /// to it.
     pub hold_limit_ms: u32,
 }
 

@@ -23,7 +23,7 @@
 //!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
 //!   once there is room, and after each [`Engine::handle_timeout`]. Nothing is dropped to make
 //!   room, unless a command's answer waits behind the held output for
-//!   [`Config::hold_limit_ms`]: then that socket fails with [`Error::Overflow`] at
+//!   [`Config::hold_limit_ms`] past its timeout: then that socket fails with [`Error::Overflow`] at
 //!   `handle_timeout`, and output flows again. When a UART read fails (an
 //!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
 //!   nothing must be joined across the place.
@@ -249,8 +249,6 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// Module output is held back until the application reads this socket (direct push, its
     /// receive buffer full).
     stalled: Option<ConnectId>,
-    /// Since when output has been held back (see [`Config::hold_limit_ms`]).
-    stalled_since: Millis,
     events: Deque<Event, 8>,
     traffic: Traffic,
     /// Parse context changes to apply after the current frame.
@@ -398,7 +396,6 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 collected: None,
                 next_ticket: 1,
                 stalled: None,
-                stalled_since: 0,
                 events: Deque::new(),
                 traffic: Traffic::ZERO,
                 ctx,

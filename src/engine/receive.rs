@@ -37,7 +37,6 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     id
                 );
                 self.stalled = Some(id);
-                self.stalled_since = self.now;
                 self.event(Event::Stalled(id));
             }
             return false;

@@ -168,8 +168,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// When output held back stops holding up the answer of the command in flight, or the
-    /// `SEND OK` of a send (see [`Config::hold_limit_ms`](super::Config)): the earlier
-    /// deadline of the two, or the hold's limit if later.
+    /// `SEND OK` of a send: [`Config::hold_limit_ms`](super::Config) after the earlier
+    /// deadline of the two.
     fn hold_broken_at(&self) -> Option<Millis> {
         self.stalled?;
         let command = self.inflight.as_ref().and_then(|f| f.deadline.get());
@@ -178,10 +178,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             (Some(c), Some(s)) => c.min(s),
             (c, s) => c.or(s)?,
         };
-        Some(d.max(later(
-            self.stalled_since,
-            u64::from(self.config.hold_limit_ms),
-        )))
+        Some(later(d, u64::from(self.config.hold_limit_ms)))
     }
 
     /// Break a hold that has kept the command in flight from its answer for too long: the
