@@ -634,3 +634,136 @@ fn a_reboot_frees_a_socket_that_was_closing() {
     r.bring_up_after_reboot();
     r.idle();
 }
+
+#[test]
+fn no_wake_up_is_lost_behind_output_held_back() {
+    // A module that pushes data is awake; while that data holds the output back, the answers
+    // of wake-up `AT`s would wait behind it, and must not be taken for lost (nor, once they
+    // come, for the answer of the command after them).
+    let mut r = Rig::new(Config {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        wake: quectel_bc20::engine::WakePolicy::AfterIdle(1_000),
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    let pushes = two_pushes(0x11);
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    r.advance(2_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    // Whatever goes out while the output is held, its answers come after the data.
+    let mut written = Vec::new();
+    for _ in 0..600 {
+        while let Some(b) = r.e.poll_transmit(r.now) {
+            let b = b.to_vec();
+            r.e.transmitted(b.len(), r.now);
+            written.extend(b);
+        }
+        r.advance(10);
+    }
+    let text = String::from_utf8_lossy(&written).into_owned();
+    let commands: Vec<&str> = text.split('\r').filter(|c| !c.is_empty()).collect();
+    assert!(commands.len() <= 2, "{commands:?}");
+    let mut answers = Vec::new();
+    for c in &commands {
+        answers.extend(if *c == "AT+CEREG?" {
+            &b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"[..]
+        } else {
+            &b"\r\nOK\r\n"[..]
+        });
+    }
+    let got = r.recv_all(id);
+    r.rx_bytes(&[&pushes[taken..], &answers[..]].concat());
+    let mut got2 = r.recv_all(id);
+    // Now the command goes out if it has not yet.
+    if !commands.contains(&"AT+CEREG?") {
+        r.advance(400);
+        r.expect("AT+CEREG?");
+        r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    }
+    got2.extend(r.recv_all(id));
+    assert_eq!([got, got2].concat(), [0x11u8; 2000]);
+    assert!(
+        matches!(r.e.take_reply(t), Some(Ok(Reply::Registration(_)))),
+        "{commands:?}"
+    );
+    assert_eq!(
+        commands,
+        ["AT+CEREG?"],
+        "no wake-up while output is held back"
+    );
+    assert_eq!(r.e.traffic().timeouts, 0);
+    r.idle();
+}
+
+/// A direct-push rig that wakes the module after a second of idle, socket 0 connected, idle
+/// for two seconds, a registration query started and its wake-up `AT` written; then pushes
+/// hold the output back before that `AT`'s answer. Returns the rig, the query and what
+/// the module printed after the pushes that fit.
+fn wake_up_then_held_back() -> (Rig, quectel_bc20::engine::Ticket, Vec<u8>) {
+    let mut r = Rig::new(Config {
+        access_mode: quectel_bc20::AccessMode::DirectPush,
+        wake: quectel_bc20::engine::WakePolicy::AfterIdle(1_000),
+        ..Config::default()
+    });
+    r.bring_up();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 80).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+    r.advance(2_000);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT");
+    let pushes = two_pushes(0x22);
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    (r, t, pushes[taken..].to_vec())
+}
+
+#[test]
+fn a_wake_up_answered_behind_held_output_is_waited_for() {
+    let (mut r, t, rest) = wake_up_then_held_back();
+    r.advance(5_000);
+    r.idle();
+    let mut got = r.recv_all(quectel_bc20::ConnectId::new(0).unwrap());
+    r.rx_bytes(&[&rest[..], b"\r\nOK\r\n"].concat());
+    got.extend(r.recv_all(quectel_bc20::ConnectId::new(0).unwrap()));
+    assert_eq!(got, [0x22u8; 2000]);
+    r.advance(400);
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+    assert_eq!(r.e.traffic().timeouts, 0);
+}
+
+#[test]
+fn a_wake_up_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
+    let (mut r, t, rest) = wake_up_then_held_back();
+    let id = quectel_bc20::ConnectId::new(0).unwrap();
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    r.advance(300 + limit - 100);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    let mut waited = 0;
+    while r.e.phase(id) == SocketPhase::Connected {
+        assert!(waited < 200, "the hold gives way past its limit");
+        r.advance(10);
+        waited += 10;
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    r.rx_bytes(&[&rest[..], b"\r\nOK\r\n"].concat());
+    r.advance(400);
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+}

@@ -790,8 +790,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// Output held back stops being held back (the reader made room, or went away) other than
-    /// by reading the UART. The command in flight and a send's `SEND OK`, whose deadlines were
-    /// set aside meanwhile, may have their answers among what waited in the UART: those
+    /// by reading the UART. The command in flight, a send's `SEND OK` and a wake-up `AT`,
+    /// whose deadlines were set aside meanwhile, may have their answers among what waited in the UART: those
     /// deadlines count again only after the line has been looked at afresh, not at once by
     /// looks from while nothing was read.
     fn release_stall(&mut self) {
@@ -800,6 +800,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.look_anchor = self.look_anchor.max(now);
         if let Some((_, _, d)) = &mut self.send_wait {
             *d = (*d).max(now);
+        }
+        if let Some(w) = &mut self.waking {
+            w.deadline = w.deadline.not_before(now);
         }
         if let Some(f) = &mut self.inflight {
             f.deadline = f.deadline.not_before(now);

@@ -121,7 +121,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // The wake-up's quiet times are judged by one look (see `expire_wake`).
         if let Some(w) = &self.waking {
             let mut wake_at = quiet_at;
-            if let Some(d) = w.deadline.get() {
+            // (Not while output is held back: its answer may wait behind it, and the hold has
+            // its own deadline, below.)
+            if let Some(d) = w.deadline.get()
+                && self.stalled.is_none()
+            {
                 let d = self.when_passed(d);
                 wake_at = Some(if w.bare {
                     d.min(self.when_quiet(self.bare_quiet_after_rx()))
@@ -167,18 +171,23 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         later(self.last_rx, u64::from(self.config.quiet_ms))
     }
 
-    /// When output held back stops holding up the answer of the command in flight, or the
-    /// `SEND OK` of a send: [`Config::hold_limit_ms`](super::Config) after the earlier
-    /// deadline of the two.
+    /// When output held back stops holding up the answer of the command in flight, the
+    /// `SEND OK` of a send or the answer of a wake-up `AT`:
+    /// [`Config::hold_limit_ms`](super::Config) after the earliest of their deadlines.
     fn hold_broken_at(&self) -> Option<Millis> {
         self.stalled?;
-        let command = self.inflight.as_ref().and_then(|f| f.deadline.get());
-        let send = self.send_wait.map(|(_, _, d)| d);
-        let d = match (command, send) {
-            (Some(c), Some(s)) => c.min(s),
-            (c, s) => c.or(s)?,
-        };
-        Some(later(d, u64::from(self.config.hold_limit_ms)))
+        let mut d = Millis::MAX;
+        for t in [
+            self.inflight.as_ref().and_then(|f| f.deadline.get()),
+            self.send_wait.map(|(_, _, t)| t),
+            self.waking.and_then(|w| w.deadline.get()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            d = d.min(t);
+        }
+        (d != Millis::MAX).then(|| later(d, u64::from(self.config.hold_limit_ms)))
     }
 
     /// Break a hold that has kept the command in flight from its answer for too long: the

@@ -7,7 +7,13 @@ use super::{count, later};
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// Before a command goes out after a spell of idle, wake the module (spec 6.3).
     pub(super) fn maybe_wake(&mut self) {
-        if self.waking.is_some() || self.inflight.as_ref().is_some_and(|f| f.woken) {
+        // Not while output is held back: the module that pushed it was awake, and the
+        // answers would wait behind it (a command lost to sleep meanwhile still gets a bare
+        // line end, and goes out again after a wake-up).
+        if self.waking.is_some()
+            || self.stalled.is_some()
+            || self.inflight.as_ref().is_some_and(|f| f.woken)
+        {
             return;
         }
         // Nothing written yet (start-up): the module may have slept for any time.
@@ -93,7 +99,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             return;
         }
-        let Some(d) = w.deadline.get() else {
+        // While output is held back, the answer may wait behind it (see `release_stall`).
+        let Some(d) = w.deadline.get().filter(|_| self.stalled.is_none()) else {
             return;
         };
         let asleep = w.bare && self.quiet_since(self.bare_quiet_after_rx());
