@@ -507,3 +507,45 @@ async fn a_connection_nobody_reads_cannot_hold_other_requests_back_for_good() {
         got.len()
     );
 }
+
+/// Direct push into socket buffers smaller than what the module pushes at once (the emulator
+/// pushes up to 1,024 bytes a URC; these sockets hold 256): such data cannot wait whole for
+/// room, so it is handed on as it comes, and the output is held back in the middle of it
+/// while the buffer is full. Every byte arrives, in order, raw and hex alike. (Before, the
+/// driver waited for room for the whole push, which never came: a stall without an error.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_push_into_buffers_smaller_than_a_push() {
+    for recv_format in [
+        quectel_bc20::DataFormat::Text,
+        quectel_bc20::DataFormat::Hex,
+    ] {
+        let (port, _reports) = async_support::tcp_echo_reporting().await;
+        let config = engine::Config {
+            access_mode: AccessMode::DirectPush,
+            recv_format,
+            ..engine::Config::default()
+        };
+        let h: async_support::Harness<256> =
+            async_support::start(sim::Config::default(), config).await;
+        let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        // Writes of one `AT+QISENDEX` each (the client flushes, then reads: a second chunk
+        // could not go out before the first's `SEND OK`, which waits behind the echo).
+        let sent = pattern(16 * 500, 11);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 100];
+        for chunk in sent.chunks(500) {
+            within(STEP, "write", conn.write_all(chunk)).await.unwrap();
+            within(STEP, "flush", conn.flush()).await.unwrap();
+            let want = got.len() + chunk.len();
+            while got.len() < want {
+                let n = within(STEP, "read", conn.read(&mut buf)).await.unwrap();
+                assert!(n > 0, "{recv_format:?}: end of stream at {}", got.len());
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, sent, "{recv_format:?}");
+        assert_eq!(h.stack.traffic().timeouts, 0, "{recv_format:?}");
+    }
+}

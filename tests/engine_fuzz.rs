@@ -88,3 +88,19 @@ fn echo_module_random_inputs() {
         }
     }
 }
+
+/// The echo harness with socket buffers smaller than the pushes (`engine_echo_small`), on the
+/// kept echo inputs and on seeded random ones.
+#[test]
+fn echo_module_small_buffers() {
+    for (name, data) in inputs("engine_echo") {
+        eprintln!("replaying {name} with small buffers");
+        echo::run_small(&data);
+    }
+    for seed in seeds(200) {
+        let data = random(8 + (seed as usize * 13) % 3000, seed);
+        if std::panic::catch_unwind(|| echo::run_small(&data)).is_err() {
+            panic!("random input of seed {seed} failed (small buffers): {data:02x?}");
+        }
+    }
+}

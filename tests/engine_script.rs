@@ -767,3 +767,45 @@ fn a_wake_up_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
         Some(Ok(Reply::Registration(_)))
     ));
 }
+
+/// Feed `bytes` the way the blocking stack reads: into `rx_space`, then `rx_commit`, while
+/// there is room. Returns how many were taken.
+fn feed_staged(r: &mut Rig, bytes: &[u8]) -> usize {
+    let mut taken = 0;
+    while taken < bytes.len() {
+        let space = r.e.rx_space();
+        let n = space.len().min(bytes.len() - taken);
+        if n == 0 {
+            break;
+        }
+        space[..n].copy_from_slice(&bytes[taken..taken + n]);
+        r.e.rx_commit(n, r.now);
+        taken += n;
+    }
+    taken
+}
+
+#[test]
+fn a_push_resumed_after_a_hold_is_not_taken_for_an_abandoned_one() {
+    // The blocking stack stages what it reads: when the hold starts, a header and the start
+    // of its data may be staged. Once the reader makes room they are framed, and the rest of
+    // the data is still on its way: the line was not quiet meanwhile, nobody was listening.
+    let (mut r, id) = Rig::direct_push();
+    let mut stream = Vec::new();
+    for b in [0x31u8, 0x32] {
+        stream.extend(b"\r\n+QIURC: \"recv\",0,1000\r\n");
+        stream.extend([b; 1000]);
+    }
+    let split = stream.len() - 900;
+    let taken = feed_staged(&mut r, &stream[..split]);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    r.advance(2_000);
+    let mut got = r.recv_all(id);
+    // A look before the rest of the push has come.
+    r.advance(LATE);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    let rest = [&stream[taken..], b"\r\n"].concat();
+    assert_eq!(feed_staged(&mut r, &rest), rest.len());
+    got.extend(r.recv_all(id));
+    assert_eq!(got, [[0x31u8; 1000], [0x32; 1000]].concat());
+}

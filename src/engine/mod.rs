@@ -98,7 +98,9 @@ pub(crate) fn count(c: &mut u64, n: u64) {
 /// Sockets of the default engine: all five the module has.
 pub const DEFAULT_SOCKETS: usize = SOCKET_COUNT;
 /// Receive buffer of each socket by default: a whole direct push of a sibling module (1500
-/// bytes) fits. In buffer access mode any size works (reads ask for what fits).
+/// bytes) fits. Any size works: in buffer access mode reads ask for what fits; in direct push
+/// a push larger than the buffer is handed on as it comes, the module's output held back in
+/// the middle of it while the buffer is full (a datagram larger than it is truncated).
 pub const DEFAULT_RX: usize = 1536;
 /// Send queue of each socket by default: two `AT+QISENDEX` worth, so the application can
 /// queue the next 512 bytes while the module has not yet answered `SEND OK` for the last (the
@@ -155,6 +157,9 @@ struct Sink {
     read: bool,
     /// An `AT+QIRD` answer that came with no read in flight: the `OK` after it is its own.
     late: bool,
+    /// Pushed data larger than the socket's whole buffer: each piece becomes readable as it
+    /// comes, and the output is held back in the middle of the data while the buffer is full.
+    stream: bool,
 }
 
 /// The answer of a request with a late part (DNS, ping, NTP) that timed out: the module may
@@ -374,7 +379,13 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         ctx.view_mode = config.view_mode;
         ctx.show_length = config.show_length;
         ctx.recv_format = config.recv_format;
-        ctx.max_payload = RX;
+        // A push larger than the socket's buffer is handed on as it comes (see `Sink::stream`):
+        // the limit is the module's, or the buffer when that is larger (a sibling's pushes).
+        ctx.max_payload = if RX > crate::wire::DEFAULT_MAX_PAYLOAD {
+            RX
+        } else {
+            crate::wire::DEFAULT_MAX_PAYLOAD
+        };
         ctx.max_line = STAGING - 1;
         Engine {
             link: Link {
@@ -738,7 +749,18 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
 ) -> usize {
     let mut pos = 0;
     loop {
-        let rest = input.get(pos..).unwrap_or_default();
+        let mut rest = input.get(pos..).unwrap_or_default();
+        let left = parser.payload_left();
+        if left > 0
+            && let Some(free) = st.stream_room()
+        {
+            // Data larger than its socket's buffer: no more of it than fits.
+            if free == 0 {
+                break;
+            }
+            let room = if parser.payload_hex() { 2 * free } else { free };
+            rest = rest.get(..room.min(left)).unwrap_or(rest);
+        }
         let item = parser.stream(rest);
         match item {
             Stream::NeedMore => break,
@@ -798,6 +820,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.stalled = None;
         let now = self.now;
         self.look_anchor = self.look_anchor.max(now);
+        // Nobody listened meanwhile: the line was not quiet, and a payload framed from what
+        // was staged has its rest still coming.
+        self.last_rx = self.last_rx.max(now);
         if let Some((_, _, d)) = &mut self.send_wait {
             *d = (*d).max(now);
         }

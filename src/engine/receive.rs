@@ -27,7 +27,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         let dropped_anyway =
             s.is_udp() && (s.discard_rest || (s.partial == 0 && s.datagrams.is_full()));
-        let full = s.rx.free() < usize::from(len);
+        // Data larger than the whole buffer waits for it to be empty: a datagram is then
+        // truncated, a stream's data is handed on as it comes (see `Sink::stream`).
+        let full = s.rx.free() < usize::from(len).min(RX);
         // Only a socket that keeps what comes holds the UART: one that failed (after a reboot,
         // say) may never be read or closed, and would hold it for good.
         if s.takes_data() && !dropped_anyway && full {
@@ -156,6 +158,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         let (intake, dropped) = s.begin_payload(len, end);
+        let stream = !read && !s.is_udp() && len > RX;
         if dropped {
             count(&mut self.traffic.datagrams_dropped, 1);
             self.event(Event::DatagramsDropped(id));
@@ -166,7 +169,27 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             end,
             read,
             late: false,
+            stream,
         });
+    }
+
+    /// Bytes of pushed data the socket can take now, when its data is larger than the
+    /// socket's whole buffer (see `Sink::stream`): none holds the output back until the
+    /// application reads. `None` for any other payload, which is taken whole.
+    pub(super) fn stream_room(&mut self) -> Option<usize> {
+        let sink = self.sink.filter(|k| k.stream)?;
+        let id = sink.id?;
+        let s = self.sockets.get(id.index()).filter(|s| s.takes_data())?;
+        let free = s.rx.free();
+        if free == 0 && self.stalled != Some(id) {
+            crate::fmt::warn!(
+                "bc20: receive buffer of socket {} full; holding the UART",
+                id
+            );
+            self.stalled = Some(id);
+            self.event(Event::Stalled(id));
+        }
+        Some(free)
     }
 
     /// A piece of the payload: straight into the socket's buffer, pending.
@@ -177,8 +200,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             ..
         }) = self.sink
             && let Some(s) = self.sockets.get_mut(id.index())
+            && s.takes_data()
         {
             s.store_piece(data.wire_bytes(), data.is_hex());
+            if self.sink.is_some_and(|k| k.stream) {
+                let n = s.commit_payload(false);
+                count(&mut self.traffic.payload_received, n as u64);
+                self.event(Event::DataReady(id));
+            }
         }
     }
 
@@ -362,6 +391,7 @@ impl Sink {
             end: true,
             read: false,
             late: false,
+            stream: false,
         }
     }
 }

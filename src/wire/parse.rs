@@ -302,6 +302,17 @@ impl Parser {
         self.pending.is_some()
     }
 
+    /// Wire bytes of the payload's data still to come (0 outside a payload, or once its data
+    /// is complete): input beyond them is not payload data.
+    pub fn payload_left(&self) -> usize {
+        self.pending.map_or(0, |p| p.left)
+    }
+
+    /// True inside a payload whose data comes as hex text (two wire bytes a data byte).
+    pub fn payload_hex(&self) -> bool {
+        self.pending.is_some_and(|p| p.hex)
+    }
+
     /// The next item of the stream (see the module docs).
     ///
     /// Inside a raw payload this is a few instructions (the piece is the input, up to what

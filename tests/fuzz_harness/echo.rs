@@ -22,7 +22,8 @@
 //! `poll_timeout` never in the past after a full round; everything done, and every socket
 //! closed again, within bounded virtual time.
 //!
-//! Shared by `fuzz/fuzz_targets/engine_echo.rs` and the replay test `tests/engine_fuzz.rs`.
+//! Shared by `fuzz/fuzz_targets/engine_echo.rs` (and `engine_echo_small.rs`, with socket
+//! buffers smaller than the pushes) and the replay test `tests/engine_fuzz.rs`.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -444,6 +445,19 @@ impl AppSocket {
 
 /// Run one fuzz input through the harness; panics when a check fails.
 pub fn run(data: &[u8]) {
+    run_sized::<{ quectel_bc20::engine::DEFAULT_RX }>(data);
+}
+
+/// [`run`] with receive buffers of 256 bytes, smaller than most pushes (up to 1,021 bytes
+/// here): pushed data is handed on as it comes, held back in the middle while a buffer is full.
+pub fn run_small(data: &[u8]) {
+    run_sized::<256>(data);
+}
+
+/// The engine the harness drives: five sockets of `RX`-byte receive buffers.
+type Sized<const RX: usize> = Engine<5, RX>;
+
+fn run_sized<const RX: usize>(data: &[u8]) {
     let mut input = Input { data, pos: 0 };
     let a = input.byte();
     let b = input.byte();
@@ -485,7 +499,7 @@ pub fn run(data: &[u8]) {
         net: Vec::new(),
         noise_lines: 0,
     };
-    let mut e: Engine = Engine::new(config);
+    let mut e: Sized<RX> = Sized::<RX>::sized(config);
 
     // The sockets and what each one sends.
     let s = input.byte();
@@ -504,7 +518,9 @@ pub fn run(data: &[u8]) {
             if udp {
                 let mut left = total;
                 while left > 0 {
-                    let n = (512 - usize::from(input.u16()) % 512).min(left);
+                    // No larger than the receive buffer, which would truncate it.
+                    let most = RX.min(512);
+                    let n = (most - usize::from(input.u16()) % most).min(left);
                     starts.push(total - left);
                     datagrams.push(n);
                     left -= n;
@@ -653,7 +669,7 @@ pub fn run(data: &[u8]) {
 }
 
 /// One application step on socket `s`: open it, read everything there is, write more.
-fn step(e: &mut Engine, s: &mut AppSocket, now: u64, input: &mut Input<'_>) {
+fn step<const RX: usize>(e: &mut Sized<RX>, s: &mut AppSocket, now: u64, input: &mut Input<'_>) {
     let id = s.id;
     if !s.opened {
         match e.open(id, "127.0.0.1", 7) {

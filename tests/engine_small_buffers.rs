@@ -1,0 +1,270 @@
+//! Direct push into socket buffers smaller than what the module pushes at once (up to 1,500
+//! bytes a URC): such data cannot wait whole for room, so the engine hands it on as it comes
+//! and holds the module's output back in the middle of it while the buffer is full. A
+//! datagram larger than the buffer is truncated, as a UDP socket does.
+
+use quectel_bc20::engine::{Config, Engine, Event, Reply, Request, SocketPhase};
+use quectel_bc20::{AccessMode, ConnectId, DataFormat, Error, ServiceType};
+
+/// Two sockets of 256-byte buffers.
+type Small = Engine<2, 256, 512, 256>;
+
+struct Rig {
+    e: Small,
+    now: u64,
+}
+
+impl Rig {
+    /// Brought up in direct push, socket 0 open over `service`.
+    fn open(service: ServiceType, recv_format: DataFormat) -> (Rig, ConnectId) {
+        let mut r = Rig {
+            e: Small::sized(Config {
+                access_mode: AccessMode::DirectPush,
+                recv_format,
+                ..Config::default()
+            }),
+            now: 0,
+        };
+        let hex = u8::from(recv_format == DataFormat::Hex);
+        for cmd in [
+            "AT".to_string(),
+            "ATE0".into(),
+            "AT+CMEE=1".into(),
+            format!("AT+QICFG=\"dataformat\",0,{hex}"),
+            "AT+QICFG=\"viewmode\",0".into(),
+            "AT+QICFG=\"showlength\",1".into(),
+            "AT+QISTATE?".into(),
+        ] {
+            r.expect(&cmd);
+            r.rx(b"\r\nOK\r\n");
+        }
+        assert!(r.e.is_ready());
+        let id = r.e.allocate(service).unwrap();
+        r.e.open(id, "127.0.0.1", 80).unwrap();
+        let kind = if service == ServiceType::Tcp {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        r.expect(&format!("AT+QIOPEN=1,0,\"{kind}\",\"127.0.0.1\",80,0,1"));
+        r.rx(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+        (r, id)
+    }
+
+    fn expect(&mut self, cmd: &str) {
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r") {
+            let Some(b) = self.e.poll_transmit(self.now) else {
+                break;
+            };
+            let b = b.to_vec();
+            self.e.transmitted(b.len(), self.now);
+            got.extend(b);
+        }
+        assert_eq!(String::from_utf8_lossy(&got), format!("{cmd}\r"));
+    }
+
+    fn rx(&mut self, b: &[u8]) {
+        assert_eq!(self.e.handle_rx(b, self.now), b.len());
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.now = (self.now + 10).min(end);
+            self.e.handle_timeout(self.now);
+        }
+    }
+
+    /// Offer `stream` in reads of `read` bytes, reading the socket `take` bytes at a time
+    /// whenever the engine holds back; returns what the socket gave, and its end.
+    fn pump(
+        &mut self,
+        id: ConnectId,
+        stream: &[u8],
+        read: usize,
+        take: usize,
+    ) -> (Vec<u8>, Option<Error>) {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; take];
+        let mut pos = 0;
+        let mut end = None;
+        let mut idle_rounds = 0;
+        while pos < stream.len() {
+            let chunk = &stream[pos..stream.len().min(pos + read)];
+            let n = self.e.handle_rx(chunk, self.now);
+            pos += n;
+            let k = match self.e.recv(id, &mut buf) {
+                Ok(k) => k,
+                Err(e) => {
+                    end = Some(e);
+                    break;
+                }
+            };
+            got.extend_from_slice(&buf[..k]);
+            idle_rounds = if n == 0 && k == 0 { idle_rounds + 1 } else { 0 };
+            assert!(idle_rounds < 3, "no progress at {pos} of {}", stream.len());
+        }
+        loop {
+            match self.e.recv(id, &mut buf) {
+                Ok(0) => break,
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+                Err(e) => {
+                    end = Some(e);
+                    break;
+                }
+            }
+        }
+        (got, end)
+    }
+}
+
+impl Rig {
+    /// [`Rig::pump`] the blocking stack's way: reads land in `rx_space` and are committed.
+    fn pump_staged(&mut self, id: ConnectId, stream: &[u8], read: usize, take: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; take];
+        let mut pos = 0;
+        let mut idle_rounds = 0;
+        loop {
+            let space = self.e.rx_space();
+            let n = space.len().min(read).min(stream.len() - pos);
+            space[..n].copy_from_slice(&stream[pos..pos + n]);
+            self.e.rx_commit(n, self.now);
+            pos += n;
+            let k = self.e.recv(id, &mut buf).unwrap();
+            got.extend_from_slice(&buf[..k]);
+            if pos == stream.len() && k == 0 {
+                return got;
+            }
+            idle_rounds = if n == 0 && k == 0 { idle_rounds + 1 } else { 0 };
+            assert!(idle_rounds < 3, "no progress at {pos} of {}", stream.len());
+        }
+    }
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Pushes of `lens` bytes for socket 0 (hex text when `hex`); returns the stream and the
+/// data it carries.
+fn pushes(lens: &[usize], hex: bool) -> (Vec<u8>, Vec<u8>) {
+    let (mut stream, mut all) = (Vec::new(), Vec::new());
+    for (i, &len) in lens.iter().enumerate() {
+        let d = data(len, i as u8);
+        stream.extend(format!("\r\n+QIURC: \"recv\",0,{len}\r\n").as_bytes());
+        if hex {
+            for b in &d {
+                stream.extend(format!("{b:02X}").as_bytes());
+            }
+        } else {
+            stream.extend(&d);
+        }
+        all.extend(d);
+    }
+    (stream, all)
+}
+
+#[test]
+fn pushes_larger_than_the_buffer_arrive_whole_in_order() {
+    for hex in [false, true] {
+        let format = if hex {
+            DataFormat::Hex
+        } else {
+            DataFormat::Text
+        };
+        for (read, take) in [(64, 100), (1, 7), (4096, 256), (333, 1)] {
+            let (mut r, id) = Rig::open(ServiceType::Tcp, format);
+            let (stream, want) = pushes(&[1500, 10, 700, 256, 257, 1], hex);
+            let (got, end) = r.pump(id, &stream, read, take);
+            assert_eq!(end, None, "hex {hex}, reads of {read}, takes of {take}");
+            assert_eq!(got, want, "hex {hex}, reads of {read}, takes of {take}");
+            assert_eq!(r.e.phase(id), SocketPhase::Connected);
+            assert!(r.e.traffic().payload_received == want.len() as u64);
+            let (mut r, id) = Rig::open(ServiceType::Tcp, format);
+            let got = r.pump_staged(id, &stream, read, take);
+            assert_eq!(
+                got, want,
+                "staged: hex {hex}, reads of {read}, takes of {take}"
+            );
+            assert_eq!(r.e.phase(id), SocketPhase::Connected);
+        }
+    }
+}
+
+#[test]
+fn a_push_larger_than_the_buffer_waits_for_room_in_the_middle() {
+    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Text);
+    let (stream, want) = pushes(&[1000], false);
+    let taken = r.e.handle_rx(&stream, r.now);
+    assert!(taken < stream.len());
+    let events: Vec<Event> = std::iter::from_fn(|| r.e.poll_event()).collect();
+    assert!(events.contains(&Event::DataReady(id)));
+    assert!(events.contains(&Event::Stalled(id)));
+    assert_eq!(r.e.available(id), 256, "what fits is readable at once");
+    assert_eq!(r.e.handle_rx(&stream[taken..], r.now), 0, "held back");
+    // A look long after: the data resumes where it stopped.
+    r.advance(5_000);
+    let (got, end) = r.pump(id, &stream[taken..], 100, 50);
+    assert_eq!(end, None);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_broken_end_after_data_handed_on_fails_the_socket_after_it() {
+    // Data larger than the buffer is handed on before its end is seen: when the end is not
+    // what the layout requires, what came before stays delivered and the socket fails.
+    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Hex);
+    let mut stream = b"\r\n+QIURC: \"recv\",0,400\r\n".to_vec();
+    stream.extend(b"AB".repeat(300));
+    stream.extend(b"ZZ");
+    stream.extend(b"CD".repeat(99));
+    let (got, end) = r.pump(id, &stream, 64, 64);
+    assert_eq!(end, Some(Error::Malformed));
+    assert!(
+        got.len() >= 256 && got.iter().all(|&b| b == 0xAB),
+        "{}",
+        got.len()
+    );
+}
+
+#[test]
+fn a_datagram_larger_than_the_buffer_is_truncated_not_held() {
+    let (mut r, id) = Rig::open(ServiceType::Udp, DataFormat::Text);
+    let (stream, want) = pushes(&[1000, 20], false);
+    let taken = r.e.handle_rx(&stream, r.now);
+    let mut buf = [0u8; 2000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(256));
+    assert_eq!(&buf[..256], &want[..256]);
+    // The next datagram waited for room.
+    r.rx(&stream[taken..]);
+    assert_eq!(r.e.recv(id, &mut buf), Ok(20));
+    assert_eq!(&buf[..20], &want[1000..]);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+#[test]
+fn a_push_nobody_reads_gives_way_to_a_waiting_command() {
+    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Text);
+    let t = r.e.start(Request::Registration).unwrap();
+    r.expect("AT+CEREG?");
+    let (stream, want) = pushes(&[1000], false);
+    let taken = r.e.handle_rx(&stream, r.now);
+    assert!(taken < stream.len());
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    r.advance(2_000 + limit + 200);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    r.rx(&[&stream[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat());
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
+    let mut buf = [0u8; 2000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(256));
+    assert_eq!(&buf[..256], &want[..256]);
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Overflow));
+}
