@@ -286,6 +286,28 @@ fn flush_does_not_wait_for_a_send_ok_behind_the_sockets_own_data() {
 }
 
 #[test]
+fn flush_does_not_wait_for_an_ok_behind_the_sockets_own_data() {
+    // The peer was already sending: its data came before the send command's `OK`.
+    let (mut r, id) = Rig::direct_push();
+    assert_eq!(r.e.queue_send(id, b"PING"), Ok(4));
+    r.expect("AT+QISENDEX=0,4,50494E47");
+    assert_eq!(r.e.poll_flush(id), None, "answer to come");
+    let pushes = two_pushes(0x44);
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(r.events().contains(&Event::Stalled(id)));
+    // The command went out whole: every byte is in the module.
+    assert_eq!(r.e.poll_flush(id), Some(Ok(())));
+    r.advance(5_000);
+    let mut got = r.recv_all(id);
+    r.rx_bytes(&[&pushes[taken..], b"\r\nOK\r\n\r\nSEND OK\r\n"].concat());
+    got.extend(r.recv_all(id));
+    assert_eq!(got, [0x44u8; 2000]);
+    assert_eq!(r.e.sent_total(id), 4);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert_eq!(r.e.traffic().timeouts, 0);
+}
+
+#[test]
 fn a_send_fail_behind_the_sockets_own_data_fails_the_socket_after_its_data() {
     let (mut r, id) = Rig::direct_push();
     let rest = flush_held_back_by_own_data(&mut r, id);

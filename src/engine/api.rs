@@ -202,8 +202,9 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// failed.
     ///
     /// In direct push, while this socket's own data holds the module's output back (its
-    /// buffer full, see [`Event::Stalled`]), `Ok` comes once every byte is in the module and
-    /// only the last `SEND OK` is outstanding: that confirmation waits behind the data, which
+    /// buffer full, see [`Event::Stalled`]), `Ok` comes once every byte is in the module (the
+    /// last send command written whole) and only its answer (`OK`, `SEND OK`) is outstanding:
+    /// that confirmation waits behind the data, which
     /// a client that reads only after flushing (an HTTP client awaiting its response) would
     /// otherwise never read. A `SEND FAIL` in its place fails the socket, which the next read
     /// or write reports.
@@ -214,10 +215,15 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
             return Some(Err(Error::Closed));
         };
         if s.tx_inflight > 0 || self.send_pending(id) {
+            // The command carries its data (`AT+QISENDEX=<id>,<len>,<hex>`): once it is all
+            // written, the module has every byte, whether or not its `OK` came.
+            let written = self.st.send_wait.is_some_and(|(w, _, _)| w == id)
+                || matches!(self.st.inflight, Some(InFlight { job: Job::Send { id: s, .. }, .. }) if s == id)
+                    && !self.st.tx_busy();
             let confirmation_held = self.st.stalled == Some(id)
                 && matches!(s.phase, SocketPhase::Connected)
                 && s.tx.len() == s.tx_inflight
-                && self.st.send_wait.is_some_and(|(w, _, _)| w == id);
+                && written;
             return confirmation_held.then_some(Ok(()));
         }
         match s.phase {
