@@ -1612,19 +1612,7 @@ fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
     r.rx_bytes(&push(b'x'));
     let more = push(b'y');
     // Offer `more` from `fed` on through the staging buffer; returns how far it got.
-    let feed = |r: &mut Rig, mut fed: usize| {
-        while fed < more.len() {
-            let space = r.e.rx_space();
-            let n = space.len().min(more.len() - fed);
-            if n == 0 {
-                break;
-            }
-            space[..n].copy_from_slice(&more[fed..fed + n]);
-            r.e.rx_commit(n, r.now);
-            fed += n;
-        }
-        fed
-    };
+    let feed = |r: &mut Rig, fed: usize| fed + r.feed_staged(&more[fed..]);
     let fed = feed(&mut r, 0);
     assert!(fed < more.len() && r.e.rx_space().is_empty(), "held back");
     r.e.note_rx_gap();

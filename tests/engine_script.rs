@@ -173,6 +173,28 @@ fn two_pushes(byte: u8) -> Vec<u8> {
     pushes
 }
 
+/// Output held back for socket `id` with something due in `due_ms` behind it: nothing gives
+/// way until `Config::hold_limit_ms` past that (`meanwhile` checks the rig just before),
+/// then the socket fails with `Overflow` within 200 ms.
+fn hold_gives_way(
+    r: &mut Rig,
+    id: quectel_bc20::ConnectId,
+    due_ms: u64,
+    meanwhile: impl FnOnce(&mut Rig),
+) {
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    r.advance(due_ms + limit - 100);
+    meanwhile(r);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    let mut waited = 0;
+    while r.e.phase(id) == SocketPhase::Connected {
+        assert!(waited < 200, "the hold gives way past its limit");
+        r.advance(10);
+        waited += 10;
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+}
+
 #[test]
 fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
     let (mut r, id) = Rig::direct_push();
@@ -181,23 +203,15 @@ fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
     let pushes = two_pushes(0x3c);
     let taken = r.e.handle_rx(&pushes, r.now);
     assert!(r.events().contains(&Event::Stalled(id)));
-    // The command's deadline (2 s) passes while output is held: that is no timeout...
-    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
+    // The command's deadline (2 s) passes while output is held: that is no timeout, nor is
+    // anything else up to the limit past that deadline (the application never reads socket
+    // 0); then the socket fails, rather than the request waiting for good.
     let held_at = r.now;
-    r.advance(2_000 + limit - 100);
-    // ...nor is anything else, up to the limit past that deadline (the application never
-    // reads socket 0)...
-    assert_eq!(r.e.take_reply(t), None);
-    assert_eq!(r.e.phase(id), SocketPhase::Connected);
-    assert!(r.events().is_empty());
-    // ...then the socket fails, rather than the request waiting for good.
-    let mut waited = 0;
-    while r.e.phase(id) == SocketPhase::Connected {
-        assert!(waited < 200, "the hold gives way past its limit");
-        r.advance(10);
-        waited += 10;
-    }
-    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    hold_gives_way(&mut r, id, 2_000, |r| {
+        assert_eq!(r.e.take_reply(t), None);
+        assert!(r.events().is_empty());
+    });
+    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
     assert!(
         r.e.poll_timeout()
             .is_some_and(|d| d > held_at + 2_000 + limit)
@@ -335,16 +349,7 @@ fn a_send_ok_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
     let (mut r, id) = Rig::direct_push();
     let rest = flush_held_back_by_own_data(&mut r, id);
     // `SEND OK` was due 30 s after the `OK`; the hold gives way the limit after that.
-    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
-    r.advance(30_000 + limit - 100);
-    assert_eq!(r.e.phase(id), SocketPhase::Connected);
-    let mut waited = 0;
-    while r.e.phase(id) == SocketPhase::Connected {
-        assert!(waited < 200, "the hold gives way past its limit");
-        r.advance(10);
-        waited += 10;
-    }
-    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    hold_gives_way(&mut r, id, 30_000, |_| {});
     r.rx_bytes(&[&rest[..], b"\r\nSEND OK\r\n"].concat());
     assert_eq!(r.e.sent_total(id), 5, "the SEND OK behind the hold is read");
     assert_eq!(r.recv_all(id), [0x77u8; 1000]);
@@ -662,16 +667,10 @@ fn no_wake_up_is_lost_behind_output_held_back() {
     // A module that pushes data is awake; while that data holds the output back, the answers
     // of wake-up `AT`s would wait behind it, and must not be taken for lost (nor, once they
     // come, for the answer of the command after them).
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
+    let (mut r, id) = Rig::direct_push_with(Config {
         wake: quectel_bc20::engine::WakePolicy::AfterIdle(1_000),
         ..Config::default()
     });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
     let pushes = two_pushes(0x11);
     let taken = r.e.handle_rx(&pushes, r.now);
     assert!(r.events().contains(&Event::Stalled(id)));
@@ -727,16 +726,10 @@ fn no_wake_up_is_lost_behind_output_held_back() {
 /// hold the output back before that `AT`'s answer. Returns the rig, the query and what
 /// the module printed after the pushes that fit.
 fn wake_up_then_held_back() -> (Rig, quectel_bc20::engine::Ticket, Vec<u8>) {
-    let mut r = Rig::new(Config {
-        access_mode: quectel_bc20::AccessMode::DirectPush,
+    let (mut r, id) = Rig::direct_push_with(Config {
         wake: quectel_bc20::engine::WakePolicy::AfterIdle(1_000),
         ..Config::default()
     });
-    r.bring_up();
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 80).unwrap();
-    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-    r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
     r.advance(2_000);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT");
@@ -744,6 +737,18 @@ fn wake_up_then_held_back() -> (Rig, quectel_bc20::engine::Ticket, Vec<u8>) {
     let taken = r.e.handle_rx(&pushes, r.now);
     assert!(r.events().contains(&Event::Stalled(id)));
     (r, t, pushes[taken..].to_vec())
+}
+
+/// Once the wake-up `AT` is answered and the line has settled, the registration query `t`
+/// goes out and gets its answer.
+fn query_goes_out_after_the_wake_up(r: &mut Rig, t: quectel_bc20::engine::Ticket) {
+    r.advance(400);
+    r.expect("AT+CEREG?");
+    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert!(matches!(
+        r.e.take_reply(t),
+        Some(Ok(Reply::Registration(_)))
+    ));
 }
 
 #[test]
@@ -755,13 +760,7 @@ fn a_wake_up_answered_behind_held_output_is_waited_for() {
     r.rx_bytes(&[&rest[..], b"\r\nOK\r\n"].concat());
     got.extend(r.recv_all(quectel_bc20::ConnectId::new(0).unwrap()));
     assert_eq!(got, [0x22u8; 2000]);
-    r.advance(400);
-    r.expect("AT+CEREG?");
-    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
-    assert!(matches!(
-        r.e.take_reply(t),
-        Some(Ok(Reply::Registration(_)))
-    ));
+    query_goes_out_after_the_wake_up(&mut r, t);
     assert_eq!(r.e.traffic().timeouts, 0);
 }
 
@@ -769,42 +768,9 @@ fn a_wake_up_answered_behind_held_output_is_waited_for() {
 fn a_wake_up_held_back_by_a_socket_nobody_reads_breaks_the_hold() {
     let (mut r, t, rest) = wake_up_then_held_back();
     let id = quectel_bc20::ConnectId::new(0).unwrap();
-    let limit = u64::from(Config::DEFAULT.hold_limit_ms);
-    r.advance(300 + limit - 100);
-    r.idle();
-    assert_eq!(r.e.phase(id), SocketPhase::Connected);
-    let mut waited = 0;
-    while r.e.phase(id) == SocketPhase::Connected {
-        assert!(waited < 200, "the hold gives way past its limit");
-        r.advance(10);
-        waited += 10;
-    }
-    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
+    hold_gives_way(&mut r, id, 300, |r| r.idle());
     r.rx_bytes(&[&rest[..], b"\r\nOK\r\n"].concat());
-    r.advance(400);
-    r.expect("AT+CEREG?");
-    r.rx("\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
-    assert!(matches!(
-        r.e.take_reply(t),
-        Some(Ok(Reply::Registration(_)))
-    ));
-}
-
-/// Feed `bytes` the way the blocking stack reads: into `rx_space`, then `rx_commit`, while
-/// there is room. Returns how many were taken.
-fn feed_staged(r: &mut Rig, bytes: &[u8]) -> usize {
-    let mut taken = 0;
-    while taken < bytes.len() {
-        let space = r.e.rx_space();
-        let n = space.len().min(bytes.len() - taken);
-        if n == 0 {
-            break;
-        }
-        space[..n].copy_from_slice(&bytes[taken..taken + n]);
-        r.e.rx_commit(n, r.now);
-        taken += n;
-    }
-    taken
+    query_goes_out_after_the_wake_up(&mut r, t);
 }
 
 #[test]
@@ -819,7 +785,7 @@ fn a_push_resumed_after_a_hold_is_not_taken_for_an_abandoned_one() {
         stream.extend([b; 1000]);
     }
     let split = stream.len() - 900;
-    let taken = feed_staged(&mut r, &stream[..split]);
+    let taken = r.feed_staged(&stream[..split]);
     assert!(r.events().contains(&Event::Stalled(id)));
     r.advance(2_000);
     let mut got = r.recv_all(id);
@@ -827,7 +793,7 @@ fn a_push_resumed_after_a_hold_is_not_taken_for_an_abandoned_one() {
     r.advance(LATE);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
     let rest = [&stream[taken..], b"\r\n"].concat();
-    assert_eq!(feed_staged(&mut r, &rest), rest.len());
+    assert_eq!(r.feed_staged(&rest), rest.len());
     got.extend(r.recv_all(id));
     assert_eq!(got, [[0x31u8; 1000], [0x32; 1000]].concat());
 }

@@ -100,6 +100,23 @@ impl Rig {
         self.rx_bytes(s.as_bytes());
     }
 
+    /// Feed `bytes` the way the blocking stack reads: into `rx_space`, then `rx_commit`,
+    /// while there is room. Returns how many were taken.
+    pub fn feed_staged(&mut self, bytes: &[u8]) -> usize {
+        let mut taken = 0;
+        while taken < bytes.len() {
+            let space = self.e.rx_space();
+            let n = space.len().min(bytes.len() - taken);
+            if n == 0 {
+                break;
+            }
+            space[..n].copy_from_slice(&bytes[taken..taken + n]);
+            self.e.rx_commit(n, self.now);
+            taken += n;
+        }
+        taken
+    }
+
     pub fn rx_bytes(&mut self, b: &[u8]) {
         let n = self.e.handle_rx(b, self.now);
         assert_eq!(n, b.len(), "all bytes accepted");
@@ -126,9 +143,14 @@ impl Rig {
 
     /// A rig in direct push brought up, with TCP socket 0 connected to 127.0.0.1:80.
     pub fn direct_push() -> (Self, ConnectId) {
+        Rig::direct_push_with(Config::default())
+    }
+
+    /// [`Rig::direct_push`] with `config` otherwise.
+    pub fn direct_push_with(config: Config) -> (Self, ConnectId) {
         let mut r = Rig::new(Config {
             access_mode: quectel_bc20::AccessMode::DirectPush,
-            ..Config::default()
+            ..config
         });
         r.bring_up();
         let id = r.e.allocate(ServiceType::Tcp).unwrap();
