@@ -188,7 +188,11 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST: us
 
     /// Waits until the module has accepted every byte written so far (`SEND OK`). Fails
     /// with [`Error::Unsent`] when the peer closed before they could all go out (it says how
-    /// many did), or with the connection's error.
+    /// many did), or with the connection's error. In direct push, while this connection's
+    /// own unread data holds the module's output back, it returns once every byte is in the
+    /// module, without the last answer that waits behind that data (see
+    /// [`Engine::poll_flush`](crate::engine::Engine::poll_flush)): read, and a failure shows
+    /// on the next read or write.
     async fn flush(&mut self) -> Result<(), Error> {
         self.stack.flush_socket(self.id).await
     }
