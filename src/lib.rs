@@ -94,9 +94,11 @@
 //!   behind it waits, other sockets and command answers included. Use it when every socket is
 //!   read promptly. A command whose answer waits behind a socket nobody reads gives up waiting
 //!   [`engine::Config::hold_limit_ms`] (2 minutes) past its timeout: that socket fails with
-//!   [`Error::Overflow`], and the rest flows again. A `flush` does not wait for a `SEND OK`
-//!   held back by the socket's own data (every byte is in the module by then), so a client
-//!   that flushes its request before it reads the response (reqwless) is not stuck behind it.
+//!   [`Error::Overflow`], and the rest flows again. A `flush` does not wait for an answer
+//!   (`OK`, `SEND OK`) held back by the socket's own data (every byte is in the module by
+//!   then), so a client that flushes its request before it reads the response (reqwless) is
+//!   not stuck behind it. Socket buffers may be smaller than a push: such a push is handed
+//!   on as it comes.
 //!
 //! # With reqwless (HTTP)
 //!

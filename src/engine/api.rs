@@ -204,10 +204,9 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
     /// In direct push, while this socket's own data holds the module's output back (its
     /// buffer full, see [`Event::Stalled`]), `Ok` comes once every byte is in the module (the
     /// last send command written whole) and only its answer (`OK`, `SEND OK`) is outstanding:
-    /// that confirmation waits behind the data, which
-    /// a client that reads only after flushing (an HTTP client awaiting its response) would
-    /// otherwise never read. A `SEND FAIL` in its place fails the socket, which the next read
-    /// or write reports.
+    /// that confirmation waits behind the data, which a client that reads only after
+    /// flushing (an HTTP client awaiting its response) would otherwise never read. A
+    /// `SEND FAIL` in its place fails the socket, which the next read or write reports.
     ///
     /// [`Config::unresponsive_ms`]: super::Config::unresponsive_ms
     pub fn poll_flush(&self, id: ConnectId) -> Option<Result<(), Error>> {

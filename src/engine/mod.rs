@@ -23,8 +23,8 @@
 //!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
 //!   once there is room, and after each [`Engine::handle_timeout`]. Nothing is dropped to make
 //!   room, unless a command's answer waits behind the held output for
-//!   [`Config::hold_limit_ms`] past its timeout: then that socket fails with [`Error::Overflow`] at
-//!   `handle_timeout`, and output flows again. When a UART read fails (an
+//!   [`Config::hold_limit_ms`] past its timeout: then that socket fails with
+//!   [`Error::Overflow`] at `handle_timeout`, and output flows again. When a UART read fails (an
 //!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
 //!   nothing must be joined across the place.
 //! - **Output.** Write [`Engine::poll_transmit`]'s bytes to the UART and report how many went
@@ -813,9 +813,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// Output held back stops being held back (the reader made room, or went away) other than
     /// by reading the UART. The command in flight, a send's `SEND OK` and a wake-up `AT`,
-    /// whose deadlines were set aside meanwhile, may have their answers among what waited in the UART: those
-    /// deadlines count again only after the line has been looked at afresh, not at once by
-    /// looks from while nothing was read.
+    /// whose deadlines were set aside meanwhile, may have their answers among what waited in
+    /// the UART: those deadlines count again only after the line has been looked at afresh,
+    /// not at once by looks from while nothing was read.
     fn release_stall(&mut self) {
         self.stalled = None;
         let now = self.now;

@@ -206,7 +206,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             if self.sink.is_some_and(|k| k.stream) {
                 let n = s.commit_payload(false);
                 count(&mut self.traffic.payload_received, n as u64);
-                self.event(Event::DataReady(id));
+                // Once for data where there was none, not for every piece (the events queue
+                // is short).
+                if n > 0 && s.rx.len() == n {
+                    self.event(Event::DataReady(id));
+                }
             }
         }
     }
