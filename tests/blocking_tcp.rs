@@ -508,3 +508,64 @@ fn echo_64k_under_faults_buffer_mode() {
 fn echo_64k_under_faults_direct_push() {
     echo_under_faults(AccessMode::DirectPush, 22);
 }
+
+/// Direct push into 256-byte socket buffers, smaller than the emulator's pushes (up to 1,024
+/// bytes): each push is handed on as it comes and the UART held back in the middle of it until
+/// the application reads. Echoes of every size arrive whole and in order, raw and hex, from a
+/// loop that polls as fast as it can and from a superloop that polls every 20 ms.
+#[test]
+fn echo_sizes_direct_push_into_256_byte_buffers() {
+    for (format, period) in [
+        (DataFormat::Text, Duration::ZERO),
+        (DataFormat::Hex, Duration::ZERO),
+        (DataFormat::Text, Duration::from_millis(20)),
+    ] {
+        let port = tcp_echo();
+        let (uart, _emu) = sim::start(sim::Config::default());
+        let mut d: quectel_bc20::Bc20<_, _, 1, 256, 512> = quectel_bc20::Bc20::sized(
+            uart,
+            quectel_bc20::StdClock::default(),
+            engine_config(AccessMode::DirectPush, format),
+        );
+        d.set_wait_limit(10_000);
+        d.bring_up(5_000).expect("bring-up");
+        let mut s = TcpClientStack::socket(&mut d).unwrap();
+        block_for(10_000, || {
+            TcpClientStack::connect(&mut d, &mut s, local(port))
+        })
+        .unwrap();
+        let mut buf = [0u8; 100];
+        for (i, len) in [1, 255, 256, 257, 1024, 1500, 4096].into_iter().enumerate() {
+            let data = payload(len, 50 + i as u64);
+            let (mut sent, mut got) = (0, Vec::new());
+            let end = Instant::now() + Duration::from_secs(20);
+            // Until the echo is back and the send reported (its result belongs to this data).
+            while got.len() < len || sent < len {
+                assert!(
+                    Instant::now() < end,
+                    "{format:?}/{period:?}: {len} bytes, {sent} sent, {} back",
+                    got.len()
+                );
+                if sent < len {
+                    match TcpClientStack::send(&mut d, &mut s, &data[sent..]) {
+                        Ok(n) => sent += n,
+                        Err(nb::Error::WouldBlock) => {}
+                        Err(nb::Error::Other(e)) => panic!("send: {e:?}"),
+                    }
+                }
+                match TcpClientStack::receive(&mut d, &mut s, &mut buf) {
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(e)) => panic!("receive: {e:?}"),
+                }
+                std::thread::sleep(period);
+            }
+            assert!(
+                got == data,
+                "{format:?}/{period:?}: echo of {len} bytes differs"
+            );
+        }
+        assert_eq!(d.engine().traffic().timeouts, 0, "{format:?}/{period:?}");
+        TcpClientStack::close(&mut d, s).unwrap();
+    }
+}
