@@ -33,17 +33,22 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // Only a socket that keeps what comes holds the UART: one that failed (after a reboot,
         // say) may never be read or closed, and would hold it for good.
         if s.takes_data() && !dropped_anyway && full {
-            if self.stalled != Some(id) {
-                crate::fmt::warn!(
-                    "bc20: receive buffer of socket {} full; holding the UART",
-                    id
-                );
-                self.stalled = Some(id);
-                self.event(Event::Stalled(id));
-            }
+            self.hold_output(id);
             return false;
         }
         true
+    }
+
+    /// Hold module output back until the application reads socket `id` (said once a hold).
+    fn hold_output(&mut self, id: ConnectId) {
+        if self.stalled != Some(id) {
+            crate::fmt::warn!(
+                "bc20: receive buffer of socket {} full; holding the UART",
+                id
+            );
+            self.stalled = Some(id);
+            self.event(Event::Stalled(id));
+        }
     }
 
     /// `+QIRD: <len>[,<remaining>]`: the answer to the read in flight starts.
@@ -181,13 +186,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let id = sink.id?;
         let s = self.sockets.get(id.index()).filter(|s| s.takes_data())?;
         let free = s.rx.free();
-        if free == 0 && self.stalled != Some(id) {
-            crate::fmt::warn!(
-                "bc20: receive buffer of socket {} full; holding the UART",
-                id
-            );
-            self.stalled = Some(id);
-            self.event(Event::Stalled(id));
+        if free == 0 {
+            self.hold_output(id);
         }
         Some(free)
     }
