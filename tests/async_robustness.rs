@@ -509,6 +509,75 @@ async fn a_connection_nobody_reads_cannot_hold_other_requests_back_for_good() {
     );
 }
 
+/// A TCP server on 127.0.0.1 that writes `data` to each connection `after` it is accepted,
+/// then keeps it open.
+async fn says_after(data: &'static [u8], after: Duration) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = s.write_all(data).await;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+        }
+    });
+    port
+}
+
+/// Direct push: data for connection b arrives behind connection a's unread data, which holds
+/// the module's output back, and nothing but b's reader waits behind it (no command). After
+/// `Config::hold_limit_ms` of b's reader finding nothing, a fails with `Overflow` and b reads
+/// its data, rather than waiting for good without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_nobody_reads_cannot_hold_another_connections_data_back_for_good() {
+    let (port, _reports) = async_support::tcp_echo_reporting().await;
+    let config = engine::Config {
+        access_mode: AccessMode::DirectPush,
+        hold_limit_ms: 1_500,
+        ..engine::Config::default()
+    };
+    let h: async_support::Harness = async_support::start(sim::Config::default(), config).await;
+    let mut a = within(STEP, "connect a", h.stack.connect(loopback(port)))
+        .await
+        .unwrap();
+    let late = says_after(b"hello from b", Duration::from_millis(1_000)).await;
+    let mut b = within(STEP, "connect b", h.stack.connect(loopback(late)))
+        .await
+        .unwrap();
+    // Two echoes of 1000 bytes do not fit a's 1,536-byte buffer together; b's data comes
+    // after them.
+    let sent = pattern(2000, 5);
+    for half in sent.chunks(1000) {
+        within(STEP, "write a", a.write_all(half)).await.unwrap();
+        within(STEP, "flush a", a.flush()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = within(STEP, "read b behind the hold", b.read(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(&buf[..n], &b"hello from b"[..n]);
+    assert!(started.elapsed() >= Duration::from_millis(1_000));
+    let mut got = Vec::new();
+    let end = loop {
+        match within(STEP, "read a", a.read(&mut buf)).await {
+            Ok(0) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(end, Some(Error::Overflow), "{} bytes read", got.len());
+    assert!(
+        got.len() >= 1000 && sent.starts_with(&got),
+        "{} bytes",
+        got.len()
+    );
+}
+
 /// Direct push into socket buffers smaller than what the module pushes at once (the emulator
 /// pushes up to 1,024 bytes a URC; these sockets hold 256): such data cannot wait whole for
 /// room, so it is handed on as it comes, and the output is held back in the middle of it

@@ -236,6 +236,75 @@ fn hold_broken_by_a_command_waiting_behind_a_socket_nobody_reads() {
     r.at_is_answered();
 }
 
+/// Socket 1 opened beside [`Rig::direct_push`]'s socket 0, then two pushes for socket 0
+/// that hold the output back and one for socket 1 behind them. Returns the rig, socket 1
+/// and the bytes not taken.
+fn hold_with_a_second_socket() -> (Rig, quectel_bc20::ConnectId, Vec<u8>) {
+    let (mut r, _) = Rig::direct_push();
+    let other = r.e.allocate(quectel_bc20::ServiceType::Tcp).unwrap();
+    r.e.open(other, "127.0.0.1", 81).unwrap();
+    r.expect("AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\",81,0,1");
+    r.rx("\r\nOK\r\n\r\n+QIOPEN: 1,0\r\n");
+    assert_eq!(r.e.phase(other), SocketPhase::Connected);
+    let mut pushes = two_pushes(0x77);
+    pushes.extend(b"\r\n+QIURC: \"recv\",1,5\r\nhello\r\n");
+    let taken = r.e.handle_rx(&pushes, r.now);
+    assert!(
+        r.events()
+            .contains(&Event::Stalled(quectel_bc20::ConnectId::new(0).unwrap()))
+    );
+    let rest = pushes[taken..].to_vec();
+    (r, other, rest)
+}
+
+#[test]
+fn a_reader_of_another_socket_breaks_a_hold_nobody_reads() {
+    // Nothing but a read of socket 1 waits behind socket 0's unread data: socket 1's data is
+    // behind the hold. Its reader finds nothing for the hold limit, then socket 0 fails
+    // rather than socket 1 waiting for good without an error.
+    let (mut r, other, rest) = hold_with_a_second_socket();
+    let id = quectel_bc20::ConnectId::new(0).unwrap();
+    // Nothing waits at first: no deadline, and the hold lasts (an hour here).
+    assert_eq!(r.e.poll_timeout(), None);
+    r.jump(3_600_000);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    // The first read of socket 1 after that hour does not find the hold old: its wait
+    // starts at the next look.
+    let mut buf = [0u8; 16];
+    assert_eq!(r.e.recv(other, &mut buf), Ok(0));
+    let mut reads = |r: &mut Rig| assert_eq!(r.e.recv(other, &mut buf), Ok(0));
+    r.jump(1);
+    reads(&mut r);
+    hold_gives_way(&mut r, id, 0, |r| reads(r));
+    assert!(r.events().contains(&Event::Failed(id, Error::Overflow)));
+    // Output flows: socket 0's push is dropped, socket 1's data behind it arrives.
+    r.rx_bytes(&rest);
+    assert_eq!(r.recv_all(other), b"hello");
+    let mut buf = [0u8; 2000];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(1000), "the data before the hold");
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Overflow));
+}
+
+#[test]
+fn a_hold_with_a_reader_of_another_socket_lasts_while_the_socket_is_read() {
+    // The held socket's reader comes every minute, the other socket's every 10 ms: no data
+    // is dropped, and each hold starts the other reader's wait anew.
+    let (mut r, other, rest) = hold_with_a_second_socket();
+    let id = quectel_bc20::ConnectId::new(0).unwrap();
+    let mut buf = [0u8; 16];
+    for _ in 0..(60_000 / 10) {
+        assert_eq!(r.e.recv(other, &mut buf), Ok(0));
+        r.advance(10);
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    let mut got = r.recv_all(id);
+    r.rx_bytes(&rest);
+    got.extend(r.recv_all(id));
+    assert_eq!(got, [0x77; 2000]);
+    assert_eq!(r.recv_all(other), b"hello");
+    assert!(r.events().iter().all(|e| !matches!(e, Event::Failed(..))));
+}
+
 #[test]
 fn a_reader_that_comes_every_minute_never_loses_held_data() {
     // A superloop polled every minute reads the socket on every round, but its other call

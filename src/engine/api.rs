@@ -286,6 +286,11 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if n > 0 {
             return Ok(n);
         }
+        if !out.is_empty() && self.st.stalled.is_some_and(|h| h != id) {
+            // A reader of this socket may be waiting for data behind output held back for
+            // another: it counts, as a command does, towards that hold's limit.
+            self.st.hold_reader_came = true;
+        }
         let s = self.socket(id).ok_or(Error::Closed)?;
         match s.phase {
             SocketPhase::Connected | SocketPhase::Opening => Ok(0),

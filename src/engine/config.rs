@@ -64,11 +64,13 @@ pub struct Config {
     pub wake_answer_ms: u32,
     /// Direct push: how long past its own timeout a command's answer (or a send's `SEND OK`)
     /// may wait behind module output held back for a socket whose receive buffer is full (the
-    /// driver reads nothing meanwhile, so that no byte is lost). Then that socket fails with
-    /// [`Error::Overflow`] (its data so far is read first; what the module pushes for it from
-    /// then on is dropped), and the rest of the output flows again: an application that does
-    /// not read one socket cannot hold every other request back for good. With nothing
-    /// waiting, output stays held until the socket is read or closed. The default, 2
+    /// driver reads nothing meanwhile, so that no byte is lost), and how long a read of
+    /// another socket may find nothing meanwhile (its data may be behind the hold). Then that
+    /// socket fails with [`Error::Overflow`] (its data so far is read first; what the module
+    /// pushes for it from then on is dropped), and the rest of the output flows again: an
+    /// application that does not read one socket cannot hold every other request or socket
+    /// back for good. With nothing waiting, output stays held until the socket is read or
+    /// closed. The default, 2
     /// minutes, is longer than the longest poll period the blocking stack is made for (a
     /// minute), so that a superloop that reads each socket on every round never loses data
     /// to it.

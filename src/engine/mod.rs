@@ -23,7 +23,8 @@
 //!   socket's receive buffer is full (direct push): read that socket, and offer the rest again
 //!   once there is room, and after each [`Engine::handle_timeout`]. Nothing is dropped to make
 //!   room, unless a command's answer waits behind the held output for
-//!   [`Config::hold_limit_ms`] past its timeout: then that socket fails with
+//!   [`Config::hold_limit_ms`] past its timeout, or a read of another socket finds nothing
+//!   for that long: then that socket fails with
 //!   [`Error::Overflow`] at `handle_timeout`, and output flows again. When a UART read fails (an
 //!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
 //!   nothing must be joined across the place.
@@ -254,6 +255,13 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// Module output is held back until the application reads this socket (direct push, its
     /// receive buffer full).
     stalled: Option<ConnectId>,
+    /// Since when a read of another socket has found nothing while output is held back
+    /// (it may be waiting for data behind the hold); counts only while `stalled`, set anew
+    /// with each hold.
+    hold_reader: Stamp,
+    /// Such a read came since the last look: `hold_reader` starts at the next (a read has
+    /// no clock, and `now` may be old while everything waits).
+    hold_reader_came: bool,
     events: Deque<Event, 8>,
     traffic: Traffic,
     /// Parse context changes to apply after the current frame.
@@ -407,6 +415,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 collected: None,
                 next_ticket: 1,
                 stalled: None,
+                hold_reader: Stamp::NONE,
+                hold_reader_came: false,
                 events: Deque::new(),
                 traffic: Traffic::ZERO,
                 ctx,

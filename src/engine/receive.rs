@@ -13,7 +13,7 @@ use crate::wire::{Malformed, Payload};
 
 use super::jobs::Job;
 use super::socket::{Intake, SocketPhase};
-use super::{Event, Sink, State};
+use super::{Event, Sink, Stamp, State};
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// False when `frame` cannot be taken yet: pushed data for a socket whose buffer has no
@@ -47,6 +47,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 id
             );
             self.stalled = Some(id);
+            self.hold_reader = Stamp::NONE;
+            self.hold_reader_came = false;
             self.event(Event::Stalled(id));
         }
     }

@@ -172,8 +172,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// When output held back stops holding up the answer of the command in flight, the
-    /// `SEND OK` of a send or the answer of a wake-up `AT`:
-    /// [`Config::hold_limit_ms`](super::Config) after the earliest of their deadlines.
+    /// `SEND OK` of a send, the answer of a wake-up `AT` or a reader of another socket:
+    /// [`Config::hold_limit_ms`](super::Config) after the earliest of their deadlines (the
+    /// reader's: when it first found nothing).
     fn hold_broken_at(&self) -> Option<Millis> {
         self.stalled?;
         let mut d = Millis::MAX;
@@ -181,6 +182,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.inflight.as_ref().and_then(|f| f.deadline.get()),
             self.send_wait.map(|(_, _, t)| t),
             self.waking.and_then(|w| w.deadline.get()),
+            self.hold_reader.get(),
         ]
         .into_iter()
         .flatten()
@@ -190,7 +192,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         (d != Millis::MAX).then(|| later(d, u64::from(self.config.hold_limit_ms)))
     }
 
-    /// Break a hold that has kept the command in flight from its answer for too long: the
+    /// Break a hold that has kept the command in flight from its answer (or a reader of
+    /// another socket from its data) for too long: the
     /// socket nobody reads fails with [`Error::Overflow`] (its data so far stays readable,
     /// what comes for it from now on is dropped) and output flows again. True when it did;
     /// the caller then frames what is staged.
@@ -198,11 +201,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(id) = self.stalled else {
             return false;
         };
+        if core::mem::take(&mut self.hold_reader_came) {
+            self.hold_reader = self.hold_reader.earliest(self.now);
+        }
         if !self.hold_broken_at().is_some_and(|t| self.passed(t)) {
             return false;
         }
         crate::fmt::warn!(
-            "bc20: socket {} not read while a command waited behind its data; dropping it",
+            "bc20: socket {} not read while others waited behind its data; dropping it",
             id
         );
         self.fail_socket(id, Error::Overflow, true);
