@@ -21,6 +21,19 @@
 //! that does not answer the resynchronising `AT`) returns [`Error::Timeout`] once that has
 //! lasted [`Bc20::set_wait_limit`], so `nb::block!` cannot hang on a dead module.
 //!
+//! # Sleeping modules and slow callers
+//!
+//! A module that sleeps is woken ahead of a command with `AT` until it answers, then a short
+//! quiet time (see [`crate::engine::Config::wake`]); each step needs a look at the line. A
+//! caller that comes back [`WAKE_IN_CALL_GAP_MS`] or more after its last call (a superloop
+//! with a period of 50 ms or longer) would find the module asleep again at each step, so
+//! such a call finishes a wake-up before it returns: it reads the UART and looks at the line,
+//! calling [`Clock::idle`] between looks, until the wake-up is over (the command written) or
+//! for at most twice [`Config::wake_answer_ms`] plus 200 ms (800 ms at the defaults; about
+//! 100 ms for a module that answers at once). Callers that come back sooner are never held
+//! up: the wake-up then takes a few calls. Nothing waits like this when the module does not
+//! sleep.
+//!
 //! Methods that the traits define as blocking (`close`, UDP `connect`) and the extra methods
 //! (ping, NTP…) wait in a loop that calls [`Clock::idle`]; each wait is bounded by the engine's
 //! deadlines plus [`Bc20::set_wait_limit`]'s safety net.
@@ -39,8 +52,8 @@ use crate::clock::Clock;
 #[cfg(feature = "ping")]
 use crate::engine::PingOutcome;
 use crate::engine::{
-    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, Reply, Request,
-    SocketInfo, SocketPhase, Ticket,
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, LOOK_GRACE_MS, Reply,
+    Request, SocketInfo, SocketPhase, Ticket,
 };
 use crate::error::Error;
 #[cfg(feature = "ntp")]
@@ -71,10 +84,19 @@ pub struct Bc20<
     wait_limit_ms: u64,
     /// Since when an `nb` call has found the command slot taken: one per socket, then DNS.
     busy_since: [u64; crate::types::SOCKET_COUNT + 1],
+    /// When the driver last pumped (see [`WAKE_IN_CALL_GAP_MS`]).
+    last_pump: u64,
+    /// The caller came back after [`WAKE_IN_CALL_GAP_MS`] or more, and has not shown a
+    /// faster pace since (pumps within the same millisecond belong to the same call).
+    slow_caller: bool,
 }
 
 /// `busy_since` of a slot that is not waiting.
 const NOT_BUSY: u64 = u64::MAX;
+
+/// A call that comes this long (ms) or more after the previous one finishes a wake-up of the
+/// module before it returns (see the module docs, "Sleeping modules and slow callers").
+pub const WAKE_IN_CALL_GAP_MS: u64 = LOOK_GRACE_MS;
 
 /// A host name's length and FNV-1a hash: enough to tell a repeated `nb` call for the same
 /// name from a call for another one, without keeping the name (up to 255 bytes).
@@ -124,6 +146,8 @@ where
             dns: None,
             wait_limit_ms: 180_000,
             busy_since: [NOT_BUSY; crate::types::SOCKET_COUNT + 1],
+            last_pump: 0,
+            slow_caller: true,
         }
     }
 
@@ -139,6 +163,8 @@ where
             dns: self.dns,
             wait_limit_ms: self.wait_limit_ms,
             busy_since: self.busy_since,
+            last_pump: self.last_pump,
+            slow_caller: self.slow_caller,
         }
     }
 }
@@ -184,6 +210,32 @@ where
 
     fn pump(&mut self) -> Result<(), Error> {
         let now = self.clock.now_ms();
+        match now.saturating_sub(self.last_pump) {
+            0 => {}
+            gap => self.slow_caller = gap >= WAKE_IN_CALL_GAP_MS,
+        }
+        let r = self.pump_at(now);
+        if self.slow_caller && r.is_ok() {
+            // Each step of a wake-up needs a look at the line, and a module that sleeps
+            // sooner than the caller comes back would be asleep again at every step: finish
+            // it here, bounded (a module that does not answer is the engine's to time out).
+            let cfg = self.engine.config();
+            let limit = 2 * u64::from(cfg.wake_answer_ms) + 4 * LOOK_GRACE_MS;
+            while self.engine.is_waking() && self.clock.now_ms().saturating_sub(now) < limit {
+                self.clock.idle();
+                let t = self.clock.now_ms();
+                if let Err(e) = self.pump_at(t) {
+                    self.last_pump = t;
+                    return Err(e);
+                }
+            }
+        }
+        self.last_pump = self.clock.now_ms();
+        r
+    }
+
+    /// Read what the UART has, apply deadlines at `now`, write what the engine has.
+    fn pump_at(&mut self, now: u64) -> Result<(), Error> {
         loop {
             // Nothing is read while output is held back (no room): the bytes staged then
             // include a whole frame waiting for its reader, which a read error must not touch.

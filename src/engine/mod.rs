@@ -691,6 +691,15 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         core::mem::take(&mut self.st.wake_request)
     }
 
+    /// True while the engine wakes the module ahead of a command (`AT` until it answers, then
+    /// a short quiet time before the command). Each step needs a look at the line
+    /// ([`Engine::handle_timeout`] after reading the UART), and a module that sleeps sooner
+    /// than the caller looks again is asleep again at the next step: a caller that looks
+    /// rarely should keep looking until this ends (the blocking stack does).
+    pub fn is_waking(&self) -> bool {
+        self.st.waking.is_some()
+    }
+
     // ----- time -----
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work.
