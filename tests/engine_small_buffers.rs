@@ -3,80 +3,26 @@
 //! and holds the module's output back in the middle of it while the buffer is full. A
 //! datagram larger than the buffer is truncated, as a UDP socket does.
 
-use quectel_bc20::engine::{Config, Engine, Event, Reply, Request, SocketPhase};
-use quectel_bc20::{AccessMode, ConnectId, DataFormat, Error, ServiceType};
+use quectel_bc20::engine::{Config, Event, Reply, Request, SocketPhase};
+use quectel_bc20::{ConnectId, DataFormat, Error, ServiceType};
+
+mod engine_support;
 
 /// Two sockets of 256-byte buffers.
-type Small = Engine<2, 256, 512, 256>;
+type Rig = engine_support::Rig<2, 256, 512, 256>;
 
-struct Rig {
-    e: Small,
-    now: u64,
+/// Brought up in direct push, socket 0 open over `service`.
+fn open(service: ServiceType, recv_format: DataFormat) -> (Rig, ConnectId) {
+    Rig::sized_direct_push(
+        Config {
+            recv_format,
+            ..Config::default()
+        },
+        service,
+    )
 }
 
 impl Rig {
-    /// Brought up in direct push, socket 0 open over `service`.
-    fn open(service: ServiceType, recv_format: DataFormat) -> (Rig, ConnectId) {
-        let mut r = Rig {
-            e: Small::sized(Config {
-                access_mode: AccessMode::DirectPush,
-                recv_format,
-                ..Config::default()
-            }),
-            now: 0,
-        };
-        let hex = u8::from(recv_format == DataFormat::Hex);
-        for cmd in [
-            "AT".to_string(),
-            "ATE0".into(),
-            "AT+CMEE=1".into(),
-            format!("AT+QICFG=\"dataformat\",0,{hex}"),
-            "AT+QICFG=\"viewmode\",0".into(),
-            "AT+QICFG=\"showlength\",1".into(),
-            "AT+QISTATE?".into(),
-        ] {
-            r.expect(&cmd);
-            r.rx(b"\r\nOK\r\n");
-        }
-        assert!(r.e.is_ready());
-        let id = r.e.allocate(service).unwrap();
-        r.e.open(id, "127.0.0.1", 80).unwrap();
-        let kind = if service == ServiceType::Tcp {
-            "TCP"
-        } else {
-            "UDP"
-        };
-        r.expect(&format!("AT+QIOPEN=1,0,\"{kind}\",\"127.0.0.1\",80,0,1"));
-        r.rx(b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
-        assert_eq!(r.e.phase(id), SocketPhase::Connected);
-        (r, id)
-    }
-
-    fn expect(&mut self, cmd: &str) {
-        let mut got = Vec::new();
-        while !got.ends_with(b"\r") {
-            let Some(b) = self.e.poll_transmit(self.now) else {
-                break;
-            };
-            let b = b.to_vec();
-            self.e.transmitted(b.len(), self.now);
-            got.extend(b);
-        }
-        assert_eq!(String::from_utf8_lossy(&got), format!("{cmd}\r"));
-    }
-
-    fn rx(&mut self, b: &[u8]) {
-        assert_eq!(self.e.handle_rx(b, self.now), b.len());
-    }
-
-    fn advance(&mut self, ms: u64) {
-        let end = self.now + ms;
-        while self.now < end {
-            self.now = (self.now + 10).min(end);
-            self.e.handle_timeout(self.now);
-        }
-    }
-
     /// Offer `stream` in reads of `read` bytes, reading the socket `take` bytes at a time
     /// whenever the engine holds back; returns what the socket gave, and its end.
     fn pump(
@@ -178,14 +124,14 @@ fn pushes_larger_than_the_buffer_arrive_whole_in_order() {
             DataFormat::Text
         };
         for (read, take) in [(64, 100), (1, 7), (4096, 256), (333, 1)] {
-            let (mut r, id) = Rig::open(ServiceType::Tcp, format);
+            let (mut r, id) = open(ServiceType::Tcp, format);
             let (stream, want) = pushes(&[1500, 10, 700, 256, 257, 1], hex);
             let (got, end) = r.pump(id, &stream, read, take);
             assert_eq!(end, None, "hex {hex}, reads of {read}, takes of {take}");
             assert_eq!(got, want, "hex {hex}, reads of {read}, takes of {take}");
             assert_eq!(r.e.phase(id), SocketPhase::Connected);
             assert!(r.e.traffic().payload_received == want.len() as u64);
-            let (mut r, id) = Rig::open(ServiceType::Tcp, format);
+            let (mut r, id) = open(ServiceType::Tcp, format);
             let got = r.pump_staged(id, &stream, read, take);
             assert_eq!(
                 got, want,
@@ -198,7 +144,7 @@ fn pushes_larger_than_the_buffer_arrive_whole_in_order() {
 
 #[test]
 fn a_push_larger_than_the_buffer_waits_for_room_in_the_middle() {
-    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Text);
+    let (mut r, id) = open(ServiceType::Tcp, DataFormat::Text);
     let (stream, want) = pushes(&[1000], false);
     let taken = r.e.handle_rx(&stream, r.now);
     assert!(taken < stream.len());
@@ -218,7 +164,7 @@ fn a_push_larger_than_the_buffer_waits_for_room_in_the_middle() {
 fn a_broken_end_after_data_handed_on_fails_the_socket_after_it() {
     // Data larger than the buffer is handed on before its end is seen: when the end is not
     // what the layout requires, what came before stays delivered and the socket fails.
-    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Hex);
+    let (mut r, id) = open(ServiceType::Tcp, DataFormat::Hex);
     let mut stream = b"\r\n+QIURC: \"recv\",0,400\r\n".to_vec();
     stream.extend(b"AB".repeat(300));
     stream.extend(b"ZZ");
@@ -234,14 +180,14 @@ fn a_broken_end_after_data_handed_on_fails_the_socket_after_it() {
 
 #[test]
 fn a_datagram_larger_than_the_buffer_is_truncated_not_held() {
-    let (mut r, id) = Rig::open(ServiceType::Udp, DataFormat::Text);
+    let (mut r, id) = open(ServiceType::Udp, DataFormat::Text);
     let (stream, want) = pushes(&[1000, 20], false);
     let taken = r.e.handle_rx(&stream, r.now);
     let mut buf = [0u8; 2000];
     assert_eq!(r.e.recv(id, &mut buf), Ok(256));
     assert_eq!(&buf[..256], &want[..256]);
     // The next datagram waited for room.
-    r.rx(&stream[taken..]);
+    r.rx_bytes(&stream[taken..]);
     assert_eq!(r.e.recv(id, &mut buf), Ok(20));
     assert_eq!(&buf[..20], &want[1000..]);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
@@ -249,7 +195,7 @@ fn a_datagram_larger_than_the_buffer_is_truncated_not_held() {
 
 #[test]
 fn a_push_nobody_reads_gives_way_to_a_waiting_command() {
-    let (mut r, id) = Rig::open(ServiceType::Tcp, DataFormat::Text);
+    let (mut r, id) = open(ServiceType::Tcp, DataFormat::Text);
     let t = r.e.start(Request::Registration).unwrap();
     r.expect("AT+CEREG?");
     let (stream, want) = pushes(&[1000], false);
@@ -258,7 +204,7 @@ fn a_push_nobody_reads_gives_way_to_a_waiting_command() {
     let limit = u64::from(Config::DEFAULT.hold_limit_ms);
     r.advance(2_000 + limit + 200);
     assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Overflow));
-    r.rx(&[&stream[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat());
+    r.rx_bytes(&[&stream[taken..], b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"].concat());
     assert!(matches!(
         r.e.take_reply(t),
         Some(Ok(Reply::Registration(_)))

@@ -2,9 +2,11 @@
 //! time. Expect these bytes, answer those, inject this URC.
 #![allow(dead_code)]
 
-use quectel_bc20::ConnectId;
-use quectel_bc20::ServiceType;
-use quectel_bc20::engine::{Config, Engine, Event, LOOK_GRACE_MS, SocketPhase};
+use quectel_bc20::engine::{
+    Config, DEFAULT_RX, DEFAULT_SOCKETS, DEFAULT_STAGING, DEFAULT_TX, Engine, Event, LOOK_GRACE_MS,
+    SocketPhase,
+};
+use quectel_bc20::{ConnectId, DataFormat, ServiceType};
 
 /// How much later than its nominal deadline a wait is judged passed by a caller that watches
 /// the line all along (see `LOOK_GRACE_MS`).
@@ -13,17 +15,21 @@ pub const LATE: u64 = 2 * LOOK_GRACE_MS;
 /// Steps of [`Rig::advance`]: the caller looks at the line this often.
 pub const STEP_MS: u64 = 10;
 
-pub struct Rig {
-    pub e: Engine,
+/// The engine of the sizes its type names (the defaults unless a test names others) and
+/// the time.
+pub struct Rig<
+    const N: usize = DEFAULT_SOCKETS,
+    const RX: usize = DEFAULT_RX,
+    const TX: usize = DEFAULT_TX,
+    const ST: usize = DEFAULT_STAGING,
+> {
+    pub e: Engine<N, RX, TX, ST>,
     pub now: u64,
 }
 
 impl Rig {
     pub fn new(config: Config) -> Self {
-        Rig {
-            e: Engine::new(config),
-            now: 0,
-        }
+        Rig::sized(config)
     }
 
     /// A rig whose module has answered the start-up sequence.
@@ -46,6 +52,47 @@ impl Rig {
         r
     }
 
+    /// A rig in direct push brought up, with TCP socket 0 connected to 127.0.0.1:80.
+    pub fn direct_push() -> (Self, ConnectId) {
+        Rig::direct_push_with(Config::default())
+    }
+
+    /// [`Rig::direct_push`] with `config` otherwise.
+    pub fn direct_push_with(config: Config) -> (Self, ConnectId) {
+        Rig::sized_direct_push(config, ServiceType::Tcp)
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const ST: usize> Rig<N, RX, TX, ST> {
+    /// A rig of these sizes at time 0, nothing sent yet.
+    pub fn sized(config: Config) -> Self {
+        Rig {
+            e: Engine::sized(config),
+            now: 0,
+        }
+    }
+
+    /// Brought up in direct push with `config` otherwise, socket 0 open over `service` to
+    /// 127.0.0.1:80.
+    pub fn sized_direct_push(config: Config, service: ServiceType) -> (Self, ConnectId) {
+        let mut r = Rig::sized(Config {
+            access_mode: quectel_bc20::AccessMode::DirectPush,
+            ..config
+        });
+        r.bring_up();
+        let id = r.e.allocate(service).unwrap();
+        r.e.open(id, "127.0.0.1", 80).unwrap();
+        let kind = if service == ServiceType::Tcp {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        r.expect(&format!("AT+QIOPEN=1,0,\"{kind}\",\"127.0.0.1\",80,0,1"));
+        r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected);
+        (r, id)
+    }
+
     /// The first start-up: the settings, then the question for sockets left over from a
     /// previous run (none).
     pub fn bring_up(&mut self) {
@@ -62,15 +109,16 @@ impl Rig {
     }
 
     fn settings(&mut self) {
+        let hex = u8::from(self.e.config().recv_format == DataFormat::Hex);
         for cmd in [
-            "AT",
-            "ATE0",
-            "AT+CMEE=1",
-            "AT+QICFG=\"dataformat\",0,0",
-            "AT+QICFG=\"viewmode\",0",
-            "AT+QICFG=\"showlength\",1",
+            "AT".to_string(),
+            "ATE0".into(),
+            "AT+CMEE=1".into(),
+            format!("AT+QICFG=\"dataformat\",0,{hex}"),
+            "AT+QICFG=\"viewmode\",0".into(),
+            "AT+QICFG=\"showlength\",1".into(),
         ] {
-            self.expect(cmd);
+            self.expect(&cmd);
             self.rx("\r\nOK\r\n");
         }
     }
@@ -139,25 +187,6 @@ impl Rig {
 
     pub fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.e.poll_event()).collect()
-    }
-
-    /// A rig in direct push brought up, with TCP socket 0 connected to 127.0.0.1:80.
-    pub fn direct_push() -> (Self, ConnectId) {
-        Rig::direct_push_with(Config::default())
-    }
-
-    /// [`Rig::direct_push`] with `config` otherwise.
-    pub fn direct_push_with(config: Config) -> (Self, ConnectId) {
-        let mut r = Rig::new(Config {
-            access_mode: quectel_bc20::AccessMode::DirectPush,
-            ..config
-        });
-        r.bring_up();
-        let id = r.e.allocate(ServiceType::Tcp).unwrap();
-        r.e.open(id, "127.0.0.1", 80).unwrap();
-        r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",80,0,1");
-        r.rx("\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n");
-        (r, id)
     }
 
     /// The engine goes on: a plain `AT` gets its `OK`.
