@@ -62,9 +62,9 @@ pub enum Error {
     /// Direct push: the socket's receive buffer stayed full while a command's answer (or a
     /// `SEND OK`) waited behind its data in the module's output, for
     /// [`Config::hold_limit_ms`](crate::engine::Config::hold_limit_ms) past its timeout, or
-    /// while a reader of another socket found nothing for that long. The
-    /// data received before is still read first; what the module pushed for the socket from
-    /// then on was dropped.
+    /// while a reader of another socket found nothing for that long. The data received
+    /// before is still read first; what the module pushed for the socket from then on was
+    /// dropped.
     Overflow,
     /// The socket is not connected, or the peer closed it and its data has been read.
     Closed,

@@ -70,10 +70,9 @@ pub struct Config {
     /// pushes for it from then on is dropped), and the rest of the output flows again: an
     /// application that does not read one socket cannot hold every other request or socket
     /// back for good. With nothing waiting, output stays held until the socket is read or
-    /// closed. The default, 2
-    /// minutes, is longer than the longest poll period the blocking stack is made for (a
-    /// minute), so that a superloop that reads each socket on every round never loses data
-    /// to it.
+    /// closed. The default, 2 minutes, is longer than the longest poll period the blocking
+    /// stack is made for (a minute), so that a superloop that reads each socket on every
+    /// round never loses data to it.
     pub hold_limit_ms: u32,
 }
 

@@ -24,10 +24,10 @@
 //!   once there is room, and after each [`Engine::handle_timeout`]. Nothing is dropped to make
 //!   room, unless a command's answer waits behind the held output for
 //!   [`Config::hold_limit_ms`] past its timeout, or a read of another socket finds nothing
-//!   for that long: then that socket fails with
-//!   [`Error::Overflow`] at `handle_timeout`, and output flows again. When a UART read fails (an
-//!   overrun, a framing error), call [`Engine::note_rx_gap`]: bytes may be missing there, and
-//!   nothing must be joined across the place.
+//!   for that long: then that socket fails with [`Error::Overflow`] at `handle_timeout`, and
+//!   output flows again. When a UART read fails (an overrun, a framing error), call
+//!   [`Engine::note_rx_gap`]: bytes may be missing there, and nothing must be joined across
+//!   the place.
 //! - **Output.** Write [`Engine::poll_transmit`]'s bytes to the UART and report how many went
 //!   out with [`Engine::transmitted`]; repeat until it gives nothing (a send command comes in
 //!   several pieces).

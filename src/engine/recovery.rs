@@ -193,10 +193,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// Break a hold that has kept the command in flight from its answer (or a reader of
-    /// another socket from its data) for too long: the
-    /// socket nobody reads fails with [`Error::Overflow`] (its data so far stays readable,
-    /// what comes for it from now on is dropped) and output flows again. True when it did;
-    /// the caller then frames what is staged.
+    /// another socket from its data) for too long: the socket nobody reads fails with
+    /// [`Error::Overflow`] (its data so far stays readable, what comes for it from now on is
+    /// dropped) and output flows again. True when it did; the caller then frames what is
+    /// staged.
     pub(super) fn break_hold(&mut self) -> bool {
         let Some(id) = self.stalled else {
             return false;
