@@ -192,7 +192,9 @@ where
         self.wait_limit_ms = ms;
     }
 
-    /// Move bytes both ways and apply deadlines, without waiting.
+    /// Move bytes both ways and apply deadlines, without waiting (except to finish a wake-up
+    /// of a sleeping module when the caller comes rarely: see "Sleeping modules and slow
+    /// callers" in the module docs).
     ///
     /// Everything the UART has ready is read before any deadline is judged, so an answer that
     /// arrived while the caller was busy elsewhere is never declared late: the driver works
