@@ -5,7 +5,8 @@
 //! [`embedded_nal::Dns`] for all five sockets, so `minimq` and other `nb` clients run on it
 //! unchanged. Every trait method first pumps the UART (reads only what
 //! [`ReadReady`] says is there, writes what the engine has) and returns
-//! [`nb::Error::WouldBlock`] instead of spinning wherever the trait allows.
+//! [`nb::Error::WouldBlock`] instead of spinning wherever the trait allows (the one wait is a
+//! wake-up of a sleeping module for a caller that comes rarely, see below).
 //!
 //! # `nb` contract for `send`
 //!
