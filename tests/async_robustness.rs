@@ -453,6 +453,47 @@ async fn an_overrun_the_uart_reports_never_splices_two_pushes() {
     runner.abort();
 }
 
+/// Direct push with a hold limit of 1.5 s.
+fn short_hold_limit() -> engine::Config {
+    engine::Config {
+        access_mode: AccessMode::DirectPush,
+        hold_limit_ms: 1_500,
+        ..engine::Config::default()
+    }
+}
+
+/// Write two chunks of 1000 bytes to an echo connection: their echoes do not fit the
+/// 1,536-byte buffer together, so the second holds the module's output back. Returns what
+/// was sent.
+async fn fill_with_echoes<C: Write<Error = Error>>(conn: &mut C, seed: u64) -> Vec<u8> {
+    let sent = pattern(2000, seed);
+    for half in sent.chunks(1000) {
+        within(STEP, "write a", conn.write_all(half)).await.unwrap();
+        within(STEP, "flush a", conn.flush()).await.unwrap();
+    }
+    sent
+}
+
+/// The unread connection failed with `Overflow` once the hold gave way: the echo it had
+/// (at least the first 1000 bytes, unchanged) is read first, then the error.
+async fn unread_connection_failed<C: Read<Error = Error>>(conn: &mut C, sent: &[u8]) {
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    let end = loop {
+        match within(STEP, "read a", conn.read(&mut buf)).await {
+            Ok(0) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(end, Some(Error::Overflow), "{} bytes read", got.len());
+    assert!(
+        got.len() >= 1000 && sent.starts_with(&got),
+        "{} bytes",
+        got.len()
+    );
+}
+
 /// Direct push: a connection whose data nobody reads holds the module's output back, and a
 /// request behind it (here the open of a second connection) would wait for it for good.
 /// After `Config::hold_limit_ms` the unread connection fails with `Overflow` (the data it had
@@ -460,21 +501,12 @@ async fn an_overrun_the_uart_reports_never_splices_two_pushes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_nobody_reads_cannot_hold_other_requests_back_for_good() {
     let (port, _reports) = async_support::tcp_echo_reporting().await;
-    let config = engine::Config {
-        access_mode: AccessMode::DirectPush,
-        hold_limit_ms: 1_500,
-        ..engine::Config::default()
-    };
-    let h: async_support::Harness = async_support::start(sim::Config::default(), config).await;
+    let h: async_support::Harness =
+        async_support::start(sim::Config::default(), short_hold_limit()).await;
     let mut a = within(STEP, "connect a", h.stack.connect(loopback(port)))
         .await
         .unwrap();
-    // Two echoes of 1000 bytes do not fit the 1,536-byte buffer together.
-    let sent = pattern(2000, 9);
-    for half in sent.chunks(1000) {
-        within(STEP, "write a", a.write_all(half)).await.unwrap();
-        within(STEP, "flush a", a.flush()).await.unwrap();
-    }
+    let sent = fill_with_echoes(&mut a, 9).await;
     // Give the echo time to come back and fill the buffer (over loopback it takes a few
     // milliseconds; the margin is for a loaded machine).
     tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -493,20 +525,7 @@ async fn a_connection_nobody_reads_cannot_hold_other_requests_back_for_good() {
     let mut buf = [0u8; 64];
     let n = within(STEP, "read b", b.read(&mut buf)).await.unwrap();
     assert_eq!(&buf[..n], &b"still here"[..n]);
-    let mut got = Vec::new();
-    let end = loop {
-        match within(STEP, "read a", a.read(&mut buf)).await {
-            Ok(0) => break None,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => break Some(e),
-        }
-    };
-    assert_eq!(end, Some(Error::Overflow), "{} bytes read", got.len());
-    assert!(
-        got.len() >= 1000 && sent.starts_with(&got),
-        "{} bytes",
-        got.len()
-    );
+    unread_connection_failed(&mut a, &sent).await;
 }
 
 /// A TCP server on 127.0.0.1 that writes `data` to each connection `after` it is accepted,
@@ -534,12 +553,8 @@ async fn says_after(data: &'static [u8], after: Duration) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_nobody_reads_cannot_hold_another_connections_data_back_for_good() {
     let (port, _reports) = async_support::tcp_echo_reporting().await;
-    let config = engine::Config {
-        access_mode: AccessMode::DirectPush,
-        hold_limit_ms: 1_500,
-        ..engine::Config::default()
-    };
-    let h: async_support::Harness = async_support::start(sim::Config::default(), config).await;
+    let h: async_support::Harness =
+        async_support::start(sim::Config::default(), short_hold_limit()).await;
     let mut a = within(STEP, "connect a", h.stack.connect(loopback(port)))
         .await
         .unwrap();
@@ -547,13 +562,8 @@ async fn a_connection_nobody_reads_cannot_hold_another_connections_data_back_for
     let mut b = within(STEP, "connect b", h.stack.connect(loopback(late)))
         .await
         .unwrap();
-    // Two echoes of 1000 bytes do not fit a's 1,536-byte buffer together; b's data comes
-    // after them.
-    let sent = pattern(2000, 5);
-    for half in sent.chunks(1000) {
-        within(STEP, "write a", a.write_all(half)).await.unwrap();
-        within(STEP, "flush a", a.flush()).await.unwrap();
-    }
+    // b's data comes after a's echoes.
+    let sent = fill_with_echoes(&mut a, 5).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let started = std::time::Instant::now();
     let mut buf = [0u8; 64];
@@ -562,20 +572,7 @@ async fn a_connection_nobody_reads_cannot_hold_another_connections_data_back_for
         .unwrap();
     assert_eq!(&buf[..n], &b"hello from b"[..n]);
     assert!(started.elapsed() >= Duration::from_millis(1_000));
-    let mut got = Vec::new();
-    let end = loop {
-        match within(STEP, "read a", a.read(&mut buf)).await {
-            Ok(0) => break None,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => break Some(e),
-        }
-    };
-    assert_eq!(end, Some(Error::Overflow), "{} bytes read", got.len());
-    assert!(
-        got.len() >= 1000 && sent.starts_with(&got),
-        "{} bytes",
-        got.len()
-    );
+    unread_connection_failed(&mut a, &sent).await;
 }
 
 /// Direct push into socket buffers smaller than what the module pushes at once (the emulator
