@@ -241,24 +241,25 @@ fn a_sleeping_module_loses_nothing_across_long_idle() {
     }
 }
 
-/// A sleeping module under a superloop that calls the driver only every `period` ms: each
-/// step of a wake-up takes a call (the module's answer is read a call after the `AT`, and the
-/// line is seen quiet at the call after that), so the module must stay awake for about two
-/// periods. Inside that envelope the data moves, with the default configuration even for a
-/// module that sleeps much sooner than `quiet_ms` (80 ms, under a busy loop); outside it every
-/// operation still ends, with `Timeout`, never `WouldBlock` for ever.
+/// A sleeping module under a superloop that calls the driver only every `period` ms. Each
+/// step of a wake-up needs a look at the line; across calls that needs a module that stays
+/// awake for about two periods (until 2026-12-03 the cases of 200 and 600 ms below ended in
+/// `Timeout`), so a call that comes 50 ms or more after the last finishes the wake-up before
+/// it returns. The data moves with the default configuration, no command timing out, for
+/// modules that sleep after 80 ms to 1 s and superloops of 1 ms to a minute.
 #[test]
-fn a_sleeping_module_under_a_slow_superloop_moves_data_or_says_why() {
-    for (sleep_ms, period, works) in [
-        (80u64, 1u64, true),
-        (300, 100, true),
-        (300, 140, true),
-        (1_000, 450, true),
-        (300, 200, true),
-        (1_000, 600, true),
-        (100, 2_000, true),
-        (400, 2_000, true),
-        (300, 60_000, true),
+fn a_sleeping_module_under_a_slow_superloop_moves_data() {
+    for (sleep_ms, period) in [
+        (80u64, 1u64),
+        (300, 100),
+        (300, 140),
+        (1_000, 450),
+        (300, 200),
+        (1_000, 600),
+        (80, 2_000),
+        (100, 2_000),
+        (400, 2_000),
+        (300, 60_000),
     ] {
         let port = echo_server();
         let sim_config = sim::Config {
@@ -274,7 +275,7 @@ fn a_sleeping_module_under_a_slow_superloop_moves_data_or_says_why() {
         let mut s = connect(&mut r, port);
         let mut buf = [0u8; 512];
         let case = format!("sleep {sleep_ms} ms, poll every {period} ms");
-        let outcome = (|| {
+        let outcome: Result<(), Error> = (|| {
             for round in 0..3u64 {
                 r.work(2_000); // asleep by now
                 let data = payload(200, round);
@@ -290,14 +291,10 @@ fn a_sleeping_module_under_a_slow_superloop_moves_data_or_says_why() {
             }
             Ok(())
         })();
-        if works {
-            assert_eq!(outcome, Ok(()), "{case}");
-            let t = r.d.engine().traffic();
-            assert_eq!(t.timeouts, 0, "{case}: {t:?}");
-            assert!(t.wakes > 0 || t.resent > 0, "{case}: never asleep? {t:?}");
-        } else {
-            assert_eq!(outcome, Err(Error::Timeout), "{case}");
-        }
+        assert_eq!(outcome, Ok(()), "{case}");
+        let t = r.d.engine().traffic();
+        assert_eq!(t.timeouts, 0, "{case}: {t:?}");
+        assert!(t.wakes > 0 || t.resent > 0, "{case}: never asleep? {t:?}");
     }
 }
 
