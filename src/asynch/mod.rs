@@ -420,7 +420,8 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
 
     /// Resolve `host` (IPv4 only; a dotted address is returned as is).
     async fn resolve(&self, host: &str) -> Result<Ipv4Addr, Error> {
-        if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        // A dotted address is its own answer (parsed by hand: `core`'s parser is larger).
+        if let Some(ip) = crate::wire::addr::ipv4(host.as_bytes()) {
             return Ok(ip);
         }
         self.request(Request::Dns(host)).await?.into_address()

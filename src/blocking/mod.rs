@@ -527,7 +527,8 @@ where
     }
 
     fn resolve(&mut self, host: &str) -> nb::Result<core::net::IpAddr, Error> {
-        if let Ok(ip) = host.parse::<core::net::Ipv4Addr>() {
+        // A dotted address is its own answer (parsed by hand: `core`'s parser is larger).
+        if let Some(ip) = crate::wire::addr::ipv4(host.as_bytes()) {
             return Ok(ip.into());
         }
         self.poll()?;
