@@ -1623,3 +1623,195 @@ fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
     assert_eq!(r.recv_all(id), vec![b'y'; 1000]);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
 }
+
+// ----- pushed data whose header lied or came damaged -----
+
+fn open_tcp(r: &mut Rig, mode: u8) -> ConnectId {
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect(&format!(
+        "AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,{mode}"
+    ));
+    r.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
+    id
+}
+
+/// The data a socket hands out, then how it ends (`Ok` while it goes on).
+fn drain(r: &mut Rig, id: ConnectId) -> (Vec<u8>, Result<(), Error>) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 300];
+    loop {
+        match r.e.recv(id, &mut buf) {
+            Ok(0) => return (out, Ok(())),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return (out, Err(e)),
+        }
+    }
+}
+
+#[test]
+fn a_push_whose_length_was_not_its_datas_fails_its_socket_after_the_data() {
+    // The module starts whatever it prints after pushed data with a line end; anything else
+    // is the data running on past a length that was short (a digit lost on the line), or
+    // the next frame taken into a length that was long. Fed whole, and a byte at a time.
+    let cases: [(&str, &[u8], &[u8]); 5] = [
+        (
+            "short, text runs on",
+            b"\r\n+QIURC: \"recv\",0,3\r\nhello world\r\n\r\n+QIURC: \"recv\",0,5\r\nworld",
+            b"hel",
+        ),
+        (
+            "short, binary runs on",
+            b"\r\n+QIURC: \"recv\",0,3\r\nhel\x00\x01\xff\r\n\r\n+QIURC: \"recv\",0,2\r\nxy",
+            b"hel",
+        ),
+        (
+            "short, behind whole pushes with a sibling's line end",
+            b"\r\n+QIURC: \"recv\",0,3\r\nhel\r\n\r\n+QIURC: \"recv\",0,2\r\nlo\r\n\
+              \r\n+QIURC: \"recv\",0,3\r\nabcde\r\n",
+            b"helloabc",
+        ),
+        (
+            "long, takes the next answer's line end",
+            b"\r\n+QIURC: \"recv\",0,9\r\nhello\r\n\r\nSEND OK\r\n",
+            b"hello\r\n\r\n",
+        ),
+        (
+            "long, in the middle of the next header",
+            b"\r\n+QIURC: \"recv\",0,12\r\nhello\r\n\r\n+QIURC: \"recv\",0,5\r\nworld",
+            b"hello\r\n\r\n+QI",
+        ),
+    ];
+    for (name, input, delivered) in cases {
+        for bytewise in [false, true] {
+            let (mut r, id) = Rig::direct_push();
+            if bytewise {
+                for b in input {
+                    r.rx_bytes(&[*b]);
+                }
+            } else {
+                r.rx_bytes(input);
+            }
+            let events = r.events();
+            assert!(
+                events.contains(&Event::BadPayload(Some(id))),
+                "{name} ({bytewise}): {events:?}"
+            );
+            // What came before the fault is the socket's; then it says where it went wrong.
+            assert_eq!(
+                drain(&mut r, id),
+                (delivered.to_vec(), Err(Error::Malformed)),
+                "{name} ({bytewise})"
+            );
+            r.expect("AT+QICLOSE=0");
+        }
+    }
+}
+
+#[test]
+fn pushes_followed_by_a_line_end_or_an_echo_are_whole() {
+    let cases: [(&str, &[u8]); 5] = [
+        (
+            "BC20 layout",
+            b"\r\n+QIURC: \"recv\",0,5\r\nhello\r\n+QIURC: \"recv\",0,3\r\nabc\r\n\r\nSEND OK\r\n",
+        ),
+        (
+            "sibling's line end",
+            b"\r\n+QIURC: \"recv\",0,5\r\nhello\r\n\r\n+QIURC: \"recv\",0,3\r\nabc\r\n",
+        ),
+        (
+            "data that ends in a line end",
+            b"\r\n+QIURC: \"recv\",0,7\r\nhello\r\n\r\n+QIURC: \"recv\",0,1\r\na\r\n",
+        ),
+        (
+            "an echo right after (echo on)",
+            b"\r\n+QIURC: \"recv\",0,8\r\nhelloabcAT+CEREG?\r\r\n+CEREG: 0,1\r\n",
+        ),
+        (
+            "a lone line feed",
+            b"\r\n+QIURC: \"recv\",0,8\r\nhelloabc\n+CEREG: 0,1\r\n",
+        ),
+    ];
+    for (name, input) in cases {
+        let (mut r, id) = Rig::direct_push();
+        r.rx_bytes(input);
+        assert!(!bad_payload_seen(&mut r), "{name}");
+        let (data, end) = drain(&mut r, id);
+        assert_eq!(end, Ok(()), "{name}");
+        assert_eq!(data.len(), 8, "{name}: {data:?}");
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{name}");
+    }
+}
+
+#[test]
+fn a_damaged_push_header_fails_the_socket_it_names() {
+    // The header's start damaged on the line: its data is read as lines and dropped, and the
+    // stream would go on past the hole.
+    for header in [
+        "+QIURX: \"recv\",1,5",
+        "+QIURC: \"rexv\",1,5",
+        "+QIURC: \"recv\u{7},1,5",
+        "QIURC: \"recv\",1,5",
+    ] {
+        let (mut r, first) = Rig::direct_push();
+        let second = open_tcp(&mut r, 1);
+        let input = format!(
+            "\r\n+QIURC: \"recv\",1,3\r\nabc\r\n{header}\r\nworld\r\n\
+             \r\n+QIURC: \"recv\",0,2\r\nok\r\n"
+        );
+        r.rx_bytes(input.as_bytes());
+        assert!(
+            r.events().contains(&Event::BadPayload(Some(second))),
+            "{header:?}"
+        );
+        assert_eq!(
+            drain(&mut r, second),
+            (b"abc".to_vec(), Err(Error::Malformed)),
+            "{header:?}"
+        );
+        // The other socket goes on.
+        assert_eq!(drain(&mut r, first), (b"ok".to_vec(), Ok(())), "{header:?}");
+    }
+}
+
+#[test]
+fn a_push_header_with_its_id_damaged_fails_every_tcp_socket_in_direct_push() {
+    let (mut r, first) = Rig::direct_push();
+    let second = open_tcp(&mut r, 1);
+    let udp = open_udp(&mut r, 1);
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",0,2\r\nok\r\n+QIURC: \"recv\",\xb0,5\r\nworld\r\n");
+    assert_eq!(
+        drain(&mut r, first),
+        (b"ok".to_vec(), Err(Error::Malformed))
+    );
+    assert_eq!(drain(&mut r, second), (Vec::new(), Err(Error::Malformed)));
+    // A datagram lost is a datagram lost, as on any network: UDP goes on.
+    assert_eq!(r.e.phase(udp), SocketPhase::Connected);
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",2,4\r\nping\r\n");
+    assert_eq!(drain(&mut r, udp), (b"ping".to_vec(), Ok(())));
+}
+
+#[test]
+fn lines_that_only_look_damaged_fail_nothing() {
+    // Unknown URCs, lines ending in two numbers after a number, and push-shaped damage in
+    // buffer access (where the data waits in the module, and is read again).
+    let (mut r, id) = Rig::direct_push();
+    r.rx_bytes(
+        b"\r\n+CSCON: 0\r\n\r\n+QNBIOTEVENT: \"ENTER PSM\"\r\n\r\n+QXYZ: 1,0,1,600\r\n\
+          \r\n+QIURC: \"incoming\",1,0,\"10.0.0.1\",5000\r\n\r\n+QIURC: \"recv\",0,2\r\nok\r\n",
+    );
+    assert!(!bad_payload_seen(&mut r));
+    assert_eq!(drain(&mut r, id), (b"ok".to_vec(), Ok(())));
+    // A noise byte before a header is dropped, and the header read whole.
+    r.rx_bytes(b"\r\n\x01+QIURC: \"recv\",0,5\r\nworld\r\n");
+    assert!(!bad_payload_seen(&mut r));
+    assert_eq!(drain(&mut r, id), (b"world".to_vec(), Ok(())));
+
+    let mut r = Rig::ready();
+    let id = r.open();
+    r.rx("\r\n+QIURX: \"recv\",0,5\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    r.expect("AT+QIRD=0,512");
+    r.rx("\r\n+QIRD: 5\r\nhello\r\n\r\nOK\r\n");
+    assert_eq!(r.recv_all(id), b"hello");
+}

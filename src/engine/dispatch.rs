@@ -248,6 +248,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             Frame::Unknown(line) => {
                 crate::fmt::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
                 self.recheck_reads();
+                self.damaged_line(line);
             }
             Frame::Malformed { line, why } => {
                 crate::fmt::warn!(
@@ -256,6 +257,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     crate::fmt::Printable(line)
                 );
                 self.recheck_reads();
+                self.damaged_line(line);
             }
             Frame::Overlong => {
                 crate::fmt::warn!("bc20: overlong line skipped");

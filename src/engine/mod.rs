@@ -319,6 +319,10 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The last item was the end of pushed data (a blank line now is its line end, not an
     /// answer).
     after_push: bool,
+    /// The socket whose pushed data ended last, until the next byte of output is seen: the
+    /// module starts everything it prints after a push with a line end (see
+    /// `State::check_after_push`).
+    push_check: Option<ConnectId>,
     /// A `+QIRD` answer came with no read in flight and ended: the next `OK` is its own, not
     /// the answer to the command in flight (see `start_late_read`). Until a command is
     /// written after it: the module prints that `OK` right after the data.
@@ -443,6 +447,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 undrained: 0,
                 user_waiting_since: Stamp::NONE,
                 after_push: false,
+                push_check: None,
                 late_ok_owed: false,
                 owed: None,
                 send_owed: Stamp::NONE,
@@ -514,6 +519,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         if self.st.stalled.is_none() {
             self.drop_staged(self.link.len);
             self.st.lost_in_gap();
+            // What follows the gap says nothing of where the last push ended.
+            self.st.push_check = None;
         }
         // The gap may have swallowed the answer of the command in flight: what follows is
         // never taken for the bare answer of a module asleep, which would send the command
@@ -780,6 +787,11 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
             let room = if parser.payload_hex() { 2 * free } else { free };
             rest = rest.get(..room.min(left)).unwrap_or(rest);
         }
+        if st.push_check.is_some()
+            && let Some(&first) = rest.first()
+        {
+            st.check_after_push(first);
+        }
         let item = parser.stream(rest);
         match item {
             Stream::NeedMore => break,
@@ -789,6 +801,7 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
                     crate::fmt::Printable(&rest[..consumed])
                 );
                 st.recheck_reads();
+                st.damaged_line(rest.get(..consumed).unwrap_or_default());
             }
             Stream::Frame { frame, consumed } => {
                 if !st.accepts(&frame) {

@@ -223,6 +223,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         };
         self.after_push = !sink.read;
+        if !sink.read && result.is_ok() {
+            self.push_check = sink.id;
+        }
         if sink.late && result.is_ok() {
             self.late_ok_owed = true;
         }
@@ -261,6 +264,70 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
                 // The bytes the module handed out are lost to the stream: say so.
                 self.fail_socket(id, Error::Malformed, true);
+            }
+        }
+    }
+
+    /// `first`: the first byte of output after pushed data for socket `push_check` ended.
+    /// The module starts everything it prints with a line end (a sibling's line end after
+    /// the data, the next URC's or answer's before it), or, with echo on, with the echo of a
+    /// command. Anything else is the push's own data running on, or data of the next frame
+    /// taken for it: its announced length was not the data's (a digit lost or changed on the
+    /// line, or a module that miscounts). The data was delivered as it came (holding it back
+    /// until more output arrives could hold it for good), so the socket fails after it: the
+    /// stream went wrong there, and nothing else would say so.
+    pub(super) fn check_after_push(&mut self, first: u8) {
+        let Some(id) = self.push_check.take() else {
+            return;
+        };
+        if matches!(first, b'\r' | b'\n' | b'A' | b'a') {
+            return;
+        }
+        crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
+        self.fail_pushed(id);
+    }
+
+    /// Pushed data for socket `id` is known to be lost or wrong: say so, and fail the socket
+    /// (a stream cannot go on past it; nor can a socket whose datagram was cut or run on).
+    fn fail_pushed(&mut self, id: ConnectId) {
+        if self.sockets.get(id.index()).is_some_and(|s| s.takes_data()) {
+            self.event(Event::BadPayload(Some(id)));
+            self.fail_socket(id, Error::Malformed, true);
+        }
+    }
+
+    /// A line the parser could not read came: in direct push it may have been a
+    /// `+QIURC: "recv",<id>,<len>` damaged on the line, whose data is then lost (it is read
+    /// as lines, and dropped). A line that still ends the way that header does (`,<id>,<len>`
+    /// after a non-digit: no other line the module prints ends so) fails the socket it names
+    /// when that socket takes pushes, or every TCP socket in direct push when the id is not
+    /// one (a damaged id: which socket lost data cannot be told). UDP loses a datagram, as a
+    /// network may.
+    pub(super) fn damaged_line(&mut self, line: &[u8]) {
+        let Some(id) = push_header_tail(line) else {
+            return;
+        };
+        let pushes =
+            |s: &super::socket::Socket<RX, TX>| s.mode == AccessMode::DirectPush && s.takes_data();
+        match id.and_then(|id| Some((id, self.sockets.get(id.index())?))) {
+            Some((id, s)) if pushes(s) => {
+                if !s.is_udp() {
+                    crate::fmt::warn!("bc20: a damaged line may have been a push for {}", id);
+                    self.fail_pushed(id);
+                }
+            }
+            Some(_) => {}
+            None => {
+                for id in ConnectId::ALL {
+                    if self
+                        .sockets
+                        .get(id.index())
+                        .is_some_and(|s| pushes(s) && s.service == ServiceType::Tcp)
+                    {
+                        crate::fmt::warn!("bc20: a damaged push header; {} fails", id);
+                        self.fail_pushed(id);
+                    }
+                }
             }
         }
     }
@@ -386,6 +453,26 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
         }
     }
+}
+
+/// `Some(id)` when `line` ends as a direct-push header does: `,<id>,<len>` with `<id>` one
+/// byte (`None` inside when it is no socket id), `<len>` one to five digits, and no digit
+/// before the first comma (`+QIURC: "recv",0,512`, its start damaged). Lines of other URCs
+/// and answers that end in two numbers have a number before them (`"dnsgip",0,1,600`).
+fn push_header_tail(line: &[u8]) -> Option<Option<ConnectId>> {
+    let line = line.trim_ascii_end();
+    let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 5 {
+        return None;
+    }
+    let head = line.len() - digits;
+    let [.., before, b',', id, b','] = line.get(..head)? else {
+        return None;
+    };
+    if before.is_ascii_digit() {
+        return None;
+    }
+    Some(id.checked_sub(b'0').and_then(ConnectId::new))
 }
 
 impl Sink {
