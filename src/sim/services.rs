@@ -77,6 +77,29 @@ pub(crate) fn resolve(r: &Resolver, host: &str) -> Result<Vec<Ipv4Addr>, u16> {
     if v.is_empty() { Err(fail) } else { Ok(v) }
 }
 
+/// The answer of `AT+QIDNSGIP` for `host`, as late lines.
+fn report_dns(r: &Resolver, host: &str, rep: &Reporter) {
+    match resolve(r, host) {
+        Ok(ips) => {
+            let ttl = if host.parse::<Ipv4Addr>().is_ok() {
+                0
+            } else {
+                r.ttl
+            };
+            rep.line(format!("+QIURC: \"dnsgip\",0,{},{ttl}", ips.len()));
+            for (k, ip) in ips.iter().enumerate() {
+                let l = format!("+QIURC: \"dnsgip\",\"{ip}\"");
+                if k + 1 == ips.len() {
+                    rep.finish(l, false);
+                } else {
+                    rep.line(l);
+                }
+            }
+        }
+        Err(code) => rep.finish(format!("+QIURC: \"dnsgip\",{code},0,0"), false),
+    }
+}
+
 /// Sends the late lines of one operation back to the state machine.
 #[derive(Debug, Clone)]
 pub(crate) struct Reporter {
@@ -152,25 +175,14 @@ impl Sim {
         self.ok(now);
         let rep = self.reporter(Op::Dns);
         let r = self.cfg.net_view().resolver;
-        std::thread::spawn(move || match resolve(&r, &host) {
-            Ok(ips) => {
-                let ttl = if host.parse::<Ipv4Addr>().is_ok() {
-                    0
-                } else {
-                    r.ttl
-                };
-                rep.line(format!("+QIURC: \"dnsgip\",0,{},{ttl}", ips.len()));
-                for (k, ip) in ips.iter().enumerate() {
-                    let l = format!("+QIURC: \"dnsgip\",\"{ip}\"");
-                    if k + 1 == ips.len() {
-                        rep.finish(l, false);
-                    } else {
-                        rep.line(l);
-                    }
-                }
-            }
-            Err(code) => rep.finish(format!("+QIURC: \"dnsgip\",{code},0,0"), false),
-        });
+        // A name the host resolver is not asked for is answered at once, so the answer's
+        // place in (virtual) time does not depend on when a helper thread gets to run; only
+        // the host resolver, which may block, runs on one.
+        if r.use_host && host.parse::<Ipv4Addr>().is_err() && !r.overrides.contains_key(&host) {
+            std::thread::spawn(move || report_dns(&r, &host, &rep));
+        } else {
+            report_dns(&r, &host, &rep);
+        }
         Ok(())
     }
 
