@@ -1815,3 +1815,34 @@ fn lines_that_only_look_damaged_fail_nothing() {
     r.rx("\r\n+QIRD: 5\r\nhello\r\n\r\nOK\r\n");
     assert_eq!(r.recv_all(id), b"hello");
 }
+
+#[test]
+fn a_push_for_a_socket_never_opened_fails_the_tcp_sockets_in_direct_push() {
+    // '0' with one bit flipped is '1', '2' or '4': a push for a socket the driver never
+    // opened came with its id damaged, and whose data it was cannot be told.
+    for flipped in [1, 2, 4] {
+        let (mut r, id) = Rig::direct_push();
+        r.rx_bytes(b"\r\n+QIURC: \"recv\",0,2\r\nok\r\n");
+        r.rx_bytes(format!("\r\n+QIURC: \"recv\",{flipped},5\r\nworld\r\n").as_bytes());
+        assert!(r.events().contains(&Event::BadPayload(Some(id))));
+        assert_eq!(drain(&mut r, id), (b"ok".to_vec(), Err(Error::Malformed)));
+    }
+}
+
+#[test]
+fn pushes_for_a_socket_being_closed_fail_nothing() {
+    let (mut r, first) = Rig::direct_push();
+    let second = open_tcp(&mut r, 1);
+    // Data still on its way while the socket closes, and after a close the module refused
+    // (it may still hold the socket): dropped, and nobody else's.
+    r.e.close(second).unwrap();
+    r.expect("AT+QICLOSE=1");
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",1,5\r\nworld\r\n\r\nERROR\r\n");
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",1,5\r\nworld\r\n");
+    r.expect("AT+QICLOSE=1");
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",1,5\r\nworld\r\n\r\nOK\r\n\r\nCLOSE OK\r\n");
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",0,2\r\nok\r\n");
+    assert!(!bad_payload_seen(&mut r));
+    assert_eq!(drain(&mut r, first), (b"ok".to_vec(), Ok(())));
+    assert_eq!(r.e.phase(first), SocketPhase::Connected);
+}

@@ -101,6 +101,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         );
                         // Perhaps a damaged id: the announcement was another socket's.
                         self.recheck_reads();
+                        // With a length it may have been a push (the parse context takes a
+                        // socket that is not open for one in buffer access).
+                        if matches!(frame, Frame::RecvNotify { len: Some(_), .. }) {
+                            self.push_for_nobody(id);
+                        }
                     }
                 }
             }

@@ -148,13 +148,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
                 self.start_payload(id, usize::from(len), true, false);
             }
-            _ => {
+            s => {
                 crate::fmt::warn!(
                     "bc20: {} bytes pushed for socket {}, which is not open (or failed)",
                     len,
                     id
                 );
                 self.sink = Some(Sink::drop());
+                if s.is_none_or(|s| !s.in_use()) {
+                    self.push_for_nobody(id);
+                }
             }
         }
     }
@@ -307,27 +310,36 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(id) = push_header_tail(line) else {
             return;
         };
-        let pushes =
-            |s: &super::socket::Socket<RX, TX>| s.mode == AccessMode::DirectPush && s.takes_data();
         match id.and_then(|id| Some((id, self.sockets.get(id.index())?))) {
-            Some((id, s)) if pushes(s) => {
+            Some((id, s)) if s.mode == AccessMode::DirectPush && s.takes_data() => {
                 if !s.is_udp() {
                     crate::fmt::warn!("bc20: a damaged line may have been a push for {}", id);
                     self.fail_pushed(id);
                 }
             }
             Some(_) => {}
-            None => {
-                for id in ConnectId::ALL {
-                    if self
-                        .sockets
-                        .get(id.index())
-                        .is_some_and(|s| pushes(s) && s.service == ServiceType::Tcp)
-                    {
-                        crate::fmt::warn!("bc20: a damaged push header; {} fails", id);
-                        self.fail_pushed(id);
-                    }
-                }
+            None => self.fail_push_sockets(),
+        }
+    }
+
+    /// Data was pushed for socket `id`, which is not open. The module pushes only for
+    /// sockets it holds: one the driver never opened or saw closed (none left over from a
+    /// previous run, no close refused) is a socket id damaged on the line.
+    pub(super) fn push_for_nobody(&mut self, id: ConnectId) {
+        if (self.stale | self.reclosing) & (1u8 << id.index()) == 0 {
+            self.fail_push_sockets();
+        }
+    }
+
+    /// Pushed data was lost and whose it was cannot be told: every TCP socket in direct push
+    /// fails. UDP loses a datagram, as a network may.
+    fn fail_push_sockets(&mut self) {
+        for id in ConnectId::ALL {
+            if self.sockets.get(id.index()).is_some_and(|s| {
+                s.mode == AccessMode::DirectPush && s.takes_data() && s.service == ServiceType::Tcp
+            }) {
+                crate::fmt::warn!("bc20: pushed data lost, perhaps {}'s; it fails", id);
+                self.fail_pushed(id);
             }
         }
     }
