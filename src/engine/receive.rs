@@ -274,7 +274,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// `first`: the first byte of output after pushed data for socket `push_check` ended.
     /// The module starts everything it prints with a line end (a sibling's line end after
     /// the data, the next URC's or answer's before it), or, with echo on, with the echo of a
-    /// command. Anything else is the push's own data running on, or data of the next frame
+    /// command, or with a send prompt (`> `, which the parser takes without a line end too).
+    /// Anything else is the push's own data running on, or data of the next frame
     /// taken for it: its announced length was not the data's (a digit lost or changed on the
     /// line, or a module that miscounts). The data was delivered as it came (holding it back
     /// until more output arrives could hold it for good), so the socket fails after it: the
@@ -283,7 +284,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(id) = self.push_check.take() else {
             return;
         };
-        if matches!(first, b'\r' | b'\n' | b'A' | b'a') {
+        if matches!(first, b'\r' | b'\n' | b'A' | b'a' | b'>') {
             return;
         }
         crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
