@@ -23,14 +23,23 @@ fn push_config() -> Config {
     }
 }
 
-fn open_udp(r: &mut Rig, mode: u8) -> ConnectId {
-    let id = r.e.allocate(ServiceType::Udp).unwrap();
-    r.e.open(id, "127.0.0.1", 9000).unwrap();
+/// Open a socket of `service` in access mode `mode` (0 or 1), and answer success.
+fn open_service(r: &mut Rig, service: ServiceType, mode: u8) -> ConnectId {
+    let (kind, port) = match service {
+        ServiceType::Udp => ("UDP", 9000),
+        _ => ("TCP", 8062),
+    };
+    let id = r.e.allocate(service).unwrap();
+    r.e.open(id, "127.0.0.1", port).unwrap();
     r.expect(&format!(
-        "AT+QIOPEN=1,{id},\"UDP\",\"127.0.0.1\",9000,0,{mode}"
+        "AT+QIOPEN=1,{id},\"{kind}\",\"127.0.0.1\",{port},0,{mode}"
     ));
     r.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
     id
+}
+
+fn open_udp(r: &mut Rig, mode: u8) -> ConnectId {
+    open_service(r, ServiceType::Udp, mode)
 }
 
 // ----- 1: time is judged after the line is read -----
@@ -1626,16 +1635,6 @@ fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
 
 // ----- pushed data whose header lied or came damaged -----
 
-fn open_tcp(r: &mut Rig, mode: u8) -> ConnectId {
-    let id = r.e.allocate(ServiceType::Tcp).unwrap();
-    r.e.open(id, "127.0.0.1", 8062).unwrap();
-    r.expect(&format!(
-        "AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,{mode}"
-    ));
-    r.rx(&format!("\r\nOK\r\n\r\n+QIOPEN: {id},0\r\n"));
-    id
-}
-
 /// The data a socket hands out, then how it ends (`Ok` while it goes on).
 fn drain(r: &mut Rig, id: ConnectId) -> (Vec<u8>, Result<(), Error>) {
     let mut out = Vec::new();
@@ -1709,8 +1708,8 @@ fn a_push_whose_length_was_not_its_datas_fails_its_socket_after_the_data() {
 }
 
 #[test]
-fn pushes_followed_by_a_line_end_or_an_echo_are_whole() {
-    let cases: [(&str, &[u8]); 5] = [
+fn pushes_followed_by_a_line_end_an_echo_or_a_prompt_are_whole() {
+    let cases: [(&str, &[u8]); 6] = [
         (
             "BC20 layout",
             b"\r\n+QIURC: \"recv\",0,5\r\nhello\r\n+QIURC: \"recv\",0,3\r\nabc\r\n\r\nSEND OK\r\n",
@@ -1730,6 +1729,10 @@ fn pushes_followed_by_a_line_end_or_an_echo_are_whole() {
         (
             "a lone line feed",
             b"\r\n+QIURC: \"recv\",0,8\r\nhelloabc\n+CEREG: 0,1\r\n",
+        ),
+        (
+            "a bare send prompt",
+            b"\r\n+QIURC: \"recv\",0,8\r\nhelloabc> ",
         ),
     ];
     for (name, input) in cases {
@@ -1754,7 +1757,7 @@ fn a_damaged_push_header_fails_the_socket_it_names() {
         "QIURC: \"recv\",1,5",
     ] {
         let (mut r, first) = Rig::direct_push();
-        let second = open_tcp(&mut r, 1);
+        let second = open_service(&mut r, ServiceType::Tcp, 1);
         let input = format!(
             "\r\n+QIURC: \"recv\",1,3\r\nabc\r\n{header}\r\nworld\r\n\
              \r\n+QIURC: \"recv\",0,2\r\nok\r\n"
@@ -1777,7 +1780,7 @@ fn a_damaged_push_header_fails_the_socket_it_names() {
 #[test]
 fn a_push_header_with_its_id_damaged_fails_every_tcp_socket_in_direct_push() {
     let (mut r, first) = Rig::direct_push();
-    let second = open_tcp(&mut r, 1);
+    let second = open_service(&mut r, ServiceType::Tcp, 1);
     let udp = open_udp(&mut r, 1);
     r.rx_bytes(b"\r\n+QIURC: \"recv\",0,2\r\nok\r\n+QIURC: \"recv\",\xb0,5\r\nworld\r\n");
     assert_eq!(
@@ -1832,7 +1835,7 @@ fn a_push_for_a_socket_never_opened_fails_the_tcp_sockets_in_direct_push() {
 #[test]
 fn pushes_for_a_socket_being_closed_fail_nothing() {
     let (mut r, first) = Rig::direct_push();
-    let second = open_tcp(&mut r, 1);
+    let second = open_service(&mut r, ServiceType::Tcp, 1);
     // Data still on its way while the socket closes, and after a close the module refused
     // (it may still hold the socket): dropped, and nobody else's.
     r.e.close(second).unwrap();
