@@ -1649,58 +1649,67 @@ fn drain(r: &mut Rig, id: ConnectId) -> (Vec<u8>, Result<(), Error>) {
 }
 
 #[test]
-fn a_push_whose_length_was_not_its_datas_fails_its_socket_after_the_data() {
+fn a_push_whose_length_was_not_its_datas_fails_its_socket() {
     // The module starts whatever it prints after pushed data with a line end; anything else
     // is the data running on past a length that was short (a digit lost on the line), or
-    // the next frame taken into a length that was long. Fed whole, and a byte at a time.
-    let cases: [(&str, &[u8], &[u8]); 5] = [
+    // the next frame taken into a length that was long. Fed whole, the byte after the data
+    // is there when the data ends: the push is dropped, never handed out. Fed a byte at a
+    // time, the data is handed out as it ends (more output may be long in coming), and the
+    // socket fails after it.
+    // (name, module output, data handed out fed whole, fed a byte at a time)
+    type Case = (&'static str, &'static [u8], &'static [u8], &'static [u8]);
+    let cases: [Case; 5] = [
         (
             "short, text runs on",
             b"\r\n+QIURC: \"recv\",0,3\r\nhello world\r\n\r\n+QIURC: \"recv\",0,5\r\nworld",
+            b"",
             b"hel",
         ),
         (
             "short, binary runs on",
             b"\r\n+QIURC: \"recv\",0,3\r\nhel\x00\x01\xff\r\n\r\n+QIURC: \"recv\",0,2\r\nxy",
+            b"",
             b"hel",
         ),
         (
             "short, behind whole pushes with a sibling's line end",
             b"\r\n+QIURC: \"recv\",0,3\r\nhel\r\n\r\n+QIURC: \"recv\",0,2\r\nlo\r\n\
               \r\n+QIURC: \"recv\",0,3\r\nabcde\r\n",
+            b"hello",
             b"helloabc",
         ),
         (
             "long, takes the next answer's line end",
             b"\r\n+QIURC: \"recv\",0,9\r\nhello\r\n\r\nSEND OK\r\n",
+            b"",
             b"hello\r\n\r\n",
         ),
         (
             "long, in the middle of the next header",
             b"\r\n+QIURC: \"recv\",0,12\r\nhello\r\n\r\n+QIURC: \"recv\",0,5\r\nworld",
+            b"",
             b"hello\r\n\r\n+QI",
         ),
     ];
-    for (name, input, delivered) in cases {
-        for bytewise in [false, true] {
+    for (name, input, whole, bytewise) in cases {
+        for (fed, delivered) in [("whole", whole), ("bytewise", bytewise)] {
             let (mut r, id) = Rig::direct_push();
-            if bytewise {
+            if fed == "whole" {
+                r.rx_bytes(input);
+            } else {
                 for b in input {
                     r.rx_bytes(&[*b]);
                 }
-            } else {
-                r.rx_bytes(input);
             }
             let events = r.events();
             assert!(
                 events.contains(&Event::BadPayload(Some(id))),
-                "{name} ({bytewise}): {events:?}"
+                "{name} ({fed}): {events:?}"
             );
-            // What came before the fault is the socket's; then it says where it went wrong.
             assert_eq!(
                 drain(&mut r, id),
                 (delivered.to_vec(), Err(Error::Malformed)),
-                "{name} ({bytewise})"
+                "{name} ({fed})"
             );
             r.expect("AT+QICLOSE=0");
         }
@@ -1848,4 +1857,18 @@ fn pushes_for_a_socket_being_closed_fail_nothing() {
     assert!(!bad_payload_seen(&mut r));
     assert_eq!(drain(&mut r, first), (b"ok".to_vec(), Ok(())));
     assert_eq!(r.e.phase(first), SocketPhase::Connected);
+}
+
+#[test]
+fn a_datagram_pushed_with_a_wrong_length_is_never_handed_out() {
+    let (mut r, tcp) = Rig::direct_push();
+    let udp = open_udp(&mut r, 1);
+    r.rx_bytes(b"\r\n+QIURC: \"recv\",1,4\r\nping\r\n\r\n+QIURC: \"recv\",1,3\r\nhello\r\n");
+    assert!(r.events().contains(&Event::BadPayload(Some(udp))));
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(udp, &mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"ping");
+    assert_eq!(r.e.recv(udp, &mut buf), Err(Error::Malformed));
+    // The TCP socket beside it is not touched.
+    assert_eq!(r.e.phase(tcp), SocketPhase::Connected);
 }

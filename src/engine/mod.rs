@@ -820,7 +820,19 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
             }
             Stream::Data { data, .. } => st.on_data(data),
             Stream::Dropped { .. } => {}
-            Stream::End { result, .. } => st.on_end(result),
+            Stream::End { result, consumed } => {
+                // When the byte after pushed data is already here it is checked before the
+                // data is committed (see `State::check_after_push`): data that ran on past a
+                // wrong length, or was cut short, is then never handed out.
+                let next = rest.get(consumed).copied();
+                let result = match next {
+                    Some(b) if result.is_ok() && st.ending_push() && !receive::starts_output(b) => {
+                        Err(crate::wire::Malformed::Layout)
+                    }
+                    _ => result,
+                };
+                st.on_end(result);
+            }
         }
         pos += item.consumed();
     }

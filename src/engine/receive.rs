@@ -279,16 +279,22 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// taken for it: its announced length was not the data's (a digit lost or changed on the
     /// line, or a module that miscounts). The data was delivered as it came (holding it back
     /// until more output arrives could hold it for good), so the socket fails after it: the
-    /// stream went wrong there, and nothing else would say so.
+    /// stream went wrong there, and nothing else would say so. (When that byte came with the
+    /// data's end, `process` checked it before the data was committed, and dropped it.)
     pub(super) fn check_after_push(&mut self, first: u8) {
         let Some(id) = self.push_check.take() else {
             return;
         };
-        if matches!(first, b'\r' | b'\n' | b'A' | b'a' | b'>') {
+        if starts_output(first) {
             return;
         }
         crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
         self.fail_pushed(id);
+    }
+
+    /// True while the payload that ends now is pushed data (not a read's answer).
+    pub(super) fn ending_push(&self) -> bool {
+        self.sink.is_some_and(|k| !k.read)
     }
 
     /// Pushed data for socket `id` is known to be lost or wrong: say so, and fail the socket
@@ -466,6 +472,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
         }
     }
+}
+
+/// True when `b` can start what the module prints after pushed data: a line end, an echoed
+/// command (`AT`, `at`) or a send prompt (see `State::check_after_push`).
+pub(super) fn starts_output(b: u8) -> bool {
+    matches!(b, b'\r' | b'\n' | b'A' | b'a' | b'>')
 }
 
 /// `Some(id)` when `line` ends as a direct-push header does: `,<id>,<len>` with `<id>` one
