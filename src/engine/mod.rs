@@ -319,8 +319,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The last item was the end of pushed data (a blank line now is its line end, not an
     /// answer).
     after_push: bool,
-    /// The socket whose pushed data ended last, until the next byte of output is seen: the
-    /// module starts everything it prints after a push with a line end (see
+    /// The socket whose pushed data ended last, until the next two bytes of output are seen:
+    /// the module starts everything it prints after a push with a line end (see
     /// `State::check_after_push`).
     push_check: Option<ConnectId>,
     /// A `+QIRD` answer came with no read in flight and ended: the next `OK` is its own, not
@@ -787,10 +787,8 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
             let room = if parser.payload_hex() { 2 * free } else { free };
             rest = rest.get(..room.min(left)).unwrap_or(rest);
         }
-        if st.push_check.is_some()
-            && let Some(&first) = rest.first()
-        {
-            st.check_after_push(first);
+        if st.push_check.is_some() {
+            st.check_after_push(rest.get(..2).unwrap_or(rest));
         }
         let item = parser.stream(rest);
         match item {
@@ -824,12 +822,12 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
                 // When the byte after pushed data is already here it is checked before the
                 // data is committed (see `State::check_after_push`): data that ran on past a
                 // wrong length, or was cut short, is then never handed out.
-                let next = rest.get(consumed).copied();
-                let result = match next {
-                    Some(b) if result.is_ok() && st.ending_push() && !receive::starts_output(b) => {
-                        Err(crate::wire::Malformed::Layout)
-                    }
-                    _ => result,
+                let next = rest.get(consumed..).unwrap_or_default();
+                let result = if result.is_ok() && st.ending_push() && !receive::starts_output(next)
+                {
+                    Err(crate::wire::Malformed::Layout)
+                } else {
+                    result
                 };
                 st.on_end(result);
             }

@@ -271,25 +271,30 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
-    /// `first`: the first byte of output after pushed data for socket `push_check` ended.
-    /// The module starts everything it prints with a line end (a sibling's line end after
-    /// the data, the next URC's or answer's before it), or, with echo on, with the echo of a
-    /// command, or with a send prompt (`> `, which the parser takes without a line end too).
-    /// Anything else is the push's own data running on, or data of the next frame
-    /// taken for it: its announced length was not the data's (a digit lost or changed on the
-    /// line, or a module that miscounts). The data was delivered as it came (holding it back
-    /// until more output arrives could hold it for good), so the socket fails after it: the
-    /// stream went wrong there, and nothing else would say so. (When that byte came with the
-    /// data's end, `process` checked it before the data was committed, and dropped it.)
-    pub(super) fn check_after_push(&mut self, first: u8) {
-        let Some(id) = self.push_check.take() else {
+    /// `next`: the output after pushed data for socket `push_check` ended, as far as it has
+    /// come. The module starts everything it prints with CR LF (a sibling's line end after the
+    /// data, the next URC's or answer's before it), or, with echo on, with the echo of a
+    /// command (`AT`), or with a send prompt (`> `, which the parser takes without a line end
+    /// too). Anything else is the push's own data running on, or output taken into it: its
+    /// announced length was not the data's (a digit lost or changed on the line, or a module
+    /// that miscounts; a length one too long takes the CR and leaves the LF). The check ends
+    /// once two bytes have been seen. Each of those starts is an unfinished item on its own,
+    /// so a first byte that came alone is staged and seen again with the next. The data was
+    /// delivered as it came (holding it back until more output arrives could hold it for
+    /// good), so the socket fails after it: the stream went wrong there, and nothing else
+    /// would say so. (When those bytes came with the data's end, `process` checked them before
+    /// the data was committed, and dropped it.)
+    pub(super) fn check_after_push(&mut self, next: &[u8]) {
+        let Some(id) = self.push_check else {
             return;
         };
-        if starts_output(first) {
-            return;
+        if !starts_output(next) {
+            self.push_check = None;
+            crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
+            self.fail_pushed(id);
+        } else if next.len() >= 2 {
+            self.push_check = None;
         }
-        crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
-        self.fail_pushed(id);
     }
 
     /// True while the payload that ends now is pushed data (not a read's answer).
@@ -474,27 +479,49 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 }
 
-/// True when `b` can start what the module prints after pushed data: a line end, an echoed
-/// command (`AT`, `at`) or a send prompt (see `State::check_after_push`).
-pub(super) fn starts_output(b: u8) -> bool {
-    matches!(b, b'\r' | b'\n' | b'A' | b'a' | b'>')
+/// True when `next` (its first two bytes, or the one there is) can start what the module
+/// prints after pushed data: CR LF, an echoed command (`AT`, any case) or a send prompt
+/// (`> `); see `State::check_after_push`. Nothing yet is no sign of anything.
+pub(super) fn starts_output(next: &[u8]) -> bool {
+    matches!(
+        next,
+        [] | [b'\r' | b'A' | b'a' | b'>']
+            | [b'\r', b'\n', ..]
+            | [b'A' | b'a', b'T' | b't', ..]
+            | [b'>', b' ', ..]
+    )
 }
 
-/// `Some(id)` when `line` ends as a direct-push header does: `,<id>,<len>` with `<id>` one
-/// byte (`None` inside when it is no socket id), `<len>` one to five digits, and no digit
-/// before the first comma (`+QIURC: "recv",0,512`, its start damaged). Lines of other URCs
-/// and answers that end in two numbers have a number before them (`"dnsgip",0,1,600`).
+/// `Some(id)` when `line` may be a direct-push header damaged on the line (`None` inside when
+/// its socket id cannot be read): one that still starts `+QIURC: "recv"` (the damage came
+/// after it), or one that still ends `,<id>,<len>` with `<id>` one byte and `<len>` one to
+/// five digits, after a field that is not a number (its start damaged; even `"recv2,0,512`,
+/// its quote turned into a digit). Lines of other URCs and answers that end in two numbers
+/// end in three (`"dnsgip",0,1,600`, `+QISTATE`'s).
 fn push_header_tail(line: &[u8]) -> Option<Option<ConnectId>> {
     let line = line.trim_ascii_end();
+    let recv = line.starts_with(b"+QIURC: \"recv\"");
     let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 5 {
-        return None;
-    }
-    let head = line.len() - digits;
-    let [.., before, b',', id, b','] = line.get(..head)? else {
-        return None;
+    let tail = match line.get(..line.len() - digits) {
+        Some([before @ .., b',', id, b',']) if (1..=5).contains(&digits) => Some((before, *id)),
+        _ => None,
     };
-    if before.is_ascii_digit() {
+    let Some((before, id)) = tail else {
+        return recv.then_some(None);
+    };
+    // The field before: a number when it has digits back to a separator.
+    let digits_before = before
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let number = digits_before > 0
+        && before
+            .len()
+            .checked_sub(digits_before + 1)
+            .and_then(|i| before.get(i))
+            .is_none_or(|b| matches!(b, b',' | b' ' | b':' | b'"'));
+    if !recv && number {
         return None;
     }
     Some(id.checked_sub(b'0').and_then(ConnectId::new))
