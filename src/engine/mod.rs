@@ -819,7 +819,7 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
             Stream::Data { data, .. } => st.on_data(data),
             Stream::Dropped { .. } => {}
             Stream::End { result, consumed } => {
-                // When the byte after pushed data is already here it is checked before the
+                // When the bytes after pushed data are already here they are checked before the
                 // data is committed (see `State::check_after_push`): data that ran on past a
                 // wrong length, or was cut short, is then never handed out.
                 let next = rest.get(consumed..).unwrap_or_default();
