@@ -313,11 +313,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// A line the parser could not read came: in direct push it may have been a
     /// `+QIURC: "recv",<id>,<len>` damaged on the line, whose data is then lost (it is read
-    /// as lines, and dropped). A line that still ends the way that header does (`,<id>,<len>`
-    /// after a non-digit: no other line the module prints ends so) fails the socket it names
-    /// when that socket takes pushes, or every TCP socket in direct push when the id is not
-    /// one (a damaged id: which socket lost data cannot be told). UDP loses a datagram, as a
-    /// network may.
+    /// as lines, and dropped). A line that still looks like that header (see
+    /// `push_header_tail`) fails the socket it names when that socket takes pushes, or every
+    /// TCP socket in direct push when its id cannot be read or is no socket of the driver's
+    /// (which socket lost data cannot be told). UDP loses a datagram, as a network may.
     pub(super) fn damaged_line(&mut self, line: &[u8]) {
         let Some(id) = push_header_tail(line) else {
             return;
