@@ -1745,7 +1745,7 @@ fn pushes_followed_by_a_line_end_an_echo_or_a_prompt_are_whole() {
         ),
         (
             "an echo right after (echo on)",
-            b"\r\n+QIURC: \"recv\",0,8\r\nhelloabcAT+CEREG?\r\r\n+CEREG: 0,1\r\n",
+            b"\r\n+QIURC: \"recv\",0,8\r\nhelloabcAT+QISENDEX=0,2,6869\r\r\n",
         ),
         (
             "a bare send prompt",
@@ -1754,12 +1754,47 @@ fn pushes_followed_by_a_line_end_an_echo_or_a_prompt_are_whole() {
     ];
     for (name, input) in cases {
         let (mut r, id) = Rig::direct_push();
+        // A command on its way, so that an echo or a prompt may come.
+        r.e.send(id, b"hi").unwrap();
+        r.expect("AT+QISENDEX=0,2,6869");
         r.rx_bytes(input);
         assert!(!bad_payload_seen(&mut r), "{name}");
         let (data, end) = drain(&mut r, id);
         assert_eq!(end, Ok(()), "{name}");
         assert_eq!(data.len(), 8, "{name}: {data:?}");
         assert_eq!(r.e.phase(id), SocketPhase::Connected, "{name}");
+    }
+}
+
+#[test]
+fn a_push_cut_short_whose_tail_starts_like_an_echo_fails_when_no_command_is_on_its_way() {
+    // The module echoes (and prompts) only for a command it was sent. With none on its way,
+    // the tail of data whose length came short, starting `at` ("data") or `> ` (a quote),
+    // is data run on, not an echo: dropped and said, never read as lines and lost.
+    for (name, input) in [
+        (
+            "`at` in text",
+            &b"\r\n+QIURC: \"recv\",0,2\r\ndata\r\n\r\n+QIURC: \"recv\",0,2\r\nok"[..],
+        ),
+        ("`AT` in text", b"\r\n+QIURC: \"recv\",0,1\r\nSATURN\r\n"),
+        ("a quote", b"\r\n+QIURC: \"recv\",0,2\r\nx\n> quoted\r\n"),
+    ] {
+        for bytewise in [false, true] {
+            let (mut r, id) = Rig::direct_push();
+            if bytewise {
+                for b in input {
+                    r.rx_bytes(&[*b]);
+                }
+            } else {
+                r.rx_bytes(input);
+            }
+            assert!(
+                r.events().contains(&Event::BadPayload(Some(id))),
+                "{name} (bytewise {bytewise})"
+            );
+            let (_, end) = drain(&mut r, id);
+            assert_eq!(end, Err(Error::Malformed), "{name} (bytewise {bytewise})");
+        }
     }
 }
 

@@ -823,8 +823,7 @@ fn process<const S: usize, const RX: usize, const TX: usize>(
                 // data is committed (see `State::check_after_push`): data that ran on past a
                 // wrong length, or was cut short, is then never handed out.
                 let next = rest.get(consumed..).unwrap_or_default();
-                let result = if result.is_ok() && st.ending_push() && !receive::starts_output(next)
-                {
+                let result = if result.is_ok() && st.ending_push() && !st.output_may_start(next) {
                     Err(crate::wire::Malformed::Layout)
                 } else {
                     result

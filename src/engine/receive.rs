@@ -288,12 +288,28 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let Some(id) = self.push_check else {
             return;
         };
-        if !starts_output(next) {
+        if !self.output_may_start(next) {
             self.push_check = None;
             crate::fmt::warn!("bc20: pushed data for socket {} ran on past its length", id);
             self.fail_pushed(id);
         } else if next.len() >= 2 {
             self.push_check = None;
+        }
+    }
+
+    /// True when `next` (its first two bytes, or the one there is) can start what the module
+    /// prints after pushed data: CR LF, or, while a command of the driver's is on its way
+    /// (written or being written, and not answered; a wake-up `AT` counts), its echo (`AT`,
+    /// any case) or a send prompt (`> `). The module echoes and prompts only for a command it
+    /// was sent, so with none on its way the tail of a push cut short that happens to start
+    /// `at` or `> ` is not taken for one. Nothing yet is no sign of anything.
+    pub(super) fn output_may_start(&self, next: &[u8]) -> bool {
+        match next {
+            [] | [b'\r'] | [b'\r', b'\n', ..] => true,
+            [b'A' | b'a'] | [b'A' | b'a', b'T' | b't', ..] | [b'>'] | [b'>', b' ', ..] => {
+                self.inflight.is_some() || self.waking.is_some()
+            }
+            _ => false,
         }
     }
 
@@ -476,19 +492,6 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
         }
     }
-}
-
-/// True when `next` (its first two bytes, or the one there is) can start what the module
-/// prints after pushed data: CR LF, an echoed command (`AT`, any case) or a send prompt
-/// (`> `); see `State::check_after_push`. Nothing yet is no sign of anything.
-pub(super) fn starts_output(next: &[u8]) -> bool {
-    matches!(
-        next,
-        [] | [b'\r' | b'A' | b'a' | b'>']
-            | [b'\r', b'\n', ..]
-            | [b'A' | b'a', b'T' | b't', ..]
-            | [b'>', b' ', ..]
-    )
 }
 
 /// `Some(id)` when `line` may be a direct-push header damaged on the line (`None` inside when
