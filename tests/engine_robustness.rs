@@ -16,6 +16,20 @@ fn bad_payload_seen(r: &mut Rig) -> bool {
     r.events().iter().any(|e| matches!(e, Event::BadPayload(_)))
 }
 
+/// The connection audit that follows a line that may have been lost (see `engine::audit`):
+/// the module lists `ids` connected.
+fn audit_finds_connected(r: &mut Rig, ids: &[ConnectId]) {
+    r.expect("AT+QISTATE?");
+    let mut answer = String::new();
+    for id in ids {
+        answer.push_str(&format!(
+            "\r\n+QISTATE: {id},\"TCP\",\"93.184.216.34\",80,4000,2,1,0"
+        ));
+    }
+    answer.push_str("\r\n\r\nOK\r\n");
+    r.rx(&answer);
+}
+
 fn push_config() -> Config {
     Config {
         access_mode: AccessMode::DirectPush,
@@ -1087,6 +1101,7 @@ fn a_read_answered_by_a_stray_ok_still_gets_its_data() {
     sync_settles(&mut r);
     r.expect("AT+QIRD=0,512");
     r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    audit_finds_connected(&mut r, &[id]);
     r.advance(1_000);
     r.idle();
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
@@ -1116,6 +1131,7 @@ fn a_damaged_data_announcement_still_gets_its_socket_read() {
         assert_eq!(r.recv_all(id), b"hello", "{damaged:?}");
         r.expect("AT+QIRD=0,512");
         r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        audit_finds_connected(&mut r, &[id]);
         r.advance(1_000);
         r.idle();
     }
@@ -1138,6 +1154,7 @@ fn an_announcement_with_another_sockets_id_still_gets_the_data_read() {
     assert_eq!(r.recv_all(b), b"hello");
     r.expect(&format!("AT+QIRD={b},512"));
     r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    audit_finds_connected(&mut r, &[a, b]);
     // `a`'s empty read asked nothing more of `a`, and nothing loops.
     r.advance(1_000);
     r.idle();
@@ -1165,6 +1182,7 @@ fn an_announcement_flipped_onto_a_socket_with_data_still_gets_the_data_read() {
     r.rx("\r\n+QIRD: 3\r\nbye\r\n\r\nOK\r\n");
     r.expect(&format!("AT+QIRD={b},512"));
     r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    audit_finds_connected(&mut r, &[a, b]);
     assert_eq!(r.recv_all(a), b"helloworld");
     assert_eq!(r.recv_all(b), b"bye");
     // A socket read empty is announced again as usual: no extra reads.
@@ -1631,6 +1649,127 @@ fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
     assert_eq!(feed(&mut r, fed), more.len());
     assert_eq!(r.recv_all(id), vec![b'y'; 1000]);
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+// ----- a close announcement lost on the line -----
+
+/// The module's answer to `AT+QISTATE?` listing socket `id` in `state`.
+fn audit_answer(r: &mut Rig, id: ConnectId, state: u8) {
+    r.expect("AT+QISTATE?");
+    r.rx(&format!(
+        "\r\n+QISTATE: {id},\"TCP\",\"93.184.216.34\",80,4000,{state},1,0\r\n\r\nOK\r\n"
+    ));
+}
+
+/// A `+QIURC: "closed"` damaged on the line (or its id flipped onto a socket that is not
+/// open) left its socket connected here for good: an application that only reads waited
+/// without an error. Any line that may have been lost now has the connections audited; the
+/// BC20 lists a socket its peer closed as "closing" (3) until the host closes it, and two
+/// audits in a row saying so close it as the URC would have.
+#[test]
+fn a_close_announcement_lost_on_the_line_is_found_by_an_audit() {
+    for damaged in [
+        "\r\n+QIURC: \"clxsed\",0\r\n",
+        "\r\n+QIURC: \"closed\"\x010\r\n",
+        "\r\n+QIURC: \"closed\",2\r\n",
+    ] {
+        // Buffer access: the socket is read first (the line may have been a data
+        // announcement), then audited.
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.events();
+        r.rx(damaged);
+        if !damaged.contains(",2") {
+            r.expect("AT+QIRD=0,512");
+            r.rx("\r\n+QIRD: 3\r\nbye\r\n\r\nOK\r\n");
+            r.expect("AT+QIRD=0,512");
+            r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        }
+        audit_answer(&mut r, id, 3);
+        assert_eq!(
+            r.e.phase(id),
+            SocketPhase::Connected,
+            "{damaged:?}: one look"
+        );
+        audit_answer(&mut r, id, 3);
+        assert_eq!(r.e.phase(id), SocketPhase::PeerClosed, "{damaged:?}");
+        assert!(r.events().contains(&Event::PeerClosed(id)), "{damaged:?}");
+        if !damaged.contains(",2") {
+            assert_eq!(r.recv_all(id), b"bye", "{damaged:?}");
+        }
+        let mut buf = [0u8; 8];
+        assert_eq!(r.e.recv(id, &mut buf), Err(Error::Closed), "{damaged:?}");
+
+        // Direct push: nothing to read, the audit comes at once.
+        let (mut r, id) = Rig::direct_push();
+        r.events();
+        r.rx(damaged);
+        audit_answer(&mut r, id, 3);
+        audit_answer(&mut r, id, 3);
+        assert_eq!(r.e.phase(id), SocketPhase::PeerClosed, "{damaged:?} (push)");
+        assert!(
+            r.events().contains(&Event::PeerClosed(id)),
+            "{damaged:?} (push)"
+        );
+    }
+}
+
+#[test]
+fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    audit_answer(&mut r, id, 3); // `2` with a bit flipped
+    audit_answer(&mut r, id, 2);
+    r.advance(5_000);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    assert!(!r.events().contains(&Event::PeerClosed(id)));
+}
+
+#[test]
+fn an_audit_that_lists_nothing_or_fails_ends_nothing() {
+    for answer in ["\r\nOK\r\n", "\r\nERROR\r\n"] {
+        let (mut r, id) = Rig::direct_push();
+        r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+        r.expect("AT+QISTATE?");
+        r.rx(answer);
+        r.advance(5_000);
+        r.idle();
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{answer:?}");
+        // Data still flows.
+        r.rx("\r\n+QIURC: \"recv\",0,2\r\nok\r\n");
+        assert_eq!(drain(&mut r, id), (b"ok".to_vec(), Ok(())), "{answer:?}");
+    }
+}
+
+#[test]
+fn a_module_that_prints_noise_all_the_time_is_audited_every_two_seconds_at_most() {
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    audit_answer(&mut r, id, 2);
+    let start = r.now;
+    let mut audits = 0;
+    // An unknown line every 100 ms for ten seconds.
+    for _ in 0..100 {
+        r.rx("\r\n+QWHATEVER: 1\r\n");
+        if let Some(cmd) = r.e.poll_transmit(r.now).map(|b| b.to_vec()) {
+            assert_eq!(cmd, b"AT+QISTATE?\r", "at {} ms", r.now - start);
+            r.e.transmitted(cmd.len(), r.now);
+            r.rx("\r\n+QISTATE: 0,\"TCP\",\"93.184.216.34\",80,4000,2,1,1\r\n\r\nOK\r\n");
+            audits += 1;
+        }
+        r.advance(100);
+    }
+    assert!((4..=5).contains(&audits), "{audits} audits in ten seconds");
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+    // No socket connected, no audit.
+    r.e.close(id).unwrap();
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nCLOSE OK\r\n\r\nOK\r\n");
+    r.advance(3_000);
+    r.rx("\r\n+QWHATEVER: 1\r\n");
+    r.advance(3_000);
+    r.idle();
 }
 
 // ----- pushed data whose header lied or came damaged -----

@@ -61,18 +61,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 }
             }
             Frame::QiOpen { id, result } => self.on_opened(id, result),
-            Frame::Closed(id) => {
-                let Some(s) = self.sockets.get_mut(id.index()) else {
-                    return;
-                };
-                if matches!(s.phase, SocketPhase::Connected | SocketPhase::Opening) {
-                    s.phase = SocketPhase::PeerClosed;
-                    s.open_deadline = None;
-                    // Bytes still queued cannot go out any more: a flush reports them.
-                    s.drop_queued();
-                    self.event(Event::PeerClosed(id));
-                }
-            }
+            Frame::Closed(id) => self.peer_closed(id),
             Frame::RecvNotify { id, .. } | Frame::BuffFull(id) => {
                 let notify = matches!(frame, Frame::RecvNotify { .. });
                 let bit = 1u8 << id.index();
@@ -281,6 +270,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         {
             // A socket the module holds from before this driver started.
             self.stale |= 1 << s.id.index();
+            return;
+        }
+        if self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit) {
+            self.audit_line(s.id, s.state);
             return;
         }
         if let Some((_, reply)) = self.user_job(UserKind::Info) {

@@ -52,6 +52,8 @@ pub(super) enum Job {
         asked: usize,
     },
     Close(ConnectId),
+    /// `AT+QISTATE?` after a line may have been lost (see `audit`).
+    Audit,
     User {
         ticket: Ticket,
         kind: UserKind,
@@ -412,7 +414,11 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             let asked = self.sockets.get(id.index()).map_or(1, |s| s.read_size());
             let len = u16::try_from(asked).unwrap_or(512);
             let _ = self.begin(&Command::QiRd { id, len }, Job::Read { id, asked });
+            return;
         }
+        // Last: data moving says more than an audit, and reads end once the module's
+        // buffers are drained.
+        self.schedule_audit();
     }
 
     /// The first socket for which `f` holds.

@@ -49,6 +49,7 @@
 //! then reports [`Error::Reset`], never stale data.
 
 mod api;
+mod audit;
 mod bringup;
 mod config;
 mod dispatch;
@@ -313,6 +314,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     undrained: u8,
     /// Sockets whose `AT+QICLOSE` failed once and is being sent again (see `Job::Close`).
     reclosing: u8,
+    /// Audits of the connections, for a close announcement lost on the line (see `audit`).
+    audit: audit::Audit,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Stamp,
@@ -444,6 +447,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 stale_check: true,
                 stale: 0,
                 reclosing: 0,
+                audit: audit::Audit::NONE,
                 undrained: 0,
                 user_waiting_since: Stamp::NONE,
                 after_push: false,

@@ -126,6 +126,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.retry_at = later(now, 500);
                 }
             },
+            Job::Audit => self.audit_done(result),
             Job::Sync => {
                 self.needs_sync = result.is_err();
                 if result.is_ok() {

@@ -379,6 +379,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// inlined at its six callers it cost 0.2 KB of flash.)
     #[inline(never)]
     pub(super) fn recheck_reads(&mut self) {
+        // A close announcement may have gone the same way.
+        self.audit_later();
         for s in &mut self.sockets {
             if matches!(s.phase, SocketPhase::Connected | SocketPhase::PeerClosed)
                 && s.mode == AccessMode::Buffer

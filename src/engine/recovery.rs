@@ -102,6 +102,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 take(s.read_retry_at);
             }
         }
+        // Likewise an audit waiting for its time.
+        if let Some(t) = self.audit_due() {
+            take(t);
+        }
         if let Some(since) = self.unanswered_since.get()
             && !self.unresponsive
         {

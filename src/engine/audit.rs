@@ -1,0 +1,138 @@
+//! Connection audits: a `+QIURC: "closed"` lost on the line.
+//!
+//! The module announces a connection closed by its peer once. Should that line come damaged
+//! (noise, bytes lost to an overrun) or its id flipped onto a socket that is not open, the
+//! socket would stay connected here for good, and an application that only reads (an HTTP
+//! client waiting for its response) would wait without an error. So whenever a line may have
+//! been lost while TCP sockets are connected, the driver asks the module which sockets it
+//! holds (`AT+QISTATE?`, at most once every [`AUDIT_GAP_MS`]). A connected socket the module
+//! lists in another state (the BC20 keeps one its peer closed as "closing" until the host
+//! closes it) is taken as closed by its peer, as the URC would have had it, once a second
+//! audit right after says the same: one damaged state digit must not end a live connection.
+//! A socket the module does not list proves nothing (a module may list none) and is left alone.
+
+use super::jobs::Job;
+use super::socket::SocketPhase;
+use super::{Event, State, later};
+use crate::error::Error;
+use crate::types::{ConnectId, ServiceType, SocketState};
+use crate::wire::encode::Command;
+
+/// Least time between the starts of two audits, ms (the second look of a suspected close
+/// excepted): a module that prints noise all the time costs one `AT+QISTATE?` every two
+/// seconds at most.
+pub(super) const AUDIT_GAP_MS: u64 = 2_000;
+
+/// What the engine knows of connection audits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Audit {
+    /// A line may have been lost since the last audit started.
+    pub pending: bool,
+    /// No audit starts before then.
+    pub not_before: u64,
+    /// TCP sockets connected when the audit in flight was written.
+    pub of: u8,
+    /// Sockets the audit in flight found listed in a state other than connected.
+    pub down: u8,
+    /// Sockets the last audit found down: the next one decides.
+    pub suspect: u8,
+}
+
+impl Audit {
+    /// None pending, none in flight.
+    pub const NONE: Audit = Audit {
+        pending: false,
+        not_before: 0,
+        of: 0,
+        down: 0,
+        suspect: 0,
+    };
+}
+
+impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
+    /// The TCP sockets connected, as a mask of ids.
+    fn connected_tcp(&self) -> u8 {
+        let mut mask = 0;
+        for (i, s) in self.sockets.iter().enumerate() {
+            if s.service == ServiceType::Tcp && matches!(s.phase, SocketPhase::Connected) {
+                mask |= 1u8 << i;
+            }
+        }
+        mask
+    }
+
+    /// A line may have been lost: audit the connections (if any TCP socket is connected).
+    pub(super) fn audit_later(&mut self) {
+        if self.connected_tcp() != 0 {
+            self.audit.pending = true;
+        }
+    }
+
+    /// When an audit waits for its time (`None` when none does, or it may start now).
+    pub(super) fn audit_due(&self) -> Option<u64> {
+        (self.audit.pending && self.audit.not_before > self.now).then_some(self.audit.not_before)
+    }
+
+    /// Start an audit when one is pending and due. True when it was started.
+    pub(super) fn schedule_audit(&mut self) -> bool {
+        if !self.audit.pending || self.now < self.audit.not_before {
+            return false;
+        }
+        self.audit.pending = false;
+        let of = self.connected_tcp();
+        if of == 0 {
+            self.audit.suspect = 0;
+            return false;
+        }
+        self.audit.of = of;
+        self.audit.down = 0;
+        self.audit.not_before = later(self.now, AUDIT_GAP_MS);
+        self.begin(&Command::QiStateRead, Job::Audit).is_ok()
+    }
+
+    /// A `+QISTATE` line of the audit in flight.
+    pub(super) fn audit_line(&mut self, id: ConnectId, state: SocketState) {
+        if state != SocketState::Connected {
+            self.audit.down |= 1u8 << id.index();
+        }
+    }
+
+    /// The audit in flight ended with `result`.
+    pub(super) fn audit_done(&mut self, result: Result<(), Error>) {
+        let down = if result.is_ok() {
+            self.audit.down & self.audit.of & self.connected_tcp()
+        } else {
+            0
+        };
+        let confirmed = down & self.audit.suspect;
+        self.audit.suspect = down & !confirmed;
+        if self.audit.suspect != 0 {
+            // Look again at once.
+            self.audit.pending = true;
+            self.audit.not_before = self.now;
+        }
+        for id in ConnectId::ALL {
+            if confirmed & (1u8 << id.index()) != 0 {
+                crate::fmt::warn!("bc20: socket {} was closed by its peer, unannounced", id);
+                self.peer_closed(id);
+            }
+        }
+    }
+
+    /// The peer closed connection `id` (`+QIURC: "closed"`, or an audit).
+    pub(super) fn peer_closed(&mut self, id: ConnectId) {
+        let Some(s) = self.sockets.get_mut(id.index()) else {
+            return;
+        };
+        if matches!(s.phase, SocketPhase::Connected | SocketPhase::Opening) {
+            s.phase = SocketPhase::PeerClosed;
+            s.open_deadline = None;
+            // Bytes still queued cannot go out any more: a flush reports them.
+            s.drop_queued();
+            self.event(Event::PeerClosed(id));
+        } else if !s.in_use() {
+            // Perhaps another socket's, its id damaged on the line.
+            self.audit_later();
+        }
+    }
+}
