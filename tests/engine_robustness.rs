@@ -1715,6 +1715,44 @@ fn a_close_announcement_lost_on_the_line_is_found_by_an_audit() {
 }
 
 #[test]
+fn status_urcs_of_the_module_are_not_taken_for_damage() {
+    // Whole, they cost nothing: no read again, no audit (a module that reports every radio
+    // state change would otherwise cost a command each time, and wake up for it).
+    for line in [
+        "+CSCON: 0",
+        "+CSCON: 1",
+        "+NPSMR: 1",
+        "+QATWAKEUP",
+        "+QNBIOTEVENT: \"ENTER PSM\"",
+        "+QNBIOTEVENT: \"EXIT PSM\"",
+        "+IP: 10.0.0.2",
+    ] {
+        let mut r = Rig::ready();
+        r.open();
+        r.rx(&format!("\r\n{line}\r\n"));
+        r.advance(3_000);
+        r.idle();
+    }
+    // Run together with the line after them (its line end lost), they are damage: the
+    // socket is read again and the connections audited.
+    for line in [
+        "+CSCON: 0+QIURC: \"closed\",0",
+        "+IP: 10.0.0.2\r+QIURC: \"recv\",0",
+        "+QATWAKEUPQIURC: \"closed\",0",
+        "+CSCON: ",
+    ] {
+        let mut r = Rig::ready();
+        let id = r.open();
+        r.rx(&format!("\r\n{line}\r\n"));
+        r.expect("AT+QIRD=0,512");
+        r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        audit_finds_connected(&mut r, &[id]);
+        r.advance(3_000);
+        r.idle();
+    }
+}
+
+#[test]
 fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
     let (mut r, id) = Rig::direct_push();
     r.rx("\r\n+QIURC: \"clxsed\",0\r\n");

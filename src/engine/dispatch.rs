@@ -241,8 +241,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             }
             Frame::Unknown(line) => {
                 crate::fmt::debug!("bc20: unknown line {}", crate::fmt::Printable(line));
-                self.recheck_reads();
-                self.damaged_line(line);
+                if !super::receive::benign_urc(line) {
+                    self.recheck_reads();
+                    self.damaged_line(line);
+                }
             }
             Frame::Malformed { line, why } => {
                 crate::fmt::warn!(

@@ -496,6 +496,27 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 }
 
+/// True when `line` is, whole, one of the status URCs BC20-family modules print on their
+/// own (`+CSCON: 0`, `+QNBIOTEVENT: "ENTER PSM"`, `+NPSMR: 1`, `+QATWAKEUP`, `+IP: 10.0.0.2`),
+/// which the driver does not act on. Such a line is not damage: nothing may have been lost
+/// with it, so it has no socket read again nor the connections audited (a module that
+/// reports every radio state change would otherwise cost a command each time, and one just
+/// gone to sleep would be woken). Only the whole shape counts: two lines run together when
+/// the line end between them was lost (`+CSCON: 0+QIURC: "closed",0`) are damage.
+pub(super) fn benign_urc(line: &[u8]) -> bool {
+    let line = line.trim_ascii_end();
+    // Digits and `extra`, one at least.
+    let numbers = |rest: Option<&[u8]>, extra: u8| {
+        rest.is_some_and(|r| !r.is_empty() && r.iter().all(|&b| b.is_ascii_digit() || b == extra))
+    };
+    matches!(
+        line,
+        b"+QATWAKEUP" | b"+QNBIOTEVENT: \"ENTER PSM\"" | b"+QNBIOTEVENT: \"EXIT PSM\""
+    ) || numbers(line.strip_prefix(b"+CSCON: "), b',')
+        || numbers(line.strip_prefix(b"+NPSMR: "), b',')
+        || numbers(line.strip_prefix(b"+IP: "), b'.')
+}
+
 /// `Some(id)` when `line` may be a direct-push header damaged on the line (`None` inside when
 /// its socket id cannot be read): one that still starts `+QIURC: "recv"` (the damage came
 /// after it), or one that still ends `,<id>,<len>` with `<id>` one byte and `<len>` one to
