@@ -75,7 +75,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// Start an audit when one is pending and due. True when it was started.
     pub(super) fn schedule_audit(&mut self) -> bool {
-        if !self.audit.pending || self.now < self.audit.not_before {
+        // Not while output is held back: the answer would wait behind it, and count towards
+        // the hold limit (see `State::hold_broken_at`) for a socket that may just be read late.
+        if !self.audit.pending || self.now < self.audit.not_before || self.stalled.is_some() {
             return false;
         }
         self.audit.pending = false;
