@@ -50,7 +50,8 @@ impl Audit {
 }
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
-    /// The TCP sockets connected, as a mask of ids.
+    /// The TCP sockets connected, as a mask of ids. (Out of line: it has three callers.)
+    #[inline(never)]
     fn connected_tcp(&self) -> u8 {
         let mut mask = 0;
         for (i, s) in self.sockets.iter().enumerate() {
@@ -94,7 +95,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// A `+QISTATE` line of the audit in flight.
     pub(super) fn audit_line(&mut self, id: ConnectId, state: SocketState) {
-        if state != SocketState::Connected {
+        if !matches!(state, SocketState::Connected) {
             self.audit.down |= 1u8 << id.index();
         }
     }
