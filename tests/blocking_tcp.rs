@@ -311,6 +311,57 @@ fn connect_succeeds_when_the_peer_closed_at_once_direct_push() {
     connect_then_peer_closed_before_next_poll(AccessMode::DirectPush);
 }
 
+/// The server writes its data and closes, and the module's `+QIURC: "closed"` comes damaged:
+/// the driver learns of the close from an audit of the connections all the same, so a caller
+/// that only reads gets all the data and then `Closed`, never `WouldBlock` for good.
+fn peer_close_announced_damaged(mode: AccessMode) {
+    let data = payload(2000, 79);
+    let port = blocking_support::send_then_close(data.clone());
+    let (mut d, emu, _) = driver(
+        sim::Config {
+            faults: Faults {
+                close_damage: Rate::Always,
+                ..Faults::default()
+            },
+            ..sim::Config::default()
+        },
+        engine_config(mode, DataFormat::Text),
+    );
+    let mut s = connect(&mut d, port);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    // Two audits two seconds apart at most, and the reads before them.
+    let err = loop {
+        match block_for(10_000, || TcpClientStack::receive(&mut d, &mut s, &mut buf)) {
+            Ok(n) => {
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(got == data, "got {} of {} bytes", got.len(), data.len());
+    assert_eq!(err, Error::Closed);
+    assert!(
+        emu.fault_log()
+            .events()
+            .iter()
+            .any(|e| matches!(e.kind, FaultKind::CloseDamage(_))),
+        "the close was announced damaged"
+    );
+    TcpClientStack::close(&mut d, s).unwrap();
+}
+
+#[test]
+fn peer_close_announced_damaged_buffer_mode() {
+    peer_close_announced_damaged(AccessMode::Buffer);
+}
+
+#[test]
+fn peer_close_announced_damaged_direct_push() {
+    peer_close_announced_damaged(AccessMode::DirectPush);
+}
+
 #[test]
 fn peer_close_with_data_buffered_buffer_mode() {
     peer_close_with_buffered_data(AccessMode::Buffer);

@@ -225,6 +225,7 @@ fn a_slow_superloop_against_every_fault_moves_data_or_says_why() {
             "SEND FAIL",
             "buff full",
             "chunked",
+            "close damaged",
             "delay",
             "noise line",
             "open fail",

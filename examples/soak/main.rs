@@ -206,6 +206,8 @@ fn faults(o: &Options, seed: u64) -> Faults {
         reboot: Rate::Every(25_000),
         line_noise: o.line_noise,
         ping_loss: Rate::Never,
+        // Opportunity: each close announcement (the driver finds the close by an audit).
+        close_damage: Rate::PerMille(200),
     }
 }
 
@@ -334,6 +336,7 @@ fn fault_name(k: &FaultKind) -> String {
         FaultKind::BuffFull(_) => "buff full".into(),
         FaultKind::Reboot => "reboot".into(),
         FaultKind::PingLoss(_) => "ping loss".into(),
+        FaultKind::CloseDamage(_) => "close announcement damaged".into(),
         FaultKind::LineNoise { .. } => "line noise".into(),
     }
 }

@@ -138,6 +138,10 @@ pub struct Faults {
     /// it and goes on with the next (opportunity: each echo). Real probe losses keep the
     /// real module's lone `+QPING: 569` when nothing answered at all.
     pub ping_loss: Rate,
+    /// The `+QIURC: "closed",<id>` of a connection its peer closed comes damaged on the line
+    /// (`"clxsed"`), so the host cannot learn of the close from it (opportunity: each close
+    /// announcement).
+    pub close_damage: Rate,
 }
 
 /// What was injected.
@@ -173,6 +177,8 @@ pub enum FaultKind {
     Reboot,
     /// This echo (0-based) of a ping was lost.
     PingLoss(u8),
+    /// The close announcement of this socket came damaged.
+    CloseDamage(u8),
     /// A byte at this offset of a frame was flipped (xor mask) or dropped (mask 0).
     LineNoise {
         /// Offset in the frame.
@@ -285,6 +291,7 @@ pub(crate) enum Which {
     Reboot,
     LineNoise,
     PingLoss,
+    CloseDamage,
 }
 
 /// The faults configuration plus its dice, PRNG and log: what the emulator consults.
@@ -292,7 +299,7 @@ pub(crate) enum Which {
 pub(crate) struct Injector {
     pub(crate) cfg: Faults,
     pub(crate) rng: Prng,
-    dice: [Dice; 11],
+    dice: [Dice; 12],
     log: FaultLog,
     start: Instant,
 }
@@ -322,6 +329,7 @@ impl Injector {
             Which::Reboot => self.cfg.reboot,
             Which::LineNoise => self.cfg.line_noise,
             Which::PingLoss => self.cfg.ping_loss,
+            Which::CloseDamage => self.cfg.close_damage,
         };
         self.dice[which as usize].roll(rate, &mut self.rng)
     }

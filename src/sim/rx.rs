@@ -194,7 +194,12 @@ impl Sim {
             self.send_pending = None;
             self.urc(now, "SEND FAIL");
         }
-        self.urc(now, &format!("+QIURC: \"closed\",{id}"));
+        if self.inj.fire(Which::CloseDamage) {
+            self.inj.record(now, FaultKind::CloseDamage(id as u8));
+            self.urc(now, &format!("+QIURC: \"clxsed\",{id}"));
+        } else {
+            self.urc(now, &format!("+QIURC: \"closed\",{id}"));
+        }
     }
 }
 

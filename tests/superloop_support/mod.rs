@@ -412,6 +412,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::BuffFull(_) => "buff full",
         FaultKind::Reboot => "reboot",
         FaultKind::PingLoss(_) => "ping loss",
+        FaultKind::CloseDamage(_) => "close damaged",
         FaultKind::LineNoise { .. } => "line noise",
     }
 }
@@ -452,5 +453,7 @@ pub fn every_fault(seed: u64) -> Faults {
         reboot: Rate::PerMille(3),
         line_noise: Rate::Never,
         ping_loss: Rate::Never,
+        // Opportunity: each close announcement.
+        close_damage: Rate::PerMille(300),
     }
 }
