@@ -409,7 +409,10 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
                 Err(err) => Poll::Ready(Err(err)),
             },
             SocketPhase::Opening => Poll::Pending,
-            SocketPhase::Connected => Poll::Ready(Ok(())),
+            // A peer that sent its data and closed before this task looked again (a server
+            // that answers and hangs up): the connection was made, and its data waits to be
+            // read, as the blocking stack has it.
+            SocketPhase::Connected | SocketPhase::PeerClosed => Poll::Ready(Ok(())),
             SocketPhase::Failed(err) => Poll::Ready(Err(err)),
             _ => Poll::Ready(Err(Error::Closed)),
         })
