@@ -616,3 +616,114 @@ async fn direct_push_into_buffers_smaller_than_a_push() {
         assert_eq!(h.stack.traffic().timeouts, 0, "{recv_format:?}");
     }
 }
+
+/// A server that sends `data` and closes, while the module announces the close damaged
+/// (`+QIURC: "clxsed"`): the reader still gets every byte and then the end of the stream, from
+/// the audit of the connections the damaged line brings (README, "A close announcement lost on
+/// the line"), never a read that waits for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_learns_of_a_close_announced_damaged() {
+    use tokio::io::AsyncWriteExt;
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        let data = pattern(1500, 9);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sent = data.clone();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.write_all(&sent).await;
+            }
+        });
+        let sim_config = sim::Config {
+            faults: sim::Faults {
+                close_damage: sim::Rate::Always,
+                ..sim::Faults::default()
+            },
+            ..sim::Config::default()
+        };
+        let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
+        let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        let end = loop {
+            // Two audits, two seconds apart at most, after the reads.
+            match within(Duration::from_secs(10), "read", conn.read(&mut buf)).await {
+                Ok(0) => break Ok(()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break Err(e),
+            }
+        };
+        assert!(
+            got == data,
+            "{mode:?}: got {} of {} bytes",
+            got.len(),
+            data.len()
+        );
+        assert!(
+            matches!(end, Ok(()) | Err(Error::Closed)),
+            "{mode:?}: {end:?}"
+        );
+        assert!(
+            h.emu
+                .fault_log()
+                .events()
+                .iter()
+                .any(|e| matches!(e.kind, sim::FaultKind::CloseDamage(_))),
+            "{mode:?}: the close was announced damaged"
+        );
+    }
+}
+
+/// A server that sends its data and closes at once, and a connecting task that looks again
+/// only after the close came (its executor busy): the connection was made and its data waits,
+/// so `connect` succeeds and the data can be read, as on the blocking stack. (It failed with
+/// `Closed`, the socket and its data dropped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_succeeds_when_the_peer_closed_before_the_task_looked_again() {
+    use tokio::io::AsyncWriteExt;
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        let data = pattern(700, 11);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sent = data.clone();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.write_all(&sent).await;
+            }
+        });
+        let h = async_support::start::<1536>(
+            sim::Config::default(),
+            async_support::engine_config(mode),
+        )
+        .await;
+        let connect = h.stack.connect(loopback(port));
+        let mut connect = std::pin::pin!(connect);
+        // Poll once (the open goes out), then keep this worker busy while the runner, on
+        // the other, takes `+QIOPEN` and the close.
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(connect.as_mut().poll(cx).is_ready()))
+                .await;
+        assert!(!first, "{mode:?}: connected at the first look");
+        std::thread::sleep(Duration::from_millis(800));
+        let mut conn = within(STEP, "connect", connect)
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        loop {
+            match within(STEP, "read", conn.read(&mut buf)).await {
+                Ok(0) | Err(Error::Closed) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("{mode:?}: {e:?}"),
+            }
+        }
+        assert!(
+            got == data,
+            "{mode:?}: got {} of {} bytes",
+            got.len(),
+            data.len()
+        );
+    }
+}
