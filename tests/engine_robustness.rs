@@ -1781,6 +1781,19 @@ fn an_audit_that_lists_nothing_or_fails_ends_nothing() {
 }
 
 #[test]
+fn an_audit_answered_in_lines_the_driver_cannot_read_does_not_follow_itself() {
+    // Renode's Quectel models print `+QISTATE` with four fields. Lines that come during the
+    // audit start no other: the audit ends, and nothing follows it.
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    r.expect("AT+QISTATE?");
+    r.rx("\r\n+QISTATE: 0,\"TCP\",\"93.184.216.34\",80\r\n\r\nOK\r\n");
+    r.advance(10_000);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+#[test]
 fn a_module_that_prints_noise_all_the_time_is_audited_every_two_seconds_at_most() {
     let (mut r, id) = Rig::direct_push();
     r.rx("\r\n+QIURC: \"clxsed\",0\r\n");

@@ -63,8 +63,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     }
 
     /// A line may have been lost: audit the connections (if any TCP socket is connected).
+    /// Not for lines that come during an audit: the module printed any close it knew of
+    /// before its answer, which lists the socket as closing then; and an answer whose lines
+    /// this driver cannot read (a model that prints `+QISTATE` short) would otherwise have
+    /// the audit follow itself for good.
     pub(super) fn audit_later(&mut self) {
-        if self.connected_tcp() != 0 {
+        let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
+        if !auditing && self.connected_tcp() != 0 {
             self.audit.pending = true;
         }
     }
