@@ -642,6 +642,10 @@ async fn a_reader_learns_of_a_close_announced_damaged() {
             ..sim::Config::default()
         };
         let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
+        // Bring-up asks `ATI`: a BC20, whose "closing" (3) in `+QISTATE` means closed.
+        within(STEP, "bring-up", h.stack.bring_up(5_000))
+            .await
+            .unwrap();
         let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
             .await
             .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));

@@ -1653,6 +1653,16 @@ fn a_uart_error_while_output_is_held_back_keeps_the_held_frame() {
 
 // ----- a close announcement lost on the line -----
 
+/// The module names itself (`ATI`, as bring-up asks): `model`.
+fn identify_as(r: &mut Rig, model: &str) {
+    let t = r.e.start(quectel_bc20::engine::Request::Identify).unwrap();
+    r.expect("ATI");
+    r.rx(&format!(
+        "\r\nQuectel_Ltd\r\nQuectel_{model}\r\nRevision: {model}R01A01\r\n\r\nOK\r\n"
+    ));
+    assert!(r.e.take_reply(t).is_some_and(|r| r.is_ok()));
+}
+
 /// The module's answer to `AT+QISTATE?` listing socket `id` in `state`.
 fn audit_answer(r: &mut Rig, id: ConnectId, state: u8) {
     r.expect("AT+QISTATE?");
@@ -1677,6 +1687,7 @@ fn a_close_announcement_lost_on_the_line_is_found_by_an_audit() {
         // announcement), then audited.
         let mut r = Rig::ready();
         let id = r.open();
+        identify_as(&mut r, "BC20");
         r.events();
         r.rx(damaged);
         if !damaged.contains(",2") {
@@ -1702,6 +1713,7 @@ fn a_close_announcement_lost_on_the_line_is_found_by_an_audit() {
 
         // Direct push: nothing to read, the audit comes at once.
         let (mut r, id) = Rig::direct_push();
+        identify_as(&mut r, "BC20");
         r.events();
         r.rx(damaged);
         audit_answer(&mut r, id, 3);
@@ -1752,9 +1764,42 @@ fn status_urcs_of_the_module_are_not_taken_for_damage() {
     }
 }
 
+/// Sibling firmware has listed connected sockets as "closing" (3; spec, real output 8): from a
+/// module not known to mean 3 so, it ends nothing. "Initial" (0) always does; and 3 counts once
+/// the module has listed a connected socket as 2, or named itself a BC20.
+#[test]
+fn closing_in_an_audit_counts_only_from_a_module_known_to_mean_it() {
+    for model in [None, Some("BC660K-GL"), Some("BG96")] {
+        let (mut r, id) = Rig::direct_push();
+        if let Some(model) = model {
+            identify_as(&mut r, model);
+        }
+        r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+        audit_answer(&mut r, id, 3);
+        r.advance(5_000);
+        r.idle();
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{model:?}");
+        // Learnt: an audit lists it connected as 2, and later as 3, twice.
+        r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+        audit_answer(&mut r, id, 2);
+        r.advance(2_000);
+        r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+        audit_answer(&mut r, id, 3);
+        audit_answer(&mut r, id, 3);
+        assert_eq!(r.e.phase(id), SocketPhase::PeerClosed, "{model:?}");
+    }
+    // "Initial" from any module.
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    audit_answer(&mut r, id, 0);
+    audit_answer(&mut r, id, 0);
+    assert_eq!(r.e.phase(id), SocketPhase::PeerClosed);
+}
+
 #[test]
 fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
     let (mut r, id) = Rig::direct_push();
+    identify_as(&mut r, "BC20");
     r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
     audit_answer(&mut r, id, 3); // `2` with a bit flipped
     audit_answer(&mut r, id, 2);

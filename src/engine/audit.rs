@@ -6,10 +6,14 @@
 //! client waiting for its response) would wait without an error. So whenever a line may have
 //! been lost while TCP sockets are connected, the driver asks the module which sockets it
 //! holds (`AT+QISTATE?`, at most once every [`AUDIT_GAP_MS`]). A connected socket the module
-//! lists in another state (the BC20 keeps one its peer closed as "closing" until the host
-//! closes it) is taken as closed by its peer, as the URC would have had it, once a second
-//! audit right after says the same: one damaged state digit must not end a live connection.
-//! A socket the module does not list proves nothing (a module may list none) and is left alone.
+//! lists as not connected is taken as closed by its peer, as the URC would have had it, once a
+//! second audit right after says the same: one damaged state digit must not end a live
+//! connection. "Initial" (0) always counts; "closing" (3) only once the module is known to
+//! mean it so: the BC20 keeps a socket its peer closed as "closing" until the host closes it,
+//! but sibling firmware has listed connected sockets as 3 (spec, real output 8). So 3 counts
+//! after the module named itself a BC20 (`ATI`, which bring-up asks) or listed a connected
+//! socket as 2 in some audit. A socket the module does not list, or lists in a state this
+//! driver cannot read, proves nothing (a module may list none) and is left alone.
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
@@ -36,6 +40,11 @@ pub(super) struct Audit {
     pub down: u8,
     /// Sockets the last audit found down: the next one decides.
     pub suspect: u8,
+    /// Sockets the audit in flight found "closing" (3).
+    pub closing: u8,
+    /// "Closing" (3) means closed: the module named itself a BC20, or listed a connected
+    /// socket as 2.
+    pub closing_known: bool,
 }
 
 impl Audit {
@@ -46,6 +55,8 @@ impl Audit {
         of: 0,
         down: 0,
         suspect: 0,
+        closing: 0,
+        closing_known: false,
     };
 }
 
@@ -94,21 +105,41 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         self.audit.of = of;
         self.audit.down = 0;
+        self.audit.closing = 0;
         self.audit.not_before = later(self.now, AUDIT_GAP_MS);
         self.begin(&Command::QiStateRead, Job::Audit).is_ok()
     }
 
     /// A `+QISTATE` line of the audit in flight.
     pub(super) fn audit_line(&mut self, id: ConnectId, state: SocketState) {
-        if !matches!(state, SocketState::Connected) {
-            self.audit.down |= 1u8 << id.index();
+        let bit = 1u8 << id.index();
+        match state {
+            SocketState::Connected => {
+                if self.audit.of & bit != 0 {
+                    self.audit.closing_known = true;
+                }
+            }
+            SocketState::Closing => self.audit.closing |= bit,
+            SocketState::Initial => self.audit.down |= bit,
+            SocketState::Opening => {}
+        }
+    }
+
+    /// The module named itself (`ATI`): a BC20 means "closing" (3) as its manual says.
+    pub(super) fn identified(&mut self, text: &str) {
+        if text.contains("BC20") {
+            self.audit.closing_known = true;
         }
     }
 
     /// The audit in flight ended with `result`.
     pub(super) fn audit_done(&mut self, result: Result<(), Error>) {
+        let mut down = self.audit.down;
+        if self.audit.closing_known {
+            down |= self.audit.closing;
+        }
         let down = if result.is_ok() {
-            self.audit.down & self.audit.of & self.connected_tcp()
+            down & self.audit.of & self.connected_tcp()
         } else {
             0
         };

@@ -223,6 +223,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.info_reply(Reply::Address(ip));
             }
             Frame::Identification(text) | Frame::Revision(text) => {
+                self.identified(text);
                 let revision = matches!(frame, Frame::Revision(_));
                 if let Some((_, reply)) = self.user_job(UserKind::Info) {
                     if !matches!(reply, Some(Reply::Identity(_))) {
