@@ -1796,6 +1796,41 @@ fn closing_in_an_audit_counts_only_from_a_module_known_to_mean_it() {
     assert_eq!(r.e.phase(id), SocketPhase::PeerClosed);
 }
 
+/// A module known to list every connection (a BC20, by its manual) that no longer lists a
+/// connected socket, twice, has lost it (a reboot whose `RDY` was lost, a context dropped
+/// unannounced): it fails, said. Once is not enough (a damaged id), a line that cannot be read
+/// but still names it counts as listing it, and from a module not known to list them all an
+/// unlisted socket ends nothing (`an_audit_that_lists_nothing_or_fails_ends_nothing`).
+#[test]
+fn a_connection_the_module_no_longer_lists_fails() {
+    let (mut r, id) = Rig::direct_push();
+    identify_as(&mut r, "BC20");
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nOK\r\n");
+    }
+    assert_eq!(drain(&mut r, id), (Vec::new(), Err(Error::Unexpected)));
+    r.expect("AT+QICLOSE=0");
+
+    for second in [
+        "\r\n+QISTATE: 0,\"TCP\",\"93.184.216.34\",80,4000,2,1,1\r\n\r\nOK\r\n",
+        // Renode's Quectel models print four fields.
+        "\r\n+QISTATE: 0,\"TCP\",\"93.184.216.34\",80\r\n\r\nOK\r\n",
+    ] {
+        let (mut r, id) = Rig::direct_push();
+        identify_as(&mut r, "BC20");
+        r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nOK\r\n");
+        r.expect("AT+QISTATE?");
+        r.rx(second);
+        r.advance(5_000);
+        r.idle();
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{second:?}");
+    }
+}
+
 #[test]
 fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
     let (mut r, id) = Rig::direct_push();

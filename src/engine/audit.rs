@@ -12,8 +12,11 @@
 //! mean it so: the BC20 keeps a socket its peer closed as "closing" until the host closes it,
 //! but sibling firmware has listed connected sockets as 3 (spec, real output 8). So 3 counts
 //! after the module named itself a BC20 (`ATI`, which bring-up asks) or listed a connected
-//! socket as 2 in some audit. A socket the module does not list, or lists in a state this
-//! driver cannot read, proves nothing (a module may list none) and is left alone.
+//! socket as 2 in some audit. From such a module (its `AT+QISTATE?` lists every connection,
+//! as the BC20's manual says) a connected socket it does not list at all, twice, is gone
+//! (a reboot whose `RDY` was lost, a context dropped unannounced): it fails with
+//! [`Error::Unexpected`]. From any other module an unlisted socket proves nothing (a module may
+//! list none) and is left alone; so is one listed in a line this driver cannot read.
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
@@ -42,6 +45,10 @@ pub(super) struct Audit {
     pub suspect: u8,
     /// Sockets the audit in flight found "closing" (3).
     pub closing: u8,
+    /// Sockets the audit in flight found listed at all.
+    pub listed: u8,
+    /// Sockets the last audit found unlisted: the next one decides.
+    pub suspect_gone: u8,
     /// "Closing" (3) means closed: the module named itself a BC20, or listed a connected
     /// socket as 2.
     pub closing_known: bool,
@@ -56,6 +63,8 @@ impl Audit {
         down: 0,
         suspect: 0,
         closing: 0,
+        listed: 0,
+        suspect_gone: 0,
         closing_known: false,
     };
 }
@@ -101,11 +110,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let of = self.connected_tcp();
         if of == 0 {
             self.audit.suspect = 0;
+            self.audit.suspect_gone = 0;
             return false;
         }
         self.audit.of = of;
         self.audit.down = 0;
         self.audit.closing = 0;
+        self.audit.listed = 0;
         self.audit.not_before = later(self.now, AUDIT_GAP_MS);
         self.begin(&Command::QiStateRead, Job::Audit).is_ok()
     }
@@ -113,6 +124,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// A `+QISTATE` line of the audit in flight.
     pub(super) fn audit_line(&mut self, id: ConnectId, state: SocketState) {
         let bit = 1u8 << id.index();
+        self.audit.listed |= bit;
         match state {
             SocketState::Connected => {
                 if self.audit.of & bit != 0 {
@@ -122,6 +134,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             SocketState::Closing => self.audit.closing |= bit,
             SocketState::Initial => self.audit.down |= bit,
             SocketState::Opening => {}
+        }
+    }
+
+    /// A line that came during the audit and could not be read: one that still starts
+    /// `+QISTATE: <id>` lists that socket (in a state this driver cannot tell).
+    pub(super) fn audit_unreadable(&mut self, line: &[u8]) {
+        if self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit)
+            && let Some(&[d, ..]) = line.strip_prefix(b"+QISTATE: ")
+            && let Some(id) = d.checked_sub(b'0').and_then(ConnectId::new)
+        {
+            self.audit.listed |= 1u8 << id.index();
         }
     }
 
@@ -145,15 +168,27 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         let confirmed = down & self.audit.suspect;
         self.audit.suspect = down & !confirmed;
-        if self.audit.suspect != 0 {
+        // Unlisted connections, from a module known to list them all.
+        let gone = if result.is_ok() && self.audit.closing_known {
+            self.audit.of & !self.audit.listed & self.connected_tcp()
+        } else {
+            0
+        };
+        let lost = gone & self.audit.suspect_gone;
+        self.audit.suspect_gone = gone & !lost;
+        if self.audit.suspect | self.audit.suspect_gone != 0 {
             // Look again at once.
             self.audit.pending = true;
             self.audit.not_before = self.now;
         }
         for id in ConnectId::ALL {
-            if confirmed & (1u8 << id.index()) != 0 {
+            let bit = 1u8 << id.index();
+            if confirmed & bit != 0 {
                 crate::fmt::warn!("bc20: socket {} was closed by its peer, unannounced", id);
                 self.peer_closed(id);
+            } else if lost & bit != 0 {
+                crate::fmt::warn!("bc20: the module no longer holds socket {}", id);
+                self.fail_socket(id, Error::Unexpected, true);
             }
         }
     }

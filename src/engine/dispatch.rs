@@ -253,6 +253,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     why,
                     crate::fmt::Printable(line)
                 );
+                self.audit_unreadable(line);
                 self.recheck_reads();
                 self.damaged_line(line);
             }
