@@ -362,6 +362,46 @@ fn peer_close_announced_damaged_direct_push() {
     peer_close_announced_damaged(AccessMode::DirectPush);
 }
 
+/// The module reboots without a word (its boot output lost) while one connection waits for
+/// data and another sends: the send is refused (the module holds no socket any more), which has
+/// the connections audited, and the waiting reader learns its connection is gone
+/// (`Unexpected`) instead of waiting for good.
+#[test]
+fn a_reader_learns_of_a_silent_reboot() {
+    // A server that accepts and holds each connection, silent.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let quiet_port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let (mut d, emu, _) = driver(
+        sim::Config {
+            boot: sim::BootStyle::Silent,
+            ..sim::Config::default()
+        },
+        engine_config(AccessMode::DirectPush, DataFormat::Text),
+    );
+    let mut reader = connect(&mut d, quiet_port);
+    let mut writer = connect(&mut d, tcp_echo());
+    emu.reboot();
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = block_for(10_000, || {
+        TcpClientStack::send(&mut d, &mut writer, b"ping")
+    });
+    assert!(
+        sent.is_err(),
+        "the module holds no socket any more: {sent:?}"
+    );
+    let mut buf = [0u8; 64];
+    let got = block_for(10_000, || {
+        TcpClientStack::receive(&mut d, &mut reader, &mut buf)
+    });
+    assert_eq!(got, Err(Error::Unexpected));
+}
+
 #[test]
 fn peer_close_with_data_buffered_buffer_mode() {
     peer_close_with_buffered_data(AccessMode::Buffer);

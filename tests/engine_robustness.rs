@@ -118,6 +118,9 @@ fn a_read_answered_error_is_retried() {
         r.rx("\r\n+QIURC: \"recv\",0,5\r\n");
         r.expect("AT+QIRD=0,512");
         r.rx(answer);
+        // A refused read has the connections audited (the module may no longer hold it),
+        // while the read waits to be tried again.
+        audit_finds_connected(&mut r, &[id]);
         r.idle();
         r.advance(200 + LATE);
         r.expect("AT+QIRD=0,512");
@@ -1829,6 +1832,32 @@ fn a_connection_the_module_no_longer_lists_fails() {
         r.idle();
         assert_eq!(r.e.phase(id), SocketPhase::Connected, "{second:?}");
     }
+}
+
+/// A module that rebooted without a word (its boot output lost) instead of answering a send:
+/// the send times out and fails its socket, and the line is resynchronised. The other socket,
+/// whose application only reads, would wait for good; the audit after the resynchronisation
+/// finds the module holds neither, and it fails too, said.
+#[test]
+fn a_silent_reboot_is_found_by_the_audit_after_the_resync() {
+    let (mut r, a) = Rig::direct_push();
+    identify_as(&mut r, "BC20");
+    let b = open_service(&mut r, ServiceType::Tcp, 1);
+    r.e.send(b, b"hi").unwrap();
+    r.expect("AT+QISENDEX=1,2,6869");
+    r.advance(2_000 + LATE);
+    resync_goes_out(&mut r);
+    r.rx("\r\nOK\r\n");
+    r.advance(300 + LATE);
+    assert_eq!(r.e.phase(b), SocketPhase::Failed(Error::Timeout));
+    // Nothing goes out while the send's outcome may still come (its `OK` would be taken for
+    // another command's): up to `send_timeout_ms`.
+    r.advance(30_000 + LATE);
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nOK\r\n");
+    }
+    assert_eq!(drain(&mut r, a), (Vec::new(), Err(Error::Unexpected)));
 }
 
 #[test]

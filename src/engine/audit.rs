@@ -103,7 +103,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn schedule_audit(&mut self) -> bool {
         // Not while output is held back: the answer would wait behind it, and count towards
         // the hold limit (see `State::hold_broken_at`) for a socket that may just be read late.
-        if !self.audit.pending || self.now < self.audit.not_before || self.stalled.is_some() {
+        // Nor while a timed-out request or send may still be answered: its late `OK` would be
+        // taken for the audit's.
+        if !self.audit.pending
+            || self.now < self.audit.not_before
+            || self.stalled.is_some()
+            || self.owed.is_some()
+            || self.send_owed.is_some()
+        {
             return false;
         }
         self.audit.pending = false;

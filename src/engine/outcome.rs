@@ -99,6 +99,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // A wake-up in progress was for this command, which is not going out any more.
         self.waking = None;
         let now = self.now;
+        if matches!(result, Err(Error::Modem(_)))
+            && matches!(f.job, Job::Send { .. } | Job::Read { .. })
+        {
+            // The module refused a socket's data command: it may no longer hold sockets this
+            // driver thinks connected (a reboot it did not announce). Audit them.
+            self.audit_later();
+        }
         match f.job {
             Job::Init(step) => match result {
                 Ok(()) if step + 1 == INIT_STEPS && self.stale_check => {
@@ -138,6 +145,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     // Unless this `OK` was that late answer's: hold everything until the
                     // `AT`'s own has had time to come, right behind it (see `State::holding`).
                     self.settling = true;
+                    // Something went wrong before (a command unanswered, an answer that made
+                    // no sense): a module that rebooted silently, or a close announcement lost
+                    // with it, would leave sockets waiting for good. Audit the connections.
+                    self.audit_later();
                     self.retry_at = later(now, u64::from(self.config.quiet_ms));
                 }
                 if matches!(result, Err(Error::Timeout)) {
