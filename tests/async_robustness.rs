@@ -617,23 +617,28 @@ async fn direct_push_into_buffers_smaller_than_a_push() {
     }
 }
 
+/// A TCP server on 127.0.0.1 that sends `data` to its first connection and hangs up.
+async fn sends_and_hangs_up(data: Vec<u8>) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(&data).await;
+        }
+    });
+    port
+}
+
 /// A server that sends `data` and closes, while the module announces the close damaged
 /// (`+QIURC: "clxsed"`): the reader still gets every byte and then the end of the stream, from
 /// the audit of the connections the damaged line brings (README, "A close announcement lost on
 /// the line"), never a read that waits for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_learns_of_a_close_announced_damaged() {
-    use tokio::io::AsyncWriteExt;
     for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
         let data = pattern(1500, 9);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sent = data.clone();
-        tokio::spawn(async move {
-            if let Ok((mut s, _)) = listener.accept().await {
-                let _ = s.write_all(&sent).await;
-            }
-        });
+        let port = sends_and_hangs_up(data.clone()).await;
         let sim_config = sim::Config {
             faults: sim::Faults {
                 close_damage: sim::Rate::Always,
@@ -686,17 +691,9 @@ async fn a_reader_learns_of_a_close_announced_damaged() {
 /// `Closed`, the socket and its data dropped.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_succeeds_when_the_peer_closed_before_the_task_looked_again() {
-    use tokio::io::AsyncWriteExt;
     for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
         let data = pattern(700, 11);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sent = data.clone();
-        tokio::spawn(async move {
-            if let Ok((mut s, _)) = listener.accept().await {
-                let _ = s.write_all(&sent).await;
-            }
-        });
+        let port = sends_and_hangs_up(data.clone()).await;
         let h = async_support::start::<1536>(
             sim::Config::default(),
             async_support::engine_config(mode),
