@@ -1903,6 +1903,28 @@ fn an_audit_answered_in_lines_the_driver_cannot_read_does_not_follow_itself() {
 }
 
 #[test]
+fn a_module_that_ignores_audits_is_asked_once_a_minute() {
+    // Each unanswered audit is a timed-out command and a resynchronisation, which asks for an
+    // audit again: not every few seconds.
+    let (mut r, _id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    let mut audits = 0;
+    for _ in 0..1_200 {
+        if let Some(cmd) = r.e.poll_transmit(r.now).map(|b| b.to_vec()) {
+            r.e.transmitted(cmd.len(), r.now);
+            if cmd == b"AT+QISTATE?\r" {
+                audits += 1;
+            } else if cmd == b"AT\r" {
+                r.rx("\r\nOK\r\n");
+            }
+        }
+        r.advance(100);
+    }
+    // Two minutes: the first audit, then one a minute.
+    assert!((2..=3).contains(&audits), "{audits} audits in two minutes");
+}
+
+#[test]
 fn a_module_that_prints_noise_all_the_time_is_audited_every_two_seconds_at_most() {
     let (mut r, id) = Rig::direct_push();
     r.rx("\r\n+QIURC: \"clxsed\",0\r\n");

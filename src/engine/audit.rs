@@ -30,6 +30,11 @@ use crate::wire::encode::Command;
 /// seconds at most.
 pub(super) const AUDIT_GAP_MS: u64 = 2_000;
 
+/// Least time before the next audit after one went unanswered, ms: a module that ignores
+/// `AT+QISTATE?` costs a timed-out command (and the resynchronisation after it, which asks for
+/// an audit again) once a minute, not every few seconds.
+pub(super) const AUDIT_AFTER_TIMEOUT_MS: u64 = 60_000;
+
 /// What the engine knows of connection audits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Audit {
@@ -165,6 +170,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// The audit in flight ended with `result`.
     pub(super) fn audit_done(&mut self, result: Result<(), Error>) {
+        if matches!(result, Err(Error::Timeout)) {
+            self.audit.not_before = later(self.now, AUDIT_AFTER_TIMEOUT_MS);
+        }
         let mut down = self.audit.down;
         if self.audit.closing_known {
             down |= self.audit.closing;
