@@ -214,3 +214,32 @@ fn a_push_nobody_reads_gives_way_to_a_waiting_command() {
     assert_eq!(&buf[..256], &want[..256]);
     assert_eq!(r.e.recv(id, &mut buf), Err(Error::Overflow));
 }
+
+/// A damaged line while the module's output is held back (the socket's buffer full): the audit
+/// it asks for waits until the application reads, since its answer would wait behind the held
+/// data and count towards the hold limit of a socket that may just be read late.
+#[test]
+fn no_audit_goes_out_while_output_is_held_back() {
+    let (mut r, id) = open(ServiceType::Tcp, DataFormat::Text);
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    // The first audit, at once.
+    r.expect("AT+QISTATE?");
+    r.rx("\r\n+QISTATE: 0,\"TCP\",\"127.0.0.1\",80,4000,2,1,1\r\n\r\nOK\r\n");
+    // A push fills the 256-byte buffer; the next one is held back.
+    let full = vec![b'x'; 256];
+    let mut stream = b"\r\n+QIURC: \"recv\",0,256\r\n".to_vec();
+    stream.extend_from_slice(&full);
+    stream.extend_from_slice(b"\r\n+QIURC: \"clxsed\",0\r\n\r\n+QIURC: \"recv\",0,4\r\nmore");
+    let taken = r.e.handle_rx(&stream, r.now);
+    assert!(taken < stream.len(), "output is held back");
+    // Long past the audit's gap, nothing goes out while the buffer stays full.
+    r.advance(10_000);
+    r.idle();
+    // Reading makes room; the held output flows, and the audit follows.
+    let mut buf = [0u8; 256];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(256));
+    let rest = stream[taken..].to_vec();
+    r.rx_bytes(&rest);
+    r.advance(100);
+    r.expect("AT+QISTATE?");
+}

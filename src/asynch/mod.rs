@@ -408,13 +408,8 @@ impl<'a, M: RawMutex, const N: usize, const RX: usize, const TX: usize, const ST
                 Ok(()) | Err(Error::Busy) => Poll::Pending,
                 Err(err) => Poll::Ready(Err(err)),
             },
-            SocketPhase::Opening => Poll::Pending,
-            // A peer that sent its data and closed before this task looked again (a server
-            // that answers and hangs up): the connection was made, and its data waits to be
-            // read, as the blocking stack has it.
-            SocketPhase::Connected | SocketPhase::PeerClosed => Poll::Ready(Ok(())),
-            SocketPhase::Failed(err) => Poll::Ready(Err(err)),
-            _ => Poll::Ready(Err(Error::Closed)),
+            // (A peer that already closed again counts as connected: see `connect_outcome`.)
+            _ => e.connect_outcome(id).map_or(Poll::Pending, Poll::Ready),
         })
         .await?;
         guard.id = None;

@@ -470,12 +470,11 @@ where
                     Err(e) => Err(nb::Error::Other(e)),
                 }
             }
-            SocketPhase::Opening => Err(nb::Error::WouldBlock),
-            // The connection was made; a peer that already closed shows in `receive` (its
-            // data first, then `Closed`), as on any stack.
-            SocketPhase::Connected | SocketPhase::PeerClosed => Ok(()),
-            SocketPhase::Failed(e) => Err(nb::Error::Other(e)),
-            SocketPhase::Free | SocketPhase::Closing => Err(nb::Error::Other(Error::Closed)),
+            // A peer that already closed shows in `receive` (its data first, then `Closed`).
+            _ => match self.engine.connect_outcome(id) {
+                None => Err(nb::Error::WouldBlock),
+                Some(r) => r.map_err(nb::Error::Other),
+            },
         }
     }
 

@@ -51,8 +51,22 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         self.socket(id).map_or(SocketPhase::Free, |s| s.phase)
     }
 
+    /// How connecting socket `id` ended: `None` while it is reserved or opening; `Ok` once the
+    /// connection was made, including when the peer has already closed it again (a server that
+    /// answers and hangs up before the caller looked: its data waits to be read); the error
+    /// when opening failed; [`Error::Closed`] for a socket that is free or being closed. Both
+    /// stacks' `connect` end on this, so they agree.
+    pub fn connect_outcome(&self, id: ConnectId) -> Option<Result<(), Error>> {
+        match self.phase(id) {
+            SocketPhase::Reserved | SocketPhase::Opening => None,
+            SocketPhase::Connected | SocketPhase::PeerClosed => Some(Ok(())),
+            SocketPhase::Failed(e) => Some(Err(e)),
+            SocketPhase::Free | SocketPhase::Closing => Some(Err(Error::Closed)),
+        }
+    }
+
     /// Start connecting a reserved socket to `remote:port` (`AT+QIOPEN`). Watch
-    /// [`Engine::phase`] for `Connected` or `Failed`.
+    /// [`Engine::phase`] for `Connected` or `Failed`, or [`Engine::connect_outcome`].
     pub fn open(&mut self, id: ConnectId, remote: &str, port: u16) -> Result<(), Error> {
         self.open_from(id, remote, port, 0)
     }

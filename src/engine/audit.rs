@@ -104,8 +104,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         (self.audit.pending && self.audit.not_before > self.now).then_some(self.audit.not_before)
     }
 
-    /// Start an audit when one is pending and due. True when it was started.
-    pub(super) fn schedule_audit(&mut self) -> bool {
+    /// Start an audit when one is pending and due (the command slot is free).
+    pub(super) fn schedule_audit(&mut self) {
         // Not while output is held back: the answer would wait behind it, and count towards
         // the hold limit (see `State::hold_broken_at`) for a socket that may just be read late.
         // Nor while a timed-out request or send may still be answered: its late `OK` would be
@@ -116,21 +116,21 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             || self.owed.is_some()
             || self.send_owed.is_some()
         {
-            return false;
+            return;
         }
         self.audit.pending = false;
         let of = self.connected_tcp();
         if of == 0 {
             self.audit.suspect = 0;
             self.audit.suspect_gone = 0;
-            return false;
+            return;
         }
         self.audit.of = of;
         self.audit.down = 0;
         self.audit.closing = 0;
         self.audit.listed = 0;
         self.audit.not_before = later(self.now, AUDIT_GAP_MS);
-        self.begin(&Command::QiStateRead, Job::Audit).is_ok()
+        let _ = self.begin(&Command::QiStateRead, Job::Audit);
     }
 
     /// A `+QISTATE` line of the audit in flight.

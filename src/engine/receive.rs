@@ -273,9 +273,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// `next`: the output after pushed data for socket `push_check` ended, as far as it has
     /// come. The module starts everything it prints with CR LF (a sibling's line end after the
-    /// data, the next URC's or answer's before it), or, with echo on, with the echo of a
-    /// command (`AT`), or with a send prompt (`> `, which the parser takes without a line end
-    /// too). Anything else is the push's own data running on, or output taken into it: its
+    /// data, the next URC's or answer's before it), or, while a command is on its way, with
+    /// its echo (`AT`, echo on) or a send prompt (`> `, which the parser takes without a line
+    /// end too); see `output_may_start`. Anything else is the push's own data running on, or output taken into it: its
     /// announced length was not the data's (a digit lost or changed on the line, or a module
     /// that miscounts; a length one too long takes the CR and leaves the LF). The check ends
     /// once two bytes have been seen. Each of those starts is an unfinished item on its own,
