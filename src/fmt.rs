@@ -93,29 +93,24 @@ impl fmt::Display for Printable<'_> {
     }
 }
 
-/// A value logged through its `Debug` implementation with either back end (with `defmt`, via
-/// `defmt::Debug2Format`, formatted on the device): for internal types that do not derive
-/// `defmt::Format`.
-pub(crate) struct Dbg<'a, T: fmt::Debug>(pub &'a T);
-
-impl<T: fmt::Debug> fmt::Debug for Dbg<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl<T: fmt::Debug> defmt::Format for Dbg<'_, T> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{:?}", defmt::Debug2Format(self.0))
-    }
-}
-
-/// With `defmt`, the same text as `Display` (formatted on the device: the escaping needs it).
+/// With `defmt`, the bytes formatted on the host (`{=[u8]:a}`: a byte-string literal, other
+/// bytes escaped), abbreviated as `Display` does: formatting on the device would link
+/// `core::fmt` for it.
 #[cfg(feature = "defmt")]
 impl defmt::Format for Printable<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", defmt::Display2Format(self))
+        let bytes = self.0;
+        if bytes.len() > SHOWN {
+            defmt::write!(
+                f,
+                "{=[u8]:a}…({=usize} bytes)…{=[u8]:a}",
+                &bytes[..SHOWN - 16],
+                bytes.len() - SHOWN,
+                &bytes[bytes.len() - 16..]
+            )
+        } else {
+            defmt::write!(f, "{=[u8]:a}", bytes)
+        }
     }
 }
 

@@ -60,7 +60,42 @@ pub(super) enum Job {
     },
 }
 
+/// The job a timeout caught, for the log: its `Debug` form with `log`; with `defmt` its name
+/// only (a derived `Format`, or `Debug` formatted on the device, cost several KB of flash).
+pub(super) struct JobLog(pub(super) Option<Job>);
+
+impl core::fmt::Display for JobLog {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.0 {
+            Some(job) => core::fmt::Debug::fmt(job, f),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for JobLog {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.0.map_or("none", |j| j.name()))
+    }
+}
+
 impl Job {
+    /// The job's name, for the log.
+    #[cfg(feature = "defmt")]
+    fn name(&self) -> &'static str {
+        match self {
+            Job::Init(_) => "start-up",
+            Job::Sync => "sync",
+            Job::Open(_) => "open",
+            Job::Send { .. } => "send",
+            Job::Read { .. } => "read",
+            Job::Close(_) => "close",
+            Job::Audit => "audit",
+            Job::User { .. } => "request",
+        }
+    }
+
     /// Jobs whose answer has a second, later part that holds the command slot.
     pub(super) fn has_late_part(&self) -> bool {
         match self {

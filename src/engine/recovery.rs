@@ -273,8 +273,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.late_ok_owed = false;
                     let job = self.inflight.as_ref().map(|f| f.job);
                     crate::fmt::warn!(
-                        "bc20: timeout waiting for the module ({:?})",
-                        crate::fmt::Dbg(&job)
+                        "bc20: timeout waiting for the module ({})",
+                        super::jobs::JobLog(job)
                     );
                     match job {
                         Some(Job::Init(0)) => {
