@@ -52,7 +52,8 @@ FAULTS (seeded and deterministic; every injected fault is printed to stderr):
     --seed N                 PRNG seed (default 0; xoshiro256++, same seed same faults)
     --fault NAME=RATE        switch a fault on (repeatable). NAME is one of
                              delay, chunking, noise, open-fail, send-fail, error-on, peer-close,
-                             buff-full, reboot, line-noise, ping-loss, close-damage. RATE is
+                             buff-full, reboot, line-noise, ping-loss, close-damage,
+                             open-damage. RATE is
                              never, always, pm:N (per mille), nth:N (the N-th chance only) or
                              every:N
     --delay-range MIN-MAX    extra delay range for 'delay', ms (default 10-100)
@@ -148,6 +149,7 @@ fn parse(mut p: Parser) -> Result<Option<(Endpoint, Config)>, lexopt::Error> {
                     "line-noise" => f.line_noise = rate,
                     "ping-loss" => f.ping_loss = rate,
                     "close-damage" => f.close_damage = rate,
+                    "open-damage" => f.open_damage = rate,
                     _ => return Err(format!("--fault {name}: unknown fault").into()),
                 }
             }

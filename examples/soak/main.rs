@@ -208,6 +208,7 @@ fn faults(o: &Options, seed: u64) -> Faults {
         ping_loss: Rate::Never,
         // Opportunity: each close announcement (the driver finds the close by an audit).
         close_damage: Rate::PerMille(200),
+        open_damage: Rate::PerMille(200),
     }
 }
 
@@ -337,6 +338,7 @@ fn fault_name(k: &FaultKind) -> String {
         FaultKind::Reboot => "reboot".into(),
         FaultKind::PingLoss(_) => "ping loss".into(),
         FaultKind::CloseDamage(_) => "close announcement damaged".into(),
+        FaultKind::OpenDamage(_) => "open announcement damaged".into(),
         FaultKind::LineNoise { .. } => "line noise".into(),
     }
 }

@@ -142,6 +142,10 @@ pub struct Faults {
     /// (`"clxsed"`), so the host cannot learn of the close from it (opportunity: each close
     /// announcement).
     pub close_damage: Rate,
+    /// The `+QIOPEN: <id>,0` of a connection made comes damaged on the line (`+QIOPxN`), so
+    /// the host cannot learn from it that the socket is open (opportunity: each connection
+    /// made; failures are announced intact).
+    pub open_damage: Rate,
 }
 
 /// What was injected.
@@ -179,6 +183,8 @@ pub enum FaultKind {
     PingLoss(u8),
     /// The close announcement of this socket came damaged.
     CloseDamage(u8),
+    /// The announcement that this socket's connection was made came damaged.
+    OpenDamage(u8),
     /// A byte at this offset of a frame was flipped (xor mask) or dropped (mask 0).
     LineNoise {
         /// Offset in the frame.
@@ -292,6 +298,7 @@ pub(crate) enum Which {
     LineNoise,
     PingLoss,
     CloseDamage,
+    OpenDamage,
 }
 
 /// The faults configuration plus its dice, PRNG and log: what the emulator consults.
@@ -299,7 +306,7 @@ pub(crate) enum Which {
 pub(crate) struct Injector {
     pub(crate) cfg: Faults,
     pub(crate) rng: Prng,
-    dice: [Dice; 12],
+    dice: [Dice; 13],
     log: FaultLog,
     start: Instant,
 }
@@ -330,6 +337,7 @@ impl Injector {
             Which::LineNoise => self.cfg.line_noise,
             Which::PingLoss => self.cfg.ping_loss,
             Which::CloseDamage => self.cfg.close_damage,
+            Which::OpenDamage => self.cfg.open_damage,
         };
         self.dice[which as usize].roll(rate, &mut self.rng)
     }

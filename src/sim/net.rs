@@ -134,7 +134,12 @@ impl Sim {
                 code
             }
         };
-        self.late_urc(now, &format!("+QIOPEN: {id},{code}"), false);
+        if code == 0 && self.inj.fire(Which::OpenDamage) {
+            self.inj.record(now, FaultKind::OpenDamage(id as u8));
+            self.late_urc(now, &format!("+QIOPxN: {id},{code}"), false);
+        } else {
+            self.late_urc(now, &format!("+QIOPEN: {id},{code}"), false);
+        }
     }
 
     pub(crate) fn qiclose(&mut self, now: Instant, id: usize) {
