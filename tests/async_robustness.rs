@@ -685,6 +685,54 @@ async fn a_reader_learns_of_a_close_announced_damaged() {
     }
 }
 
+/// A server that greets first (`data`) and keeps the connection, while the module announces
+/// the connection made damaged (`+QIOPxN: <id>,0`): `connect` succeeds within seconds, the
+/// connection found made by two audits (it failed with `Timeout` after a minute, the module
+/// holding the connection and the greeting), and the greeting is read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_succeeds_when_the_open_is_announced_damaged() {
+    use tokio::io::AsyncWriteExt;
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        let data = pattern(900, 13);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let greeting = data.clone();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(&greeting).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let sim_config = sim::Config {
+            faults: sim::Faults {
+                open_damage: sim::Rate::Always,
+                ..sim::Faults::default()
+            },
+            ..sim::Config::default()
+        };
+        let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
+        within(STEP, "bring-up", h.stack.bring_up(5_000))
+            .await
+            .unwrap();
+        let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));
+        let mut got = vec![0u8; data.len()];
+        within(STEP, "read", conn.read_exact(&mut got))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: read: {e:?}"));
+        assert!(got == data, "{mode:?}: the greeting");
+        assert!(
+            h.emu
+                .fault_log()
+                .events()
+                .iter()
+                .any(|e| matches!(e.kind, sim::FaultKind::OpenDamage(_))),
+            "{mode:?}: the open was announced damaged"
+        );
+        server.abort();
+    }
+}
+
 /// A server that sends its data and closes at once, and a connecting task that looks again
 /// only after the close came (its executor busy): the connection was made and its data waits,
 /// so `connect` succeeds and the data can be read, as on the blocking stack. (It failed with

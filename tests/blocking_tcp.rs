@@ -352,6 +352,43 @@ fn peer_close_announced_damaged(mode: AccessMode) {
     TcpClientStack::close(&mut d, s).unwrap();
 }
 
+/// The module's `+QIOPEN: <id>,0` comes damaged (`+QIOPxN`): `connect` still succeeds, the
+/// connection found made by two audits within seconds, where it failed with `Timeout` after
+/// `open_timeout_ms` (a minute) before; and the connection carries data both ways.
+fn open_announced_damaged(mode: AccessMode) {
+    let port = tcp_echo();
+    let (mut d, emu, _) = driver(
+        sim::Config {
+            faults: Faults {
+                open_damage: Rate::Always,
+                ..Faults::default()
+            },
+            ..sim::Config::default()
+        },
+        engine_config(mode, DataFormat::Text),
+    );
+    let mut s = connect(&mut d, port);
+    echo(&mut d, &mut s, payload(3000, 83), 10_000);
+    assert!(
+        emu.fault_log()
+            .events()
+            .iter()
+            .any(|e| matches!(e.kind, FaultKind::OpenDamage(_))),
+        "the open was announced damaged"
+    );
+    TcpClientStack::close(&mut d, s).unwrap();
+}
+
+#[test]
+fn open_announced_damaged_buffer_mode() {
+    open_announced_damaged(AccessMode::Buffer);
+}
+
+#[test]
+fn open_announced_damaged_direct_push() {
+    open_announced_damaged(AccessMode::DirectPush);
+}
+
 #[test]
 fn peer_close_announced_damaged_buffer_mode() {
     peer_close_announced_damaged(AccessMode::Buffer);

@@ -1860,6 +1860,85 @@ fn a_silent_reboot_is_found_by_the_audit_after_the_resync() {
     assert_eq!(drain(&mut r, a), (Vec::new(), Err(Error::Unexpected)));
 }
 
+/// A `+QIOPEN: <id>,0` damaged on the line left its socket opening until `open_timeout_ms`
+/// (a minute) and then failed it with `Timeout`, while the module held the connection and its
+/// peer may have sent data already. The damaged line has the connections audited; two audits
+/// in a row listing the socket connected make it open, and data the module announces for it
+/// then is read.
+#[test]
+fn an_open_announced_damaged_is_found_by_an_audit() {
+    for (mode, damaged) in [
+        (0, "\r\n+QIOPxN: 0,0\r\n"),
+        (0, "\r\n+QIOPEN: 0\x010\r\n"),
+        (1, "\r\n+QIOPEN:\x00,0\r\n"),
+        (1, "\r\n+QIOPEN: 0,0\r\n\r\n+QIURC: \"recv\",0,3\r\nhey\r\n"),
+    ] {
+        let config = Config {
+            access_mode: if mode == 0 {
+                AccessMode::Buffer
+            } else {
+                AccessMode::DirectPush
+            },
+            ..Config::default()
+        };
+        let mut r = Rig::new(config);
+        r.bring_up();
+        let id = r.e.allocate(ServiceType::Tcp).unwrap();
+        r.e.open(id, "127.0.0.1", 8062).unwrap();
+        r.expect(&format!(
+            "AT+QIOPEN=1,{id},\"TCP\",\"127.0.0.1\",8062,0,{mode}"
+        ));
+        r.rx("\r\nOK\r\n");
+        r.events();
+        if damaged.contains("hey") {
+            // Whole: no audit, and the data is the socket's.
+            r.rx(damaged);
+            r.idle();
+            assert_eq!(r.e.phase(id), SocketPhase::Connected);
+            assert_eq!(r.recv_all(id), b"hey");
+            continue;
+        }
+        r.rx(damaged);
+        audit_answer(&mut r, id, 2);
+        assert_eq!(r.e.phase(id), SocketPhase::Opening, "{damaged:?}: one look");
+        audit_answer(&mut r, id, 2);
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{damaged:?}");
+        assert!(r.events().contains(&Event::Opened(id)), "{damaged:?}");
+        // The connection works: data announced or pushed for it is the application's.
+        if mode == 0 {
+            r.rx("\r\n+QIURC: \"recv\",0,3\r\n");
+            r.expect("AT+QIRD=0,512");
+            r.rx("\r\n+QIRD: 3\r\nhey\r\n\r\nOK\r\n");
+            r.expect("AT+QIRD=0,512");
+            r.rx("\r\n+QIRD: 0\r\n\r\nOK\r\n");
+        } else {
+            r.rx("\r\n+QIURC: \"recv\",0,3\r\nhey\r\n");
+        }
+        assert_eq!(r.recv_all(id), b"hey", "{damaged:?}");
+        // The announcement, late after all, changes nothing.
+        r.rx("\r\n+QIOPEN: 0,0\r\n");
+        r.advance(70_000);
+        r.idle();
+        assert_eq!(r.e.phase(id), SocketPhase::Connected, "{damaged:?}");
+    }
+
+    // One audit listing the socket connected, the next opening still: it goes on opening,
+    // and fails with `Timeout` at its time as before if nothing comes.
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPxN: 0,0\r\n");
+    audit_answer(&mut r, id, 2); // `1` with a bit flipped
+    audit_answer(&mut r, id, 1);
+    r.advance(5_000);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Opening);
+    r.advance(60_000);
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout));
+    r.expect("AT+QICLOSE=0");
+}
+
 #[test]
 fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
     let (mut r, id) = Rig::direct_push();

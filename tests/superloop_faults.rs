@@ -228,6 +228,7 @@ fn a_slow_superloop_against_every_fault_moves_data_or_says_why() {
             "close damaged",
             "delay",
             "noise line",
+            "open damaged",
             "open fail",
             "peer close",
             "reboot",

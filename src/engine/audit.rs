@@ -17,12 +17,17 @@
 //! (a reboot whose `RDY` was lost, a context dropped unannounced): it fails with
 //! [`Error::Unexpected`]. From any other module an unlisted socket proves nothing (a module may
 //! list none) and is left alone; so is one listed in a line this driver cannot read.
+//!
+//! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening that two
+//! audits in a row list as connected (2) is open, as the URC would have had it, instead of
+//! failing with [`Error::Timeout`] a minute later while the module holds the connection (and
+//! its peer may have sent data already).
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
 use super::{Event, State, later};
 use crate::error::Error;
-use crate::types::{ConnectId, ServiceType, SocketState};
+use crate::types::{ConnectId, ResultCode, ServiceType, SocketState};
 use crate::wire::encode::Command;
 
 /// Least time between the starts of two audits, ms (the second look of a suspected close
@@ -57,6 +62,12 @@ pub(super) struct Audit {
     /// "Closing" (3) means closed: the module named itself a BC20, or listed a connected
     /// socket as 2.
     pub closing_known: bool,
+    /// TCP sockets opening when the audit in flight was written.
+    pub opening: u8,
+    /// Sockets opening that the audit in flight found connected.
+    pub opened: u8,
+    /// Sockets opening that the last audit found connected: the next one decides.
+    pub suspect_open: u8,
 }
 
 impl Audit {
@@ -71,30 +82,51 @@ impl Audit {
         listed: 0,
         suspect_gone: 0,
         closing_known: false,
+        opening: 0,
+        opened: 0,
+        suspect_open: 0,
     };
 }
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
-    /// The TCP sockets connected, as a mask of ids. (Out of line: it has three callers.)
+    /// The TCP sockets connected (`opening` false) or opening (true), as a mask of ids. (Out
+    /// of line: it has several callers. A tag test, not `SocketPhase`'s derived `PartialEq`,
+    /// which compares the `Error` a failed socket carries.)
     #[inline(never)]
-    fn connected_tcp(&self) -> u8 {
+    fn tcp_in(&self, opening: bool) -> u8 {
         let mut mask = 0;
         for (i, s) in self.sockets.iter().enumerate() {
-            if s.service == ServiceType::Tcp && matches!(s.phase, SocketPhase::Connected) {
+            let phase = if opening {
+                matches!(s.phase, SocketPhase::Opening)
+            } else {
+                matches!(s.phase, SocketPhase::Connected)
+            };
+            if s.service == ServiceType::Tcp && phase {
                 mask |= 1u8 << i;
             }
         }
         mask
     }
 
-    /// A line may have been lost: audit the connections (if any TCP socket is connected).
+    /// The TCP sockets connected, as a mask of ids.
+    fn connected_tcp(&self) -> u8 {
+        self.tcp_in(false)
+    }
+
+    /// The TCP sockets an audit looks at: connected or opening.
+    fn audited_tcp(&self) -> u8 {
+        self.connected_tcp() | self.tcp_in(true)
+    }
+
+    /// A line may have been lost: audit the connections (if any TCP socket is connected or
+    /// opening).
     /// Not for lines that come during an audit: the module printed any close it knew of
     /// before its answer, which lists the socket as closing then; and an answer whose lines
     /// this driver cannot read (a model that prints `+QISTATE` short) would otherwise have
     /// the audit follow itself for good.
     pub(super) fn audit_later(&mut self) {
         let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
-        if !auditing && self.connected_tcp() != 0 {
+        if !auditing && self.audited_tcp() != 0 {
             self.audit.pending = true;
         }
     }
@@ -120,12 +152,16 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         self.audit.pending = false;
         let of = self.connected_tcp();
-        if of == 0 {
+        let opening = self.tcp_in(true);
+        if of | opening == 0 {
             self.audit.suspect = 0;
             self.audit.suspect_gone = 0;
+            self.audit.suspect_open = 0;
             return;
         }
         self.audit.of = of;
+        self.audit.opening = opening;
+        self.audit.opened = 0;
         self.audit.down = 0;
         self.audit.closing = 0;
         self.audit.listed = 0;
@@ -142,6 +178,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 if self.audit.of & bit != 0 {
                     self.audit.closing_known = true;
                 }
+                self.audit.opened |= bit;
             }
             SocketState::Closing => self.audit.closing |= bit,
             SocketState::Initial => self.audit.down |= bit,
@@ -192,7 +229,15 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         };
         let lost = gone & self.audit.suspect_gone;
         self.audit.suspect_gone = gone & !lost;
-        if self.audit.suspect | self.audit.suspect_gone != 0 {
+        // Connections made whose `+QIOPEN` was lost.
+        let opened = if result.is_ok() {
+            self.audit.opened & self.audit.opening & self.tcp_in(true)
+        } else {
+            0
+        };
+        let made = opened & self.audit.suspect_open;
+        self.audit.suspect_open = opened & !made;
+        if self.audit.suspect | self.audit.suspect_gone | self.audit.suspect_open != 0 {
             // Look again at once.
             self.audit.pending = true;
             self.audit.not_before = self.now;
@@ -205,6 +250,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             } else if lost & bit != 0 {
                 crate::fmt::warn!("bc20: the module no longer holds socket {}", id);
                 self.fail_socket(id, Error::Unexpected, true);
+            } else if made & bit != 0 {
+                crate::fmt::warn!("bc20: socket {} was opened, unannounced", id);
+                self.on_opened(id, ResultCode::Success);
             }
         }
     }

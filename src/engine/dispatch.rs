@@ -416,7 +416,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.event(Event::SendDone(id));
     }
 
-    fn on_opened(&mut self, id: ConnectId, result: ResultCode) {
+    pub(super) fn on_opened(&mut self, id: ConnectId, result: ResultCode) {
         let Some(s) = self.sockets.get_mut(id.index()) else {
             crate::fmt::warn!(
                 "bc20: +QIOPEN for socket {}, which this driver does not have",

@@ -413,6 +413,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::Reboot => "reboot",
         FaultKind::PingLoss(_) => "ping loss",
         FaultKind::CloseDamage(_) => "close damaged",
+        FaultKind::OpenDamage(_) => "open damaged",
         FaultKind::LineNoise { .. } => "line noise",
     }
 }
@@ -455,5 +456,7 @@ pub fn every_fault(seed: u64) -> Faults {
         ping_loss: Rate::Never,
         // Opportunity: each close announcement.
         close_damage: Rate::PerMille(300),
+        // Opportunity: each connection made.
+        open_damage: Rate::PerMille(200),
     }
 }
