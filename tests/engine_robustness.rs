@@ -1922,6 +1922,18 @@ fn an_open_announced_damaged_is_found_by_an_audit() {
         assert_eq!(r.e.phase(id), SocketPhase::Connected, "{damaged:?}");
     }
 
+    // A UDP socket likewise.
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Udp).unwrap();
+    r.e.open(id, "127.0.0.1", 9000).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\",9000,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPxN: 0,0\r\n");
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\n+QISTATE: 0,\"UDP\",\"127.0.0.1\",9000,4000,2,1,0\r\n\r\nOK\r\n");
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Connected, "UDP");
+
     // One audit listing the socket connected, the next opening still: it goes on opening,
     // and fails with `Timeout` at its time as before if nothing comes.
     let mut r = Rig::ready();
@@ -1959,6 +1971,12 @@ fn an_audit_that_lists_nothing_or_fails_ends_nothing() {
         r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
         r.expect("AT+QISTATE?");
         r.rx(answer);
+        if answer.contains("ERROR") {
+            // Asked again (see below), refused again.
+            r.advance(2_000 + LATE);
+            r.expect("AT+QISTATE?");
+            r.rx(answer);
+        }
         r.advance(5_000);
         r.idle();
         assert_eq!(r.e.phase(id), SocketPhase::Connected, "{answer:?}");
@@ -1966,6 +1984,58 @@ fn an_audit_that_lists_nothing_or_fails_ends_nothing() {
         r.rx("\r\n+QIURC: \"recv\",0,2\r\nok\r\n");
         assert_eq!(drain(&mut r, id), (b"ok".to_vec(), Ok(())), "{answer:?}");
     }
+}
+
+/// An audit refused (`ERROR`: a module busy a moment) learnt nothing, so it is asked again two
+/// seconds later, and a close or open lost on the line is found all the same; refused twice
+/// in a row, the next waits a minute. (A refused audit was not asked again: the lost close
+/// stayed lost, the lost open cost its minute and a `Timeout`.)
+#[test]
+fn a_refused_audit_is_asked_again() {
+    let (mut r, id) = Rig::direct_push();
+    identify_as(&mut r, "BC20");
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nERROR\r\n");
+    r.advance(1_000);
+    r.idle();
+    r.advance(1_000 + LATE);
+    audit_answer(&mut r, id, 3);
+    // A refusal between two looks keeps what the first found.
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nERROR\r\n");
+    r.advance(2_000 + LATE);
+    audit_answer(&mut r, id, 3);
+    assert_eq!(r.e.phase(id), SocketPhase::PeerClosed);
+    assert!(r.events().contains(&Event::PeerClosed(id)));
+
+    // A lost open.
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,0");
+    r.rx("\r\nOK\r\n\r\n+QIOPxN: 0,0\r\n");
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nERROR\r\n");
+    r.advance(2_000 + LATE);
+    audit_answer(&mut r, id, 2);
+    audit_answer(&mut r, id, 2);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+
+    // Refused twice in a row: a minute.
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nERROR\r\n");
+        r.advance(2_000 + LATE);
+    }
+    r.advance(50_000);
+    r.idle();
+    r.advance(10_000);
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
 }
 
 #[test]

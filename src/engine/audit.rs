@@ -18,8 +18,8 @@
 //! [`Error::Unexpected`]. From any other module an unlisted socket proves nothing (a module may
 //! list none) and is left alone; so is one listed in a line this driver cannot read.
 //!
-//! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening that two
-//! audits in a row list as connected (2) is open, as the URC would have had it, instead of
+//! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening (TCP or
+//! UDP) that two audits in a row list as connected (2) is open, as the URC would have had it, instead of
 //! failing with [`Error::Timeout`] a minute later while the module holds the connection (and
 //! its peer may have sent data already).
 
@@ -62,12 +62,14 @@ pub(super) struct Audit {
     /// "Closing" (3) means closed: the module named itself a BC20, or listed a connected
     /// socket as 2.
     pub closing_known: bool,
-    /// TCP sockets opening when the audit in flight was written.
+    /// Sockets opening (TCP or UDP) when the audit in flight was written.
     pub opening: u8,
     /// Sockets opening that the audit in flight found connected.
     pub opened: u8,
     /// Sockets opening that the last audit found connected: the next one decides.
     pub suspect_open: u8,
+    /// The last audit was refused (`ERROR`): the next waits a minute if this one is too.
+    pub refused: bool,
 }
 
 impl Audit {
@@ -85,23 +87,24 @@ impl Audit {
         opening: 0,
         opened: 0,
         suspect_open: 0,
+        refused: false,
     };
 }
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
-    /// The TCP sockets connected (`opening` false) or opening (true), as a mask of ids. (Out
-    /// of line: it has several callers. A tag test, not `SocketPhase`'s derived `PartialEq`,
-    /// which compares the `Error` a failed socket carries.)
+    /// The TCP sockets connected (`opening` false), or the sockets opening, TCP or UDP (true),
+    /// as a mask of ids. (Out of line: it has several callers. A tag test, not `SocketPhase`'s
+    /// derived `PartialEq`, which compares the `Error` a failed socket carries.)
     #[inline(never)]
-    fn tcp_in(&self, opening: bool) -> u8 {
+    fn sockets_in(&self, opening: bool) -> u8 {
         let mut mask = 0;
         for (i, s) in self.sockets.iter().enumerate() {
-            let phase = if opening {
+            let counts = if opening {
                 matches!(s.phase, SocketPhase::Opening)
             } else {
-                matches!(s.phase, SocketPhase::Connected)
+                s.service == ServiceType::Tcp && matches!(s.phase, SocketPhase::Connected)
             };
-            if s.service == ServiceType::Tcp && phase {
+            if counts {
                 mask |= 1u8 << i;
             }
         }
@@ -110,23 +113,23 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// The TCP sockets connected, as a mask of ids.
     fn connected_tcp(&self) -> u8 {
-        self.tcp_in(false)
+        self.sockets_in(false)
     }
 
-    /// The TCP sockets an audit looks at: connected or opening.
-    fn audited_tcp(&self) -> u8 {
-        self.connected_tcp() | self.tcp_in(true)
+    /// The sockets an audit looks at: TCP connected, or opening.
+    fn audited(&self) -> u8 {
+        self.connected_tcp() | self.sockets_in(true)
     }
 
-    /// A line may have been lost: audit the connections (if any TCP socket is connected or
-    /// opening).
+    /// A line may have been lost: audit the connections (if any TCP socket is connected, or
+    /// any socket opening).
     /// Not for lines that come during an audit: the module printed any close it knew of
     /// before its answer, which lists the socket as closing then; and an answer whose lines
     /// this driver cannot read (a model that prints `+QISTATE` short) would otherwise have
     /// the audit follow itself for good.
     pub(super) fn audit_later(&mut self) {
         let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
-        if !auditing && self.audited_tcp() != 0 {
+        if !auditing && self.audited() != 0 {
             self.audit.pending = true;
         }
     }
@@ -152,7 +155,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         self.audit.pending = false;
         let of = self.connected_tcp();
-        let opening = self.tcp_in(true);
+        let opening = self.sockets_in(true);
         if of | opening == 0 {
             self.audit.suspect = 0;
             self.audit.suspect_gone = 0;
@@ -207,22 +210,30 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// The audit in flight ended with `result`.
     pub(super) fn audit_done(&mut self, result: Result<(), Error>) {
-        if matches!(result, Err(Error::Timeout)) {
-            self.audit.not_before = later(self.now, AUDIT_AFTER_TIMEOUT_MS);
+        if let Err(e) = result {
+            // Nothing learnt, and the line that had it asked may still hide a lost close or
+            // open: ask again (the suspicions of an audit before stand). After a refusal in
+            // `AUDIT_GAP_MS`, the start-of-audit gap (a module busy a moment); after a second
+            // refusal in a row, or an audit unanswered (the resynchronisation after it asks
+            // again), a minute later: a module that never takes the command costs one a minute.
+            let timed_out = matches!(e, Error::Timeout);
+            if timed_out || self.audit.refused {
+                self.audit.not_before = later(self.now, AUDIT_AFTER_TIMEOUT_MS);
+            }
+            self.audit.refused = !timed_out;
+            self.audit.pending = true;
+            return;
         }
+        self.audit.refused = false;
         let mut down = self.audit.down;
         if self.audit.closing_known {
             down |= self.audit.closing;
         }
-        let down = if result.is_ok() {
-            down & self.audit.of & self.connected_tcp()
-        } else {
-            0
-        };
+        let down = down & self.audit.of & self.connected_tcp();
         let confirmed = down & self.audit.suspect;
         self.audit.suspect = down & !confirmed;
         // Unlisted connections, from a module known to list them all.
-        let gone = if result.is_ok() && self.audit.closing_known {
+        let gone = if self.audit.closing_known {
             self.audit.of & !self.audit.listed & self.connected_tcp()
         } else {
             0
@@ -230,11 +241,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let lost = gone & self.audit.suspect_gone;
         self.audit.suspect_gone = gone & !lost;
         // Connections made whose `+QIOPEN` was lost.
-        let opened = if result.is_ok() {
-            self.audit.opened & self.audit.opening & self.tcp_in(true)
-        } else {
-            0
-        };
+        let opened = self.audit.opened & self.audit.opening & self.sockets_in(true);
         let made = opened & self.audit.suspect_open;
         self.audit.suspect_open = opened & !made;
         if self.audit.suspect | self.audit.suspect_gone | self.audit.suspect_open != 0 {
