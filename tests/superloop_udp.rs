@@ -284,6 +284,7 @@ fn all_cases(periods: &[u64], sleep_after: Option<u64>) {
             "chunked",
             "delay",
             "noise line",
+            "open damaged",
             "open fail",
             "reboot",
         ],
