@@ -37,6 +37,7 @@ MODULE:
     --send-ok-delay MS       SEND OK this long after a send (default 2)
     --close-ok-delay MS      print CLOSE OK this long after the OK of AT+QICLOSE
     --sleep-after MS         sleep after MS of host silence; the next command gets a bare CRLF
+    --sleep-silent           with --sleep-after: the next command gets no answer at all
     --doubled-blank          doubled blank line before late URCs (+QIOPEN, +QPING, +QNTP, dnsgip)
     --crlf-after-push        CRLF after direct-push data in view mode 0 (sibling firmware)
     --qicfg-echo             answer AT+QICFG writes with the new setting before OK
@@ -112,6 +113,7 @@ fn parse(mut p: Parser) -> Result<Option<(Endpoint, Config)>, lexopt::Error> {
             Arg::Long("send-ok-delay") => c.send_ok_delay = p.value()?.parse_with(ms)?,
             Arg::Long("close-ok-delay") => c.close_ok_delay = Some(p.value()?.parse_with(ms)?),
             Arg::Long("sleep-after") => c.sleep_after = Some(p.value()?.parse_with(ms)?),
+            Arg::Long("sleep-silent") => c.sleep_silent = true,
             Arg::Long("doubled-blank") => c.doubled_blank_before_late_urcs = true,
             Arg::Long("crlf-after-push") => c.crlf_after_push = true,
             Arg::Long("qicfg-echo") => c.qicfg_write_prints_setting = true,

@@ -62,6 +62,7 @@ USAGE:
     --report-secs N      progress line every N seconds (default 30)
     --sleep-after MS     the module sleeps after MS ms of silence from the host, and answers the
                          first command after that with a bare line end (off by default)
+    --sleep-silent       with --sleep-after: the first command after sleep gets no answer at all
     --stack STACK        blocking (the default: embedded-nal in a polling loop) or async
                          (embedded-nal-async, the runner on a tokio runtime per worker)
     --poll-ms MS         the blocking worker is a superloop that calls the driver every MS ms
@@ -85,6 +86,7 @@ struct Options {
     max_conn: usize,
     report: Duration,
     sleep_after: Option<Duration>,
+    sleep_silent: bool,
     quiet_ms: Option<u32>,
     /// The blocking worker's poll period (`--poll-ms`); `None`: a busy loop.
     poll: Option<Duration>,
@@ -115,6 +117,7 @@ fn options() -> Result<Options, lexopt::Error> {
         max_conn: 4 << 20,
         report: Duration::from_secs(30),
         sleep_after: None,
+        sleep_silent: false,
         quiet_ms: None,
         poll: None,
         async_stack: false,
@@ -151,6 +154,7 @@ fn options() -> Result<Options, lexopt::Error> {
             Arg::Long("sleep-after") => {
                 o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
             }
+            Arg::Long("sleep-silent") => o.sleep_silent = true,
             Arg::Short('h') | Arg::Long("help") => {
                 print!("{HELP}");
                 std::process::exit(0);
@@ -354,6 +358,7 @@ fn start_module(o: &Options, seed: u64) -> (HostPort, sim::Emulator, SocketAddr)
         // 256 KB/s); everything else as the emulator's defaults.
         send_ok_delay: Duration::ZERO,
         sleep_after: o.sleep_after,
+        sleep_silent: o.sleep_silent,
         ..sim::Config::default()
     });
     (host, emu, remote)
@@ -758,7 +763,11 @@ fn main() -> ExitCode {
         "soak report ({}{})",
         if o.faults { "faults on" } else { "faults off" },
         match o.sleep_after {
-            Some(d) => format!(", module sleeps after {} ms idle", d.as_millis()),
+            Some(d) => format!(
+                ", module sleeps after {} ms idle{}",
+                d.as_millis(),
+                if o.sleep_silent { ", silent" } else { "" }
+            ),
             None => String::new(),
         }
     );

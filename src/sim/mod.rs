@@ -213,6 +213,9 @@ pub struct Config {
     /// Sleep after this much host silence; the first command after it is answered by a bare
     /// `\r\n` only (spec 6.3). `None` (the default) never sleeps.
     pub sleep_after: Option<Duration>,
+    /// With `sleep_after`: the first command after sleep only wakes the module and gets no
+    /// answer at all (its bytes lost to the wake-up), instead of the bare `\r\n`.
+    pub sleep_silent: bool,
     /// Put a doubled blank line before every late URC (`+QIOPEN`, `+QPING`, `+QNTP`,
     /// dnsgip), spec 6.2. A failed ping's lone `+QPING: <err>` always has one.
     pub doubled_blank_before_late_urcs: bool,
@@ -271,6 +274,7 @@ impl Default for Config {
             send_ok_delay: Duration::from_millis(2),
             close_ok_delay: None,
             sleep_after: None,
+            sleep_silent: false,
             doubled_blank_before_late_urcs: false,
             crlf_after_push: false,
             qicfg_write_prints_setting: false,

@@ -269,8 +269,11 @@ impl Sim {
         if let Some(d) = self.cfg.sleep_after
             && started.saturating_duration_since(self.last_activity) >= d
         {
-            // Waking from sleep: the first command gets a bare line end and nothing else.
-            self.emit(now, b"\r\n".to_vec());
+            // Waking from sleep: the first command gets a bare line end and nothing else, or
+            // nothing at all.
+            if !self.cfg.sleep_silent {
+                self.emit(now, b"\r\n".to_vec());
+            }
             return;
         }
         if line.is_empty() && !overflow {
