@@ -142,6 +142,8 @@ struct Module {
     faults: bool,
     /// The module sleeps after that many ms of silence from the host.
     sleep_after: Option<u64>,
+    /// A module asleep takes the first command only to wake (no answer at all).
+    sleep_silent: bool,
     /// The MCU's receive buffer, bytes.
     rx_cap: usize,
 }
@@ -149,11 +151,25 @@ struct Module {
 const FAULTY: Module = Module {
     faults: true,
     sleep_after: None,
+    sleep_silent: false,
     rx_cap: 16 * 1024,
 };
 
 /// One case: `CONNECTIONS` connections one after the other.
 fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, m: Module) -> (Seen, Rig) {
+    run_with_pauses(wire, mode, period, seed, m, 0)
+}
+
+/// [`run`], the superloop busy elsewhere for `pause_ms` before each connection (the driver
+/// not called: a module that sleeps falls asleep meanwhile).
+fn run_with_pauses(
+    wire: Wire,
+    mode: AccessMode,
+    period: u64,
+    seed: u64,
+    m: Module,
+    pause_ms: u64,
+) -> (Seen, Rig) {
     let name = format!("{wire:?} {mode:?}, poll every {period} ms, seed {seed}, {m:?}");
     let port = echo_server();
     let sim_config = sim::Config {
@@ -163,6 +179,7 @@ fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, m: Module) -> (Seen
             Faults::default()
         },
         sleep_after: m.sleep_after.map(Duration::from_millis),
+        sleep_silent: m.sleep_silent,
         ..sim::Config::default()
     };
     let config = engine::Config {
@@ -177,6 +194,8 @@ fn run(wire: Wire, mode: AccessMode, period: u64, seed: u64, m: Module) -> (Seen
     };
     let mut seen = Seen::default();
     for n in 0..CONNECTIONS {
+        r.work(pause_ms);
+        c.last = r.now();
         let len = 512 + (payload(2, seed * 31 + n)[0] as usize) * 24;
         let data = payload(len, seed * 1000 + n);
         connection(&mut r, &mut c, &mut seen, port, &data);
@@ -268,6 +287,41 @@ fn a_slow_superloop_against_a_sleeping_module_with_every_fault_moves_data_or_say
         }
     }
     assert!(whole > errors, "{whole} whole, {errors} errors");
+}
+
+/// A module that takes the first command after sleep only to wake, with no answer at all (not
+/// the bare line end of spec 6.3), and no other fault: the first command it sleeps through
+/// times out, and from then on the driver wakes it before commands after as much idle, so
+/// every connection but at most that one comes through whole. (Such a module never got
+/// through start-up: each `AT` came a command timeout after the last, when it slept again.)
+/// Inside the envelope of the README's "Sleep" (the module stays awake past a probe's wait,
+/// `wake_answer_ms`, and two periods of the superloop).
+#[test]
+fn a_superloop_against_a_module_that_answers_nothing_while_asleep_moves_data() {
+    for (sleep_ms, period) in [(500u64, 1u64), (1_000, 100), (2_000, 300), (8_000, 2_000)] {
+        for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+            let module = Module {
+                faults: false,
+                sleep_after: Some(sleep_ms),
+                sleep_silent: true,
+                rx_cap: 16 * 1024,
+            };
+            let (seen, r) = run_with_pauses(Wire::Lazy, mode, period, 1, module, 2 * sleep_ms);
+            eprintln!(
+                "silent sleep {sleep_ms} ms, {mode:?} {period} ms: {} whole, {:?}, {} bytes, \
+                 longest gap {} ms, {} timeouts",
+                seen.whole,
+                seen.errors,
+                seen.verified,
+                seen.longest_gap,
+                r.d.engine().traffic().timeouts
+            );
+            assert!(
+                seen.whole + 1 >= CONNECTIONS && seen.errors.len() <= 1,
+                "silent sleep {sleep_ms} ms, {mode:?}, period {period} ms: {seen:?}"
+            );
+        }
+    }
 }
 
 /// An MCU receive buffer smaller than one answer, under a slow superloop with every fault on:

@@ -217,7 +217,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             // refusal in a row, or an audit unanswered (the resynchronisation after it asks
             // again), a minute later: a module that never takes the command costs one a minute.
             let timed_out = matches!(e, Error::Timeout);
-            if timed_out || self.audit.refused {
+            // (An audit that followed idle and got no answer at all may have been slept
+            // through, see `State::silent_after_idle`: the next after the usual gap.)
+            let slept = timed_out && self.silent_idle.is_some();
+            if (timed_out && !slept) || self.audit.refused {
                 self.audit.not_before = later(self.now, AUDIT_AFTER_TIMEOUT_MS);
             }
             self.audit.refused = !timed_out;

@@ -262,7 +262,18 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let now = self.now;
         // Only a module that had time to fall asleep can have slept through it.
         let could_sleep = self.idle_before >= super::recovery::MIN_SLEEP_IDLE_MS;
+        let probe_t = t.min(self.config.wake_answer_ms);
+        let probe_silent = self.probe_silent;
         if let Some(f) = &mut self.inflight {
+            // Once something written after idle got no answer at all, an `AT` probe after idle
+            // is a wake-up `AT` in effect: a module asleep may take it whole to wake, and the
+            // next must come before it falls asleep again, not a command timeout later. (Not
+            // before: a module that merely answers slowly must not be probed twice.)
+            let t = if could_sleep && probe_silent && matches!(f.job, Job::Init(0) | Job::Sync) {
+                probe_t
+            } else {
+                t
+            };
             f.deadline = Stamp::at(later(now, u64::from(t)));
             f.bare_only = could_sleep;
             f.blank_seen = false;

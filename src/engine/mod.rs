@@ -302,6 +302,14 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     sleeps_after: Stamp,
     /// How long the host had been silent when the command in flight started going out.
     idle_before: Millis,
+    /// A command after this much idle got no answer at all (see `State::silent_after_idle`):
+    /// if the `AT` after it is answered, the module slept through it.
+    silent_idle: Stamp,
+    /// Something written after idle got no answer at all, not even the bare line end of spec
+    /// 6.3 (a module asleep may take a command only to wake): until an `AT` probe is answered,
+    /// probes follow each other within [`Config::wake_answer_ms`] (see `State::sent_out`),
+    /// and the step after the one answered waits for the line to go quiet.
+    probe_silent: bool,
     /// Ask the module which sockets it holds at start-up (the driver may have restarted
     /// while the module kept sockets of the previous run).
     stale_check: bool,
@@ -444,6 +452,8 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 wake_request: false,
                 sleeps_after: Stamp::NONE,
                 idle_before: 0,
+                silent_idle: Stamp::NONE,
+                probe_silent: false,
                 stale_check: true,
                 stale: 0,
                 reclosing: 0,

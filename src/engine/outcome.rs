@@ -114,8 +114,18 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 Ok(()) if step + 1 >= INIT_STEPS => self.ready(),
                 // A module without `AT+QISTATE?`, or one that refuses it: nothing to close.
                 Err(Error::Modem(_)) if step == STALE_STEP => self.ready(),
-                Ok(()) => self.init = Some(step + 1),
+                Ok(()) => {
+                    self.init = Some(step + 1);
+                    if step == 0 && core::mem::take(&mut self.probe_silent) {
+                        // An `AT` before got no answer at all, which may still come: let the
+                        // line go quiet before the next step (whose answer it would be taken
+                        // for).
+                        self.retry_at = later(now, u64::from(self.config.quiet_ms));
+                    }
+                }
                 Err(e) => {
+                    let silent =
+                        step == 0 && matches!(e, Error::Timeout) && f.bare_only && !f.blank_seen;
                     if step == 0 && matches!(e, Error::Timeout) {
                         self.unanswered();
                     }
@@ -130,7 +140,12 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         );
                     }
                     self.init = Some(0);
-                    self.retry_at = later(now, 500);
+                    // After an `AT` that followed idle and got no answer at all, the next at
+                    // once: a module that sleeps may have taken it to wake, and falls asleep
+                    // again soon (its answer, if merely late, is let come before the next
+                    // step, above). Otherwise let the line go quiet first.
+                    self.probe_silent |= silent;
+                    self.retry_at = if silent { now } else { later(now, 500) };
                 }
             },
             Job::Audit => self.audit_done(result),
@@ -150,6 +165,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     // with it, would leave sockets waiting for good. Audit the connections.
                     self.audit_later();
                     self.retry_at = later(now, u64::from(self.config.quiet_ms));
+                    self.probe_silent = false;
+                    self.learn_silent_sleep();
                 }
                 if matches!(result, Err(Error::Timeout)) {
                     self.unanswered();

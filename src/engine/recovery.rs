@@ -276,6 +276,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                         "bc20: timeout waiting for the module ({})",
                         super::jobs::JobLog(job)
                     );
+                    // An `AT` probe that followed idle and got no answer at all: the next goes out
+                    // at once (see `State::sent_out`), before a module it woke falls asleep
+                    // again. (A late answer to it would be an `OK` of an `AT` too.)
+                    let silent_probe = matches!(job, Some(Job::Sync))
+                        && self
+                            .inflight
+                            .as_ref()
+                            .is_some_and(|f| f.bare_only && !f.blank_seen);
                     match job {
                         Some(Job::Init(0)) => {
                             self.finish(Err(Error::Timeout));
@@ -285,6 +293,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                             resync = unframed;
                         }
                         _ => {
+                            self.silent_after_idle();
                             // A read that timed out is retried by `finish` (the data is still
                             // in the module, unless the answer is merely late: then it comes
                             // with no read in flight, see `start_late_read`); everything
@@ -299,8 +308,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                             resync = unframed;
                         }
                     }
+                    self.probe_silent |= silent_probe;
                     if self.needs_sync {
-                        self.retry_at = later(now, u64::from(self.config.quiet_ms));
+                        self.retry_at = if silent_probe {
+                            now
+                        } else {
+                            later(now, u64::from(self.config.quiet_ms))
+                        };
                     }
                 }
             }
@@ -353,6 +367,39 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     self.passed(self.quiet_after_rx())
                 }
         })
+    }
+
+    /// A command (not an `AT` probe) timed out: if it followed idle and got no answer at all,
+    /// not even the bare line end of spec 6.3, a module asleep may have taken its bytes only
+    /// to wake. If the `AT` after it is answered, the module slept: see
+    /// [`State::learn_silent_sleep`].
+    fn silent_after_idle(&mut self) {
+        self.silent_idle = Stamp::NONE;
+        if let Some(f) = &self.inflight
+            && f.bare_only
+            && !f.blank_seen
+            && !f.woken
+        {
+            self.silent_idle = Stamp::at(self.idle_before);
+            self.probe_silent = true;
+        }
+    }
+
+    /// The resynchronising `AT` was answered: a command before it that followed idle and got
+    /// no answer at all was slept through. Learn after how much idle the module sleeps
+    /// ([`WakePolicy::Learn`](super::WakePolicy)), as from a bare line end, so that commands
+    /// after such idle are preceded by a wake-up from now on. (The command itself is not sent
+    /// again: with no answer at all it cannot be told from one whose answer was lost.)
+    pub(super) fn learn_silent_sleep(&mut self) {
+        if let Some(idle) = self.silent_idle.get() {
+            self.silent_idle = Stamp::NONE;
+            crate::fmt::warn!(
+                "bc20: a command after {} ms idle went unanswered; waking first from now on",
+                idle
+            );
+            let idle = idle.max(MIN_LEARNED_IDLE_MS);
+            self.sleeps_after = Stamp::at(self.sleeps_after.get().map_or(idle, |s| s.min(idle)));
+        }
     }
 
     /// Wake the module and write the command in flight again.
@@ -417,6 +464,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             count(&mut self.traffic.reboots, 1);
         }
         self.waking = None;
+        self.silent_idle = Stamp::NONE;
+        self.probe_silent = false;
         self.late_ok_owed = false;
         // Nor will it print an answer it owed to a request or send that timed out.
         self.owed = None;
