@@ -1997,6 +1997,28 @@ fn an_open_announced_damaged_is_found_by_an_audit() {
         assert_eq!(r.e.phase(id), SocketPhase::Connected, "{damaged:?}");
     }
 
+    // A superloop that calls once a minute: the open's minute runs out the call the first
+    // audit's answer is read, and the second audit's answer comes a call later. The connection
+    // found made waits for it.
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,0");
+    r.rx("\r\nOK\r\n");
+    let call = |r: &mut Rig, bytes: &str| {
+        r.now += 60_000;
+        r.rx(bytes);
+        r.e.handle_timeout(r.now);
+    };
+    call(&mut r, "\r\n+QIOPxN: 0,0\r\n");
+    r.expect("AT+QISTATE?");
+    let listed = "\r\n+QISTATE: 0,\"TCP\",\"127.0.0.1\",8062,4000,2,1,0\r\n\r\nOK\r\n";
+    call(&mut r, listed);
+    assert_eq!(r.e.phase(id), SocketPhase::Opening, "a minute a call");
+    r.expect("AT+QISTATE?");
+    call(&mut r, listed);
+    assert_eq!(r.e.phase(id), SocketPhase::Connected, "a minute a call");
+
     // A UDP socket likewise.
     let mut r = Rig::ready();
     let id = r.e.allocate(ServiceType::Udp).unwrap();

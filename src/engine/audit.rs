@@ -247,6 +247,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let opened = self.audit.opened & self.audit.opening & self.sockets_in(true);
         let made = opened & self.audit.suspect_open;
         self.audit.suspect_open = opened & !made;
+        // A connection found made must not time out before the next audit can confirm it
+        // (a superloop that calls once a minute reads its answer a call later): its `+QIOPEN`
+        // deadline is put off to two command timeouts from now at most.
+        let grace = later(self.now, 2 * u64::from(self.config.command_timeout_ms));
+        for (i, s) in self.sockets.iter_mut().enumerate() {
+            if self.audit.suspect_open & (1u8 << i) != 0
+                && let Some(d) = s.open_deadline
+            {
+                s.open_deadline = core::num::NonZeroU64::new(d.get().max(grace));
+            }
+        }
         if self.audit.suspect | self.audit.suspect_gone | self.audit.suspect_open != 0 {
             // Look again at once.
             self.audit.pending = true;
