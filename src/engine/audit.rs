@@ -43,8 +43,6 @@ pub(super) const AUDIT_AFTER_TIMEOUT_MS: u64 = 60_000;
 /// What the engine knows of connection audits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Audit {
-    /// A line may have been lost since the last audit started.
-    pub pending: bool,
     /// No audit starts before then.
     pub not_before: u64,
     /// TCP sockets connected when the audit in flight was written.
@@ -59,23 +57,15 @@ pub(super) struct Audit {
     pub listed: u8,
     /// Sockets the last audit found unlisted: the next one decides.
     pub suspect_gone: u8,
-    /// "Closing" (3) means closed: the module named itself a BC20, or listed a connected
-    /// socket as 2.
-    pub closing_known: bool,
-    /// Sockets opening (TCP or UDP) when the audit in flight was written.
-    pub opening: u8,
     /// Sockets opening that the audit in flight found connected.
     pub opened: u8,
     /// Sockets opening that the last audit found connected: the next one decides.
     pub suspect_open: u8,
-    /// The last audit was refused (`ERROR`): the next waits a minute if this one is too.
-    pub refused: bool,
 }
 
 impl Audit {
     /// None pending, none in flight.
     pub const NONE: Audit = Audit {
-        pending: false,
         not_before: 0,
         of: 0,
         down: 0,
@@ -83,11 +73,8 @@ impl Audit {
         closing: 0,
         listed: 0,
         suspect_gone: 0,
-        closing_known: false,
-        opening: 0,
         opened: 0,
         suspect_open: 0,
-        refused: false,
     };
 }
 
@@ -130,13 +117,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn audit_later(&mut self) {
         let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
         if !auditing && self.audited() != 0 {
-            self.audit.pending = true;
+            self.audit_pending = true;
         }
     }
 
     /// When an audit waits for its time (`None` when none does, or it may start now).
     pub(super) fn audit_due(&self) -> Option<u64> {
-        (self.audit.pending && self.audit.not_before > self.now).then_some(self.audit.not_before)
+        (self.audit_pending && self.audit.not_before > self.now).then_some(self.audit.not_before)
     }
 
     /// Start an audit when one is pending and due (the command slot is free).
@@ -145,7 +132,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         // the hold limit (see `State::hold_broken_at`) for a socket that may just be read late.
         // Nor while a timed-out request or send may still be answered: its late `OK` would be
         // taken for the audit's.
-        if !self.audit.pending
+        if !self.audit_pending
             || self.now < self.audit.not_before
             || self.stalled.is_some()
             || self.owed.is_some()
@@ -153,17 +140,15 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         {
             return;
         }
-        self.audit.pending = false;
+        self.audit_pending = false;
         let of = self.connected_tcp();
-        let opening = self.sockets_in(true);
-        if of | opening == 0 {
+        if of | self.sockets_in(true) == 0 {
             self.audit.suspect = 0;
             self.audit.suspect_gone = 0;
             self.audit.suspect_open = 0;
             return;
         }
         self.audit.of = of;
-        self.audit.opening = opening;
         self.audit.opened = 0;
         self.audit.down = 0;
         self.audit.closing = 0;
@@ -179,7 +164,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         match state {
             SocketState::Connected => {
                 if self.audit.of & bit != 0 {
-                    self.audit.closing_known = true;
+                    self.audit_closing_known = true;
                 }
                 self.audit.opened |= bit;
             }
@@ -204,7 +189,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn identified(&mut self, text: &str) {
         // (A window scan: `str::contains` brings in a 0.8 KB substring searcher.)
         if text.as_bytes().windows(4).any(|w| w == b"BC20") {
-            self.audit.closing_known = true;
+            self.audit_closing_known = true;
         }
     }
 
@@ -219,24 +204,24 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             let timed_out = matches!(e, Error::Timeout);
             // (An audit that followed idle and got no answer at all may have been slept
             // through, see `State::silent_after_idle`: the next after the usual gap.)
-            let slept = timed_out && self.silent_idle.is_some();
-            if (timed_out && !slept) || self.audit.refused {
+            let slept = timed_out && self.silent_idle != 0;
+            if (timed_out && !slept) || self.audit_refused {
                 self.audit.not_before = later(self.now, AUDIT_AFTER_TIMEOUT_MS);
             }
-            self.audit.refused = !timed_out;
-            self.audit.pending = true;
+            self.audit_refused = !timed_out;
+            self.audit_pending = true;
             return;
         }
-        self.audit.refused = false;
+        self.audit_refused = false;
         let mut down = self.audit.down;
-        if self.audit.closing_known {
+        if self.audit_closing_known {
             down |= self.audit.closing;
         }
         let down = down & self.audit.of & self.connected_tcp();
         let confirmed = down & self.audit.suspect;
         self.audit.suspect = down & !confirmed;
         // Unlisted connections, from a module known to list them all.
-        let gone = if self.audit.closing_known {
+        let gone = if self.audit_closing_known {
             self.audit.of & !self.audit.listed & self.connected_tcp()
         } else {
             0
@@ -244,7 +229,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let lost = gone & self.audit.suspect_gone;
         self.audit.suspect_gone = gone & !lost;
         // Connections made whose `+QIOPEN` was lost.
-        let opened = self.audit.opened & self.audit.opening & self.sockets_in(true);
+        let opened = self.audit.opened & self.sockets_in(true);
         let made = opened & self.audit.suspect_open;
         self.audit.suspect_open = opened & !made;
         // A connection found made must not time out before the next audit can confirm it
@@ -260,7 +245,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if self.audit.suspect | self.audit.suspect_gone | self.audit.suspect_open != 0 {
             // Look again at once.
-            self.audit.pending = true;
+            self.audit_pending = true;
             self.audit.not_before = self.now;
         }
         for id in ConnectId::ALL {

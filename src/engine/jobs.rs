@@ -261,7 +261,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let t = self.config.command_timeout_ms;
         let now = self.now;
         // Only a module that had time to fall asleep can have slept through it.
-        let could_sleep = self.idle_before >= super::recovery::MIN_SLEEP_IDLE_MS;
+        let could_sleep = Millis::from(self.idle_before) >= super::recovery::MIN_SLEEP_IDLE_MS;
         let probe_t = t.min(self.config.wake_answer_ms);
         let probe_silent = self.probe_silent;
         if let Some(f) = &mut self.inflight {

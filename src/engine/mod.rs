@@ -301,10 +301,12 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The shortest idle spell after which the module was found asleep ([`WakePolicy::Learn`]).
     sleeps_after: Stamp,
     /// How long the host had been silent when the command in flight started going out.
-    idle_before: Millis,
+    /// (Milliseconds, saturated.)
+    idle_before: u32,
     /// A command after this much idle got no answer at all (see `State::silent_after_idle`):
     /// if the `AT` after it is answered, the module slept through it.
-    silent_idle: Stamp,
+    /// (Milliseconds, saturated; 0: none.)
+    silent_idle: u32,
     /// Something written after idle got no answer at all, not even the bare line end of spec
     /// 6.3 (a module asleep may take a command only to wake): until an `AT` probe is answered,
     /// probes follow each other within [`Config::wake_answer_ms`] (see `State::sent_out`),
@@ -324,6 +326,13 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     reclosing: u8,
     /// Audits of the connections, for a close announcement lost on the line (see `audit`).
     audit: audit::Audit,
+    /// A line may have been lost since the last audit started (see `audit`).
+    audit_pending: bool,
+    /// "Closing" (3) in an audit means closed: the module named itself a BC20, or listed a
+    /// connected socket as 2.
+    audit_closing_known: bool,
+    /// The last audit was refused (`ERROR`): the next waits a minute if this one is too.
+    audit_refused: bool,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Stamp,
@@ -452,12 +461,15 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 wake_request: false,
                 sleeps_after: Stamp::NONE,
                 idle_before: 0,
-                silent_idle: Stamp::NONE,
+                silent_idle: 0,
                 probe_silent: false,
                 stale_check: true,
                 stale: 0,
                 reclosing: 0,
                 audit: audit::Audit::NONE,
+                audit_pending: false,
+                audit_closing_known: false,
+                audit_refused: false,
                 undrained: 0,
                 user_waiting_since: Stamp::NONE,
                 after_push: false,

@@ -374,13 +374,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// to wake. If the `AT` after it is answered, the module slept: see
     /// [`State::learn_silent_sleep`].
     fn silent_after_idle(&mut self) {
-        self.silent_idle = Stamp::NONE;
+        self.silent_idle = 0;
         if let Some(f) = &self.inflight
             && f.bare_only
             && !f.blank_seen
             && !f.woken
         {
-            self.silent_idle = Stamp::at(self.idle_before);
+            self.silent_idle = self.idle_before;
             self.probe_silent = true;
         }
     }
@@ -391,8 +391,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// after such idle are preceded by a wake-up from now on. (The command itself is not sent
     /// again: with no answer at all it cannot be told from one whose answer was lost.)
     pub(super) fn learn_silent_sleep(&mut self) {
-        if let Some(idle) = self.silent_idle.get() {
-            self.silent_idle = Stamp::NONE;
+        let idle = Millis::from(core::mem::take(&mut self.silent_idle));
+        if idle != 0 {
             crate::fmt::warn!(
                 "bc20: a command after {} ms idle went unanswered; waking first from now on",
                 idle
@@ -412,7 +412,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if !is_at {
             // Learn after how much idle the module sleeps (`WakePolicy::Learn`). `AT` probes
             // say nothing about that: they are how the engine finds the module to begin with.
-            let idle = self.idle_before.max(MIN_LEARNED_IDLE_MS);
+            let idle = Millis::from(self.idle_before).max(MIN_LEARNED_IDLE_MS);
             self.sleeps_after = Stamp::at(self.sleeps_after.get().map_or(idle, |s| s.min(idle)));
         }
         if let Some(f) = &mut self.inflight {
@@ -464,7 +464,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             count(&mut self.traffic.reboots, 1);
         }
         self.waking = None;
-        self.silent_idle = Stamp::NONE;
+        self.silent_idle = 0;
         self.probe_silent = false;
         self.late_ok_owed = false;
         // Nor will it print an answer it owed to a request or send that timed out.

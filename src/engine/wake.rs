@@ -22,7 +22,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         } else {
             self.now.saturating_sub(self.last_tx)
         };
-        self.idle_before = idle;
+        self.idle_before = u32::try_from(idle).unwrap_or(u32::MAX);
         let threshold = match self.config.wake {
             super::WakePolicy::Never => None,
             super::WakePolicy::AfterIdle(ms) => Some(Millis::from(ms)),
