@@ -811,6 +811,15 @@ impl Harness {
             a += "\r\nOK\r\n\r\n+QNTP: 0,\"26/01/01,00:00:00+00\"\r\n";
         } else if c.starts_with("AT+CEREG?") {
             a += "\r\n+CEREG: 0,1\r\n\r\nOK\r\n";
+        } else if c.starts_with("AT+QISTATE?") {
+            // A module lists the connections it holds (the engine audits them, and a BC20
+            // that lists none has none): those the engine has connected, in order.
+            for id in ConnectId::ALL {
+                if self.e.phase(id) == SocketPhase::Connected {
+                    a += &format!("\r\n+QISTATE: {id},\"TCP\",\"127.0.0.1\",7,4000,2,1,0");
+                }
+            }
+            a += "\r\n\r\nOK\r\n";
         } else if c.starts_with("ATI") {
             a += "\r\nQuectel_Ltd\r\nQuectel_BC20\r\nRevision: X\r\n\r\nOK\r\n";
         } else if v % 7 == 6 {
