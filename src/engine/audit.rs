@@ -19,9 +19,10 @@
 //! list none) and is left alone; so is one listed in a line this driver cannot read.
 //!
 //! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening (TCP or
-//! UDP) that two audits in a row list as connected (2) is open, as the URC would have had it, instead of
-//! failing with [`Error::Timeout`] a minute later while the module holds the connection (and
-//! its peer may have sent data already).
+//! UDP) that two audits in a row list as connected (2) is open, as the URC would have had it,
+//! instead of failing with [`Error::Timeout`] a minute later while the module holds the
+//! connection (and its peer may have sent data already). An audit refused or unanswered
+//! learnt nothing, and is asked again (see [`State::audit_done`]).
 
 use super::jobs::Job;
 use super::socket::SocketPhase;

@@ -60,7 +60,10 @@ pub struct Config {
     /// module woke on it) is followed by the next after 20 ms of quiet line instead; once
     /// the module answers, the command goes out after 20 ms of quiet line if every earlier
     /// `AT` got such a bare answer, after [`Config::quiet_ms`] if one got none (it may still
-    /// be answered late).
+    /// be answered late). Also how long a start-up or resynchronising `AT` after idle waits,
+    /// once something written after idle got no answer at all (a module that takes the
+    /// command that wakes it only to wake): it must be shorter than such a module stays
+    /// awake.
     pub wake_answer_ms: u32,
     /// Direct push: how long past its own timeout a command's answer (or a send's `SEND OK`)
     /// may wait behind module output held back for a socket whose receive buffer is full (the
