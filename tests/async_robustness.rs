@@ -630,6 +630,19 @@ async fn sends_and_hangs_up(data: Vec<u8>) -> u16 {
     port
 }
 
+/// The stack against an emulator with `faults`, in access mode `mode`, brought up.
+async fn brought_up(faults: sim::Faults, mode: AccessMode) -> async_support::Harness {
+    let sim_config = sim::Config {
+        faults,
+        ..sim::Config::default()
+    };
+    let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
+    within(STEP, "bring-up", h.stack.bring_up(5_000))
+        .await
+        .unwrap();
+    h
+}
+
 /// A server that sends `data` and closes, while the module announces the close damaged
 /// (`+QIURC: "clxsed"`): the reader still gets every byte and then the end of the stream, from
 /// the audit of the connections the damaged line brings (README, "A close announcement lost on
@@ -639,18 +652,15 @@ async fn a_reader_learns_of_a_close_announced_damaged() {
     for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
         let data = pattern(1500, 9);
         let port = sends_and_hangs_up(data.clone()).await;
-        let sim_config = sim::Config {
-            faults: sim::Faults {
+        // Bring-up asks `ATI`: a BC20, whose "closing" (3) in `+QISTATE` means closed.
+        let h = brought_up(
+            sim::Faults {
                 close_damage: sim::Rate::Always,
                 ..sim::Faults::default()
             },
-            ..sim::Config::default()
-        };
-        let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
-        // Bring-up asks `ATI`: a BC20, whose "closing" (3) in `+QISTATE` means closed.
-        within(STEP, "bring-up", h.stack.bring_up(5_000))
-            .await
-            .unwrap();
+            mode,
+        )
+        .await;
         let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
             .await
             .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));
@@ -702,17 +712,14 @@ async fn connect_succeeds_when_the_open_is_announced_damaged() {
             s.write_all(&greeting).await.unwrap();
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
-        let sim_config = sim::Config {
-            faults: sim::Faults {
+        let h = brought_up(
+            sim::Faults {
                 open_damage: sim::Rate::Always,
                 ..sim::Faults::default()
             },
-            ..sim::Config::default()
-        };
-        let h = async_support::start::<1536>(sim_config, async_support::engine_config(mode)).await;
-        within(STEP, "bring-up", h.stack.bring_up(5_000))
-            .await
-            .unwrap();
+            mode,
+        )
+        .await;
         let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
             .await
             .unwrap_or_else(|e| panic!("{mode:?}: connect: {e:?}"));

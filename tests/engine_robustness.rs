@@ -479,17 +479,7 @@ fn start_up_wakes_a_module_that_answers_nothing_while_asleep() {
     r.advance(300);
     r.expect("ATE0");
     r.rx("\r\nOK\r\n");
-    for cmd in [
-        "AT+CMEE=1",
-        "AT+QICFG=\"dataformat\",0,0",
-        "AT+QICFG=\"viewmode\",0",
-        "AT+QICFG=\"showlength\",1",
-        "AT+QISTATE?",
-    ] {
-        r.expect(cmd);
-        r.rx("\r\nOK\r\n");
-    }
-    assert!(r.e.is_ready());
+    r.start_up_after_echo_off();
 }
 
 /// Once running: a command after idle that got no answer at all times out (it cannot be sent

@@ -108,6 +108,23 @@ impl<const N: usize, const RX: usize, const TX: usize, const ST: usize> Rig<N, R
         assert!(self.e.is_ready());
     }
 
+    /// The start-up after `ATE0`, each step answered `OK`, the question for sockets left over
+    /// from a previous run included (none).
+    pub fn start_up_after_echo_off(&mut self) {
+        let hex = u8::from(self.e.config().recv_format == DataFormat::Hex);
+        for cmd in [
+            "AT+CMEE=1".to_string(),
+            format!("AT+QICFG=\"dataformat\",0,{hex}"),
+            "AT+QICFG=\"viewmode\",0".into(),
+            "AT+QICFG=\"showlength\",1".into(),
+            "AT+QISTATE?".into(),
+        ] {
+            self.expect(&cmd);
+            self.rx("\r\nOK\r\n");
+        }
+        assert!(self.e.is_ready());
+    }
+
     fn settings(&mut self) {
         let hex = u8::from(self.e.config().recv_format == DataFormat::Hex);
         for cmd in [
