@@ -2009,6 +2009,37 @@ fn an_open_announced_damaged_is_found_by_an_audit() {
     call(&mut r, listed);
     assert_eq!(r.e.phase(id), SocketPhase::Connected, "a minute a call");
 
+    // A module whose answers keep flipping between "connected" and "opening", with damaged
+    // lines all along: the open is put off once at most, and ends with `Timeout`.
+    let mut r = Rig::ready();
+    let id = r.e.allocate(ServiceType::Tcp).unwrap();
+    r.e.open(id, "127.0.0.1", 8062).unwrap();
+    r.expect("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\",8062,0,0");
+    r.rx("\r\nOK\r\n");
+    let start = r.now;
+    let mut audits = 0;
+    while r.e.phase(id) == SocketPhase::Opening {
+        assert!(
+            r.now - start <= 60_000 + 4_000 + LATE,
+            "the open waits for good"
+        );
+        if (r.now - start).is_multiple_of(1_000) {
+            r.rx("\r\n+QIURX: 1\r\n");
+        }
+        if let Some(cmd) = r.e.poll_transmit(r.now).map(|b| b.to_vec()) {
+            r.e.transmitted(cmd.len(), r.now);
+            assert_eq!(cmd, b"AT+QISTATE?\r");
+            audits += 1;
+            let state = if audits % 2 == 1 { 2 } else { 1 };
+            r.rx(&format!(
+                "\r\n+QISTATE: 0,\"TCP\",\"127.0.0.1\",8062,4000,{state},1,0\r\n\r\nOK\r\n"
+            ));
+        }
+        r.advance(10);
+    }
+    assert_eq!(r.e.phase(id), SocketPhase::Failed(Error::Timeout));
+    assert!(audits > 20, "{audits} audits");
+
     // A UDP socket likewise.
     let mut r = Rig::ready();
     let id = r.e.allocate(ServiceType::Udp).unwrap();

@@ -235,10 +235,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.audit.suspect_open = opened & !made;
         // A connection found made must not time out before the next audit can confirm it
         // (a superloop that calls once a minute reads its answer a call later): its `+QIOPEN`
-        // deadline is put off to two command timeouts from now at most.
+        // deadline is put off to two command timeouts from now at most, once per open (a
+        // module whose answers keep flipping between "connected" and "opening" must not keep
+        // the open waiting for good).
         let grace = later(self.now, 2 * u64::from(self.config.command_timeout_ms));
+        let put_off = self.audit.suspect_open & !self.open_put_off;
+        self.open_put_off |= put_off;
         for (i, s) in self.sockets.iter_mut().enumerate() {
-            if self.audit.suspect_open & (1u8 << i) != 0
+            if put_off & (1u8 << i) != 0
                 && let Some(d) = s.open_deadline
             {
                 s.open_deadline = core::num::NonZeroU64::new(d.get().max(grace));

@@ -333,6 +333,9 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     audit_closing_known: bool,
     /// The last audit was refused (`ERROR`): the next waits a minute if this one is too.
     audit_refused: bool,
+    /// Sockets whose `+QIOPEN` deadline an audit has put off (once per open, see
+    /// `State::audit_done`).
+    open_put_off: u8,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Stamp,
@@ -470,6 +473,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 audit_pending: false,
                 audit_closing_known: false,
                 audit_refused: false,
+                open_put_off: 0,
                 undrained: 0,
                 user_waiting_since: Stamp::NONE,
                 after_push: false,

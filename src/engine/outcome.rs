@@ -180,6 +180,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                     {
                         s.open_deadline = core::num::NonZeroU64::new(later(now, t).max(1));
                     }
+                    self.open_put_off &= !(1u8 << id.index());
                 }
                 Err(e) => self.fail_socket(id, e, true),
             },
