@@ -17,24 +17,36 @@ pub const MAX_SEND_HEX: usize = 512;
 pub const MAX_READ: usize = 512;
 
 /// A socket service index, `connectID` in the manual: always 0..=4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ConnectId(u8);
+///
+/// One byte, and `Option<ConnectId>` one byte too (the five values leave room for `None`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectId(Slot);
+
+/// The five values a [`ConnectId`] can take (an enum, so the compiler knows the rest is free).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+enum Slot {
+    S0 = 0,
+    S1 = 1,
+    S2 = 2,
+    S3 = 3,
+    S4 = 4,
+}
 
 impl ConnectId {
     /// All five ids, in order.
     pub const ALL: [ConnectId; SOCKET_COUNT] = [
-        ConnectId(0),
-        ConnectId(1),
-        ConnectId(2),
-        ConnectId(3),
-        ConnectId(4),
+        ConnectId(Slot::S0),
+        ConnectId(Slot::S1),
+        ConnectId(Slot::S2),
+        ConnectId(Slot::S3),
+        ConnectId(Slot::S4),
     ];
 
     /// The id `n`, or `None` when `n` is not 0..=4.
     pub const fn new(n: u8) -> Option<Self> {
         if (n as usize) < SOCKET_COUNT {
-            Some(ConnectId(n))
+            Some(Self::ALL[n as usize])
         } else {
             None
         }
@@ -42,7 +54,7 @@ impl ConnectId {
 
     /// The id as a number.
     pub const fn get(self) -> u8 {
-        self.0
+        self.0 as u8
     }
 
     /// The id as an array index (0..=4).
@@ -51,9 +63,22 @@ impl ConnectId {
     }
 }
 
+impl fmt::Debug for ConnectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ConnectId").field(&self.get()).finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ConnectId {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ConnectId({=u8})", self.get());
+    }
+}
+
 impl fmt::Display for ConnectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{}", self.get())
     }
 }
 

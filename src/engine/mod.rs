@@ -272,8 +272,8 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// The piece of the command going out: all of a command without data, else its head,
     /// then pieces of its data, then its `\r`.
     tx: [u8; MAX_CONTROL_LEN],
-    tx_len: usize,
-    tx_pos: usize,
+    tx_len: u16,
+    tx_pos: u16,
     /// The data of a send command still to go out after `tx`.
     tx_body: Option<TxBody>,
     /// The command in `tx` has not started going out.
@@ -700,7 +700,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         }
         self.st
             .tx
-            .get(self.st.tx_pos..self.st.tx_len)
+            .get(usize::from(self.st.tx_pos)..usize::from(self.st.tx_len))
             .filter(|b| !b.is_empty())
     }
 

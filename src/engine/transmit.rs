@@ -9,10 +9,17 @@ use super::jobs::Job;
 use super::{State, TxBody};
 use crate::error::Error;
 use crate::types::ConnectId;
-use crate::wire::{Command, encode_send_head, hex};
+use crate::wire::{Command, MAX_CONTROL_LEN, encode_send_head, hex};
 
 /// Data bytes read from a send queue at a time for hex encoding.
 const HEX_CHUNK: usize = 32;
+
+/// A length within the transmit buffer, as the state keeps it (two bytes: the buffer is
+/// [`MAX_CONTROL_LEN`] long, far below 64 KiB).
+fn tx_len(n: usize) -> u16 {
+    const { assert!(MAX_CONTROL_LEN <= u16::MAX as usize) };
+    n.min(MAX_CONTROL_LEN) as u16
+}
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// True while a command is still being written.
@@ -24,7 +31,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn load_command(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
         let n = cmd.encode(&mut self.tx)?;
         crate::fmt::trace!("bc20 > {}", crate::fmt::Printable(&self.tx[..n]));
-        self.tx_len = n;
+        self.tx_len = tx_len(n);
         self.tx_pos = 0;
         self.tx_body = None;
         self.tx_fresh = true;
@@ -40,7 +47,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             crate::fmt::Printable(&self.tx[..n]),
             len
         );
-        self.tx_len = n;
+        self.tx_len = tx_len(n);
         self.tx_pos = 0;
         self.tx_body = Some(TxBody {
             id,
@@ -114,7 +121,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.end_early();
             return;
         }
-        self.tx_len = filled;
+        self.tx_len = tx_len(filled);
         self.tx_pos = 0;
         self.tx_body = Some(TxBody {
             offset: body.offset + taken,
@@ -134,8 +141,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// `n` bytes of the current piece were written.
     pub(super) fn wrote(&mut self, n: usize) {
-        let n = n.min(self.tx_len - self.tx_pos);
-        self.tx_pos += n;
+        let n = n.min(usize::from(self.tx_len - self.tx_pos));
+        self.tx_pos += tx_len(n);
         if n > 0 {
             self.tx_fresh = false;
         }
