@@ -166,6 +166,40 @@ async fn reboot_mid_transfer_direct_push() {
     reboot_mid_transfer(AccessMode::DirectPush).await;
 }
 
+/// The module reboots without a word (its boot output lost) while the application only waits
+/// to read (an HTTP client awaiting its response): the driver looks at the connections once
+/// the line has been quiet for `idle_audit_ms`, and the read ends with `Unexpected` instead of
+/// waiting for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_reader_learns_of_a_silent_reboot() {
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        let port = sim_support::quiet_server();
+        let h: Harness = async_support::start(
+            sim::Config {
+                boot: sim::BootStyle::Silent,
+                ..sim::Config::default()
+            },
+            quectel_bc20::engine::Config {
+                idle_audit_ms: 1_000,
+                ..engine_config(mode)
+            },
+        )
+        .await;
+        // As a firmware does: the bring-up names the module (`ATI`), and a BC20 lists every
+        // connection it holds, so one it does not list is gone.
+        within(STEP, "bring-up", h.stack.bring_up(5_000))
+            .await
+            .unwrap();
+        let mut conn = within(STEP, "connect", h.stack.connect(loopback(port)))
+            .await
+            .unwrap();
+        h.emu.reboot();
+        let mut buf = [0u8; 64];
+        let got = within(STEP, "the read ends", conn.read(&mut buf)).await;
+        assert_eq!(got, Err(Error::Unexpected), "{mode:?}");
+    }
+}
+
 /// Bytes that had reached the driver before the module rebooted were sent by the peer: they
 /// are read out unchanged, then the reset is reported (reads and writes), and nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

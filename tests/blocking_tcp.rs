@@ -14,7 +14,7 @@ use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind};
 use quectel_bc20::engine::{self, SocketPhase};
 use quectel_bc20::sim::{self, FaultKind, Faults, Rate};
 use quectel_bc20::{AccessMode, DataFormat, Error, ModemError, QiError, ResultCode};
-use sim_support::{closed_port, tcp_echo};
+use sim_support::{closed_port, quiet_server, tcp_echo};
 
 const SIZES: [usize; 8] = [1, 2, 511, 512, 513, 1500, 4096, 65536];
 
@@ -405,15 +405,7 @@ fn peer_close_announced_damaged_direct_push() {
 /// (`Unexpected`) instead of waiting for good.
 #[test]
 fn a_reader_learns_of_a_silent_reboot() {
-    // A server that accepts and holds each connection, silent.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let quiet_port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let quiet_port = quiet_server();
     let (mut d, emu, _) = driver(
         sim::Config {
             boot: sim::BootStyle::Silent,
@@ -439,6 +431,36 @@ fn a_reader_learns_of_a_silent_reboot() {
         TcpClientStack::receive(&mut d, &mut reader, &mut buf)
     });
     assert_eq!(got, Err(Error::Unexpected));
+}
+
+/// The same with nothing but the reader (an HTTP client awaiting its response): nothing
+/// else makes the driver talk to the module, so it looks on its own once the line has been
+/// quiet for `idle_audit_ms` while the reader waits, and the reader learns its connection is
+/// gone.
+#[test]
+fn a_lone_reader_learns_of_a_silent_reboot() {
+    for mode in [AccessMode::Buffer, AccessMode::DirectPush] {
+        let quiet_port = quiet_server();
+        let (mut d, emu, _) = driver(
+            sim::Config {
+                boot: sim::BootStyle::Silent,
+                ..sim::Config::default()
+            },
+            engine::Config {
+                idle_audit_ms: 1_000,
+                ..engine_config(mode, DataFormat::Text)
+            },
+        );
+        let mut reader = connect(&mut d, quiet_port);
+        let mut buf = [0u8; 64];
+        let first = TcpClientStack::receive(&mut d, &mut reader, &mut buf);
+        assert!(matches!(first, Err(nb::Error::WouldBlock)), "{mode:?}");
+        emu.reboot();
+        let got = block_for(15_000, || {
+            TcpClientStack::receive(&mut d, &mut reader, &mut buf)
+        });
+        assert_eq!(got, Err(Error::Unexpected), "{mode:?}");
+    }
 }
 
 #[test]

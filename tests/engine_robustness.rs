@@ -1944,6 +1944,8 @@ fn an_open_announced_damaged_is_found_by_an_audit() {
             } else {
                 AccessMode::DirectPush
             },
+            // (The reader below waits 70 s on a quiet line: no audits for it here.)
+            idle_audit_ms: 0,
             ..Config::default()
         };
         let mut r = Rig::new(config);
@@ -2167,6 +2169,97 @@ fn an_audit_answered_in_lines_the_driver_cannot_read_does_not_follow_itself() {
     r.advance(10_000);
     r.idle();
     assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+/// A module that rebooted without a word (its boot output lost) while the application only
+/// waited to read: nothing made the driver talk to the module, so the reader waited for
+/// good. A reader on a quiet line now has the connections audited every
+/// `Config::idle_audit_ms`; the module lists none, twice, and the wait ends with an error.
+#[test]
+fn a_reader_on_a_quiet_line_learns_of_a_silent_reboot() {
+    let (mut r, id) = Rig::direct_push();
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    // Nothing is asked before the line has been quiet for the configured time.
+    r.advance(29_000);
+    r.idle();
+    r.advance(1_500);
+    // The first look finds the connection (and so learns that this module lists its
+    // connections in its answer).
+    audit_answer(&mut r, id, 2);
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    r.advance(29_000);
+    r.idle();
+    // The module reboots, silently; the next look finds nothing, and the one right after
+    // confirms it.
+    r.advance(1_500);
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nOK\r\n");
+    r.expect("AT+QISTATE?");
+    r.rx("\r\nOK\r\n");
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Unexpected));
+    // The socket is closed on the module too, and nothing more is asked.
+    r.expect("AT+QICLOSE=0");
+    r.rx("\r\nCLOSE OK\r\n\r\nOK\r\n");
+    r.advance(120_000);
+    r.idle();
+}
+
+/// A connection nobody waits on is left alone (each look would wake a sleeping module), and
+/// so is one whose reader got data since it last found nothing; `idle_audit_ms` 0 turns the
+/// looks off.
+#[test]
+fn a_quiet_line_is_audited_only_while_a_reader_waits() {
+    let (mut r, id) = Rig::direct_push();
+    r.advance(120_000);
+    r.idle();
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    r.rx("\r\n+QIURC: \"recv\",0,4\r\nabcd\r\n");
+    assert_eq!(r.e.recv(id, &mut buf), Ok(4));
+    r.advance(120_000);
+    r.idle();
+    // Waiting again: looked at after the quiet time, once the data came.
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    r.advance(30_500);
+    audit_answer(&mut r, id, 2);
+    // Off.
+    let (mut r, id) = Rig::direct_push_with(Config {
+        idle_audit_ms: 0,
+        ..Config::default()
+    });
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    r.advance(600_000);
+    r.idle();
+    assert_eq!(r.e.phase(id), SocketPhase::Connected);
+}
+
+/// A superloop that looks once a minute while it waits to read: the look comes at the first
+/// call after the quiet time, its confirmation a call later.
+#[test]
+fn a_reader_polling_once_a_minute_learns_of_a_silent_reboot() {
+    let (mut r, id) = Rig::direct_push();
+    let mut buf = [0u8; 64];
+    // The module already listed the connection once (it lists its connections).
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    audit_answer(&mut r, id, 2);
+    let mut calls = 0;
+    let got = loop {
+        calls += 1;
+        assert!(calls < 10, "still waiting after {calls} minutes");
+        match r.e.recv(id, &mut buf) {
+            Ok(0) => {}
+            other => break other,
+        }
+        r.jump(60_000);
+        if let Some(cmd) = r.e.poll_transmit(r.now).map(|b| b.to_vec()) {
+            assert_eq!(cmd, b"AT+QISTATE?\r");
+            r.e.transmitted(cmd.len(), r.now);
+            // The module rebooted: it lists nothing.
+            r.rx("\r\nOK\r\n");
+        }
+    };
+    assert_eq!(got, Err(Error::Unexpected));
 }
 
 #[test]

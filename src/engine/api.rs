@@ -291,11 +291,19 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         let held = s.rx.len();
         let n = s.read_data(out);
         let freed = s.rx.len() < held;
+
         // Room made (also by the dropped rest of a datagram larger than `out`): output held
         // back for this socket may fit now.
         if freed && self.st.stalled == Some(id) {
             self.st.release_stall();
             self.process_staged();
+        }
+        // A reader that found nothing may be waiting (see `Config::idle_audit_ms`).
+        let bit = 1u8 << id.index();
+        if n > 0 || out.is_empty() {
+            self.st.readers_waiting &= !bit;
+        } else {
+            self.st.readers_waiting |= bit;
         }
         if n > 0 {
             return Ok(n);

@@ -23,6 +23,12 @@
 //! instead of failing with [`Error::Timeout`] a minute later while the module holds the
 //! connection (and its peer may have sent data already). An audit refused or unanswered
 //! learnt nothing, and is asked again (see [`State::audit_done`]).
+//!
+//! A reader gives the driver nothing to notice: an application that only waits for data
+//! would wait for good on a module that rebooted without a word. So while a read of a
+//! connected TCP socket has found nothing and nothing has been written to the module for
+//! [`Config::idle_audit_ms`](super::Config::idle_audit_ms), the connections are audited too
+//! (see `State::idle_audit_at`).
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
@@ -119,6 +125,26 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
         if !auditing && self.audited() != 0 {
             self.audit_pending = true;
+        }
+    }
+
+    /// When a reader waiting on a connected TCP socket has the connections audited: once
+    /// nothing has been written to the module for [`Config::idle_audit_ms`] (`None`: no
+    /// reader waits, the look is off, or an audit is pending already).
+    ///
+    /// [`Config::idle_audit_ms`]: super::Config::idle_audit_ms
+    pub(super) fn idle_audit_at(&self) -> Option<u64> {
+        let ms = self.config.idle_audit_ms;
+        let waits = self.readers_waiting & self.connected_tcp() != 0;
+        (ms != 0 && !self.audit_pending && waits).then(|| later(self.last_tx, u64::from(ms)))
+    }
+
+    /// Have the connections audited if a reader has waited long enough (see
+    /// `idle_audit_at`).
+    pub(super) fn idle_audit(&mut self) {
+        if self.idle_audit_at().is_some_and(|t| self.passed(t)) {
+            crate::fmt::debug!("bc20: a reader waits on a quiet line; auditing the connections");
+            self.audit_later();
         }
     }
 

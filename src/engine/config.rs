@@ -77,6 +77,15 @@ pub struct Config {
     /// stack is made for (a minute), so that a superloop that reads each socket on every
     /// round never loses data to it.
     pub hold_limit_ms: u32,
+    /// While the application waits to read a connected TCP socket (a read found nothing)
+    /// and nothing has been written to the module for this long, the driver asks it which
+    /// connections it holds (`AT+QISTATE?`, an audit, see the `audit` module docs). A module
+    /// that rebooted without a word (its boot output lost) or whose close announcement never
+    /// came then ends the wait with an error ([`Error::Unexpected`], or the peer's close)
+    /// instead of never: otherwise the driver only learns of it when it next has something
+    /// to say to the module. Each look wakes a sleeping module (one `AT` exchange, and the
+    /// wake-up before it); nothing is asked while no reader waits. 0: never.
+    pub idle_audit_ms: u32,
 }
 
 /// When the engine wakes the module ahead of a command (see [`Config::wake`]). A wake-up
@@ -134,6 +143,7 @@ impl Config {
         wake: WakePolicy::Learn,
         wake_answer_ms: 300,
         hold_limit_ms: 120_000,
+        idle_audit_ms: 30_000,
     };
 }
 

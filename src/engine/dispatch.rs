@@ -431,6 +431,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         s.open_deadline = None;
         // A new connection: nothing of it was announced yet.
         self.undrained &= !(1u8 << id.index());
+        self.readers_waiting &= !(1u8 << id.index());
         if result.is_success() {
             s.phase = SocketPhase::Connected;
             self.event(Event::Opened(id));

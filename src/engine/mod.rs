@@ -336,6 +336,9 @@ struct State<const S: usize, const RX: usize, const TX: usize> {
     /// Sockets whose `+QIOPEN` deadline an audit has put off (once per open, see
     /// `State::audit_done`).
     open_put_off: u8,
+    /// Sockets a read found empty since their data was last read: a reader may be waiting
+    /// (see [`Config::idle_audit_ms`]).
+    readers_waiting: u8,
     /// Since when a request has been refused for want of the command slot: background reads
     /// step aside for it a moment, so a long download cannot starve requests.
     user_waiting_since: Stamp,
@@ -474,6 +477,7 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
                 audit_closing_known: false,
                 audit_refused: false,
                 open_put_off: 0,
+                readers_waiting: 0,
                 undrained: 0,
                 user_waiting_since: Stamp::NONE,
                 after_push: false,

@@ -102,8 +102,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 take(s.read_retry_at);
             }
         }
-        // Likewise an audit waiting for its time.
-        if let Some(t) = self.audit_due() {
+        // Likewise an audit waiting for its time, or for a reader's quiet line.
+        if let Some(t) = self.audit_due().or_else(|| self.idle_audit_at()) {
             take(t);
         }
         if let Some(since) = self.unanswered_since.get()
@@ -234,6 +234,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             self.send_owed = Stamp::NONE;
         }
         self.expire_wake();
+        self.idle_audit();
         if self.stalled.is_none() {
             #[cfg(feature = "ping")]
             self.decide_ping();

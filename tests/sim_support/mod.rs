@@ -326,6 +326,21 @@ pub fn tcp_echo() -> u16 {
     port
 }
 
+/// A TCP server on 127.0.0.1 that accepts and holds each connection, silent; returns its
+/// port.
+#[allow(dead_code)]
+pub fn quiet_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
 /// A UDP echo server on 127.0.0.1; returns its port.
 pub fn udp_echo() -> u16 {
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
