@@ -1868,18 +1868,40 @@ fn closing_in_an_audit_counts_only_from_a_module_known_to_mean_it() {
 /// connected socket, twice, has lost it (a reboot whose `RDY` was lost, a context dropped
 /// unannounced): it fails, said. Once is not enough (a damaged id), a line that cannot be read
 /// but still names it counts as listing it, and from a module not known to list them all an
-/// unlisted socket ends nothing (`an_audit_that_lists_nothing_or_fails_ends_nothing`).
+/// unlisted socket ends nothing (`an_audit_that_lists_nothing_or_fails_ends_nothing`). A
+/// module that lists nothing at all any more lost everything: its UDP sockets fail too (no
+/// audit could tell), and the start-up settings go out again (a module that restarted forgot
+/// those it does not keep in NVRAM: echo, error reporting).
 #[test]
 fn a_connection_the_module_no_longer_lists_fails() {
     let (mut r, id) = Rig::direct_push();
     identify_as(&mut r, "BC20");
+    let udp = open_udp(&mut r, 1);
     r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
     for _ in 0..2 {
         r.expect("AT+QISTATE?");
         r.rx("\r\nOK\r\n");
     }
     assert_eq!(drain(&mut r, id), (Vec::new(), Err(Error::Unexpected)));
+    assert_eq!(drain(&mut r, udp), (Vec::new(), Err(Error::Unexpected)));
+    r.advance(300);
+    r.bring_up_after_reboot();
+    r.advance(10_000);
+    r.idle();
+
+    // One connection of two gone: only it fails, and nothing starts over.
+    let (mut r, id) = Rig::direct_push();
+    identify_as(&mut r, "BC20");
+    let other = open_service(&mut r, ServiceType::Tcp, 1);
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\n+QISTATE: 1,\"TCP\",\"127.0.0.1\",8062,4000,2,1,1\r\n\r\nOK\r\n");
+    }
+    assert_eq!(drain(&mut r, id), (Vec::new(), Err(Error::Unexpected)));
     r.expect("AT+QICLOSE=0");
+    r.rx("\r\nERROR\r\n");
+    assert_eq!(r.e.phase(other), SocketPhase::Connected);
 
     for second in [
         "\r\n+QISTATE: 0,\"TCP\",\"93.184.216.34\",80,4000,2,1,1\r\n\r\nOK\r\n",
@@ -2198,9 +2220,9 @@ fn a_reader_on_a_quiet_line_learns_of_a_silent_reboot() {
     r.expect("AT+QISTATE?");
     r.rx("\r\nOK\r\n");
     assert_eq!(r.e.recv(id, &mut buf), Err(Error::Unexpected));
-    // The socket is closed on the module too, and nothing more is asked.
-    r.expect("AT+QICLOSE=0");
-    r.rx("\r\nCLOSE OK\r\n\r\nOK\r\n");
+    // It lost everything: the start-up settings go out again, then nothing more is asked.
+    r.advance(300);
+    r.bring_up_after_reboot();
     r.advance(120_000);
     r.idle();
 }

@@ -63,6 +63,8 @@ USAGE:
     --sleep-after MS     the module sleeps after MS ms of silence from the host, and answers the
                          first command after that with a bare line end (off by default)
     --sleep-silent       with --sleep-after: the first command after sleep gets no answer at all
+    --silent-boot        the module's reboots (a fault, every 25,000 command lines) print
+                         nothing: the driver finds them by what the module no longer holds
     --stack STACK        blocking (the default: embedded-nal in a polling loop) or async
                          (embedded-nal-async, the runner on a tokio runtime per worker)
     --poll-ms MS         the blocking worker is a superloop that calls the driver every MS ms
@@ -87,6 +89,8 @@ struct Options {
     report: Duration,
     sleep_after: Option<Duration>,
     sleep_silent: bool,
+    /// The module's reboots print nothing (`--silent-boot`).
+    silent_boot: bool,
     quiet_ms: Option<u32>,
     /// The blocking worker's poll period (`--poll-ms`); `None`: a busy loop.
     poll: Option<Duration>,
@@ -118,6 +122,7 @@ fn options() -> Result<Options, lexopt::Error> {
         report: Duration::from_secs(30),
         sleep_after: None,
         sleep_silent: false,
+        silent_boot: false,
         quiet_ms: None,
         poll: None,
         async_stack: false,
@@ -155,6 +160,7 @@ fn options() -> Result<Options, lexopt::Error> {
                 o.sleep_after = Some(Duration::from_millis(p.value()?.parse()?));
             }
             Arg::Long("sleep-silent") => o.sleep_silent = true,
+            Arg::Long("silent-boot") => o.silent_boot = true,
             Arg::Short('h') | Arg::Long("help") => {
                 print!("{HELP}");
                 std::process::exit(0);
@@ -359,6 +365,11 @@ fn start_module(o: &Options, seed: u64) -> (HostPort, sim::Emulator, SocketAddr)
         send_ok_delay: Duration::ZERO,
         sleep_after: o.sleep_after,
         sleep_silent: o.sleep_silent,
+        boot: if o.silent_boot {
+            sim::BootStyle::Silent
+        } else {
+            sim::BootStyle::Rdy
+        },
         ..sim::Config::default()
     });
     (host, emu, remote)
@@ -760,8 +771,13 @@ fn main() -> ExitCode {
     let wall = start.elapsed();
     let secs = wall.as_secs_f64();
     println!(
-        "soak report ({}{})",
+        "soak report ({}{}{})",
         if o.faults { "faults on" } else { "faults off" },
+        if o.silent_boot {
+            ", silent reboots"
+        } else {
+            ""
+        },
         match o.sleep_after {
             Some(d) => format!(
                 ", module sleeps after {} ms idle{}",

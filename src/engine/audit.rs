@@ -292,6 +292,15 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.on_opened(id, ResultCode::Success);
             }
         }
+        if lost != 0 && self.audit.listed == 0 {
+            // Not one connection left, none announced closed: the module restarted without a
+            // word (its `RDY` lost) or dropped all it held. Its other sockets (UDP ones, which
+            // no audit can judge, and those opening) are gone too, and a module that restarted
+            // forgot the start-up settings it does not keep in NVRAM (`ATE0`, `AT+CMEE=1`):
+            // they go out again.
+            crate::fmt::warn!("bc20: the module holds nothing any more; starting over");
+            self.start_over(Error::Unexpected);
+        }
     }
 
     /// The peer closed connection `id` (`+QIURC: "closed"`, or an audit).

@@ -464,6 +464,17 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             crate::fmt::warn!("bc20: the module rebooted; every socket is gone");
             count(&mut self.traffic.reboots, 1);
         }
+        self.start_over(Error::Reset);
+        if !power_up {
+            self.event(Event::Rebooted);
+        }
+    }
+
+    /// Every socket and every wait is gone (the module restarted, or dropped all it held
+    /// without a word): what waits ends with `err`, every socket fails with it, and the
+    /// start-up settings go out again (a module that restarted forgot those it does not keep
+    /// in NVRAM: echo, error reporting).
+    pub(super) fn start_over(&mut self, err: Error) {
         self.waking = None;
         self.silent_idle = 0;
         self.probe_silent = false;
@@ -477,10 +488,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.reclosing = 0;
         self.undrained = 0;
         if self.inflight.is_some() {
-            self.finish(Err(Error::Reset));
+            self.finish(Err(err));
         }
         if let Some((id, len, _)) = self.send_wait.take() {
-            self.complete_send(id, len, Err(Error::Reset));
+            self.complete_send(id, len, Err(err));
         }
         for id in ConnectId::ALL {
             let Some(s) = self.sockets.get_mut(id.index()) else {
@@ -494,7 +505,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
                 self.event(Event::Closed(id));
                 continue;
             }
-            self.fail_socket(id, Error::Reset, false);
+            self.fail_socket(id, err, false);
             if let Some(s) = self.sockets.get_mut(id.index()) {
                 s.needs_close = false;
                 s.read_pending = false;
@@ -517,9 +528,6 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.stalled = None;
         // The module is alive, just starting over.
         self.answered();
-        if !power_up {
-            self.event(Event::Rebooted);
-        }
     }
 }
 
