@@ -2227,6 +2227,28 @@ fn a_reader_on_a_quiet_line_learns_of_a_silent_reboot() {
     r.idle();
 }
 
+/// The same for a UDP socket (a CoAP client awaiting its answer): the module lists its UDP
+/// sockets too, so one it no longer lists, twice, is gone.
+#[test]
+fn a_udp_reader_on_a_quiet_line_learns_of_a_silent_reboot() {
+    let (mut r, id): (Rig, _) = Rig::sized_direct_push(Config::default(), ServiceType::Udp);
+    let mut buf = [0u8; 64];
+    assert_eq!(r.e.recv(id, &mut buf), Ok(0));
+    r.advance(30_500);
+    r.expect("AT+QISTATE?");
+    r.rx("\r\n+QISTATE: 0,\"UDP\",\"127.0.0.1\",80,4000,2,1,1\r\n\r\nOK\r\n");
+    r.advance(29_000);
+    r.idle();
+    r.advance(1_500);
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nOK\r\n");
+    }
+    assert_eq!(r.e.recv(id, &mut buf), Err(Error::Unexpected));
+    r.advance(300);
+    r.bring_up_after_reboot();
+}
+
 /// A connection nobody waits on is left alone (each look would wake a sleeping module), and
 /// so is one whose reader got data since it last found nothing; `idle_audit_ms` 0 turns the
 /// looks off.

@@ -4,8 +4,8 @@
 //! (noise, bytes lost to an overrun) or its id flipped onto a socket that is not open, the
 //! socket would stay connected here for good, and an application that only reads (an HTTP
 //! client waiting for its response) would wait without an error. So whenever a line may have
-//! been lost while TCP sockets are connected, the driver asks the module which sockets it
-//! holds (`AT+QISTATE?`, at most once every [`AUDIT_GAP_MS`]). A connected socket the module
+//! been lost while sockets are connected, the driver asks the module which sockets it holds
+//! (`AT+QISTATE?`, at most once every [`AUDIT_GAP_MS`]). A connected TCP socket the module
 //! lists as not connected is taken as closed by its peer, as the URC would have had it, once a
 //! second audit right after says the same: one damaged state digit must not end a live
 //! connection. "Initial" (0) always counts; "closing" (3) only once the module is known to
@@ -13,9 +13,10 @@
 //! but sibling firmware has listed connected sockets as 3 (spec, real output 8). So 3 counts
 //! after the module named itself a BC20 (`ATI`, which bring-up asks) or listed a connected
 //! socket as 2 in some audit. From such a module (its `AT+QISTATE?` lists every connection,
-//! as the BC20's manual says) a connected socket it does not list at all, twice, is gone
-//! (a reboot whose `RDY` was lost, a context dropped unannounced): it fails with
-//! [`Error::Unexpected`]. From any other module an unlisted socket proves nothing (a module may
+//! as the BC20's manual says) a connected socket, TCP or UDP, it does not list at all, twice,
+//! is gone (a reboot whose `RDY` was lost, a context dropped unannounced): it fails with
+//! [`Error::Unexpected`]; one that lists nothing at all lost everything, and the engine starts
+//! over as after a reboot (see `State::start_over`). From any other module an unlisted socket proves nothing (a module may
 //! list none) and is left alone; so is one listed in a line this driver cannot read.
 //!
 //! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening (TCP or
@@ -26,7 +27,7 @@
 //!
 //! A reader gives the driver nothing to notice: an application that only waits for data
 //! would wait for good on a module that rebooted without a word. So while a read of a
-//! connected TCP socket has found nothing and nothing has been written to the module for
+//! connected socket has found nothing and nothing has been written to the module for
 //! [`Config::idle_audit_ms`](super::Config::idle_audit_ms), the connections are audited too
 //! (see `State::idle_audit_at`).
 
@@ -52,7 +53,7 @@ pub(super) const AUDIT_AFTER_TIMEOUT_MS: u64 = 60_000;
 pub(super) struct Audit {
     /// No audit starts before then.
     pub not_before: u64,
-    /// TCP sockets connected when the audit in flight was written.
+    /// Sockets connected (TCP or UDP) when the audit in flight was written.
     pub of: u8,
     /// Sockets the audit in flight found listed in a state other than connected.
     pub down: u8,
@@ -86,33 +87,43 @@ impl Audit {
 }
 
 impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
-    /// The TCP sockets connected (`opening` false), or the sockets opening, TCP or UDP (true),
-    /// as a mask of ids. (Out of line: it has several callers. A tag test, not `SocketPhase`'s
-    /// derived `PartialEq`, which compares the `Error` a failed socket carries.)
+    /// The sockets in `phase` (TCP or UDP; `tcp`: TCP only), as a mask of ids. (Out of line:
+    /// it has several callers. A tag test, not `SocketPhase`'s derived `PartialEq`, which
+    /// compares the `Error` a failed socket carries.)
     #[inline(never)]
-    fn sockets_in(&self, opening: bool) -> u8 {
+    fn sockets_in(&self, opening: bool, tcp: bool) -> u8 {
         let mut mask = 0;
         for (i, s) in self.sockets.iter().enumerate() {
             let counts = if opening {
                 matches!(s.phase, SocketPhase::Opening)
             } else {
-                s.service == ServiceType::Tcp && matches!(s.phase, SocketPhase::Connected)
+                matches!(s.phase, SocketPhase::Connected)
             };
-            if counts {
+            if counts && (!tcp || s.service == ServiceType::Tcp) {
                 mask |= 1u8 << i;
             }
         }
         mask
     }
 
-    /// The TCP sockets connected, as a mask of ids.
+    /// The TCP sockets connected, as a mask of ids: a connection the module can close.
     fn connected_tcp(&self) -> u8 {
-        self.sockets_in(false)
+        self.sockets_in(false, true)
     }
 
-    /// The sockets an audit looks at: TCP connected, or opening.
+    /// The sockets connected, TCP or UDP, as a mask of ids: what the module must still list.
+    fn connected(&self) -> u8 {
+        self.sockets_in(false, false)
+    }
+
+    /// The sockets opening, TCP or UDP, as a mask of ids.
+    fn opening(&self) -> u8 {
+        self.sockets_in(true, false)
+    }
+
+    /// The sockets an audit looks at: connected, or opening.
     fn audited(&self) -> u8 {
-        self.connected_tcp() | self.sockets_in(true)
+        self.connected() | self.opening()
     }
 
     /// A line may have been lost: audit the connections (if any TCP socket is connected, or
@@ -128,14 +139,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
-    /// When a reader waiting on a connected TCP socket has the connections audited: once
+    /// When a reader waiting on a connected socket has the connections audited: once
     /// nothing has been written to the module for [`Config::idle_audit_ms`] (`None`: no
     /// reader waits, the look is off, or an audit is pending already).
     ///
     /// [`Config::idle_audit_ms`]: super::Config::idle_audit_ms
     pub(super) fn idle_audit_at(&self) -> Option<u64> {
         let ms = self.config.idle_audit_ms;
-        let waits = self.readers_waiting & self.connected_tcp() != 0;
+        let waits = self.readers_waiting & self.connected() != 0;
         (ms != 0 && !self.audit_pending && waits).then(|| later(self.last_tx, u64::from(ms)))
     }
 
@@ -168,8 +179,8 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
             return;
         }
         self.audit_pending = false;
-        let of = self.connected_tcp();
-        if of | self.sockets_in(true) == 0 {
+        let of = self.connected();
+        if of | self.opening() == 0 {
             self.audit.suspect = 0;
             self.audit.suspect_gone = 0;
             self.audit.suspect_open = 0;
@@ -249,14 +260,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.audit.suspect = down & !confirmed;
         // Unlisted connections, from a module known to list them all.
         let gone = if self.audit_closing_known {
-            self.audit.of & !self.audit.listed & self.connected_tcp()
+            self.audit.of & !self.audit.listed & self.connected()
         } else {
             0
         };
         let lost = gone & self.audit.suspect_gone;
         self.audit.suspect_gone = gone & !lost;
         // Connections made whose `+QIOPEN` was lost.
-        let opened = self.audit.opened & self.sockets_in(true);
+        let opened = self.audit.opened & self.opening();
         let made = opened & self.audit.suspect_open;
         self.audit.suspect_open = opened & !made;
         // A connection found made must not time out before the next audit can confirm it

@@ -77,9 +77,9 @@ pub struct Config {
     /// stack is made for (a minute), so that a superloop that reads each socket on every
     /// round never loses data to it.
     pub hold_limit_ms: u32,
-    /// While the application waits to read a connected TCP socket (a read found nothing)
+    /// While the application waits to read a connected socket (a read found nothing)
     /// and nothing has been written to the module for this long, the driver asks it which
-    /// connections it holds (`AT+QISTATE?`, an audit, see the `audit` module docs). A module
+    /// connections it holds (`AT+QISTATE?`, the audit that also finds lost closes). A module
     /// that rebooted without a word (its boot output lost) or whose close announcement never
     /// came then ends the wait with an error ([`Error::Unexpected`], or the peer's close)
     /// instead of never: otherwise the driver only learns of it when it next has something
