@@ -1868,10 +1868,11 @@ fn closing_in_an_audit_counts_only_from_a_module_known_to_mean_it() {
 /// connected socket, twice, has lost it (a reboot whose `RDY` was lost, a context dropped
 /// unannounced): it fails, said. Once is not enough (a damaged id), a line that cannot be read
 /// but still names it counts as listing it, and from a module not known to list them all an
-/// unlisted socket ends nothing (`an_audit_that_lists_nothing_or_fails_ends_nothing`). A
-/// module that lists nothing at all any more lost everything: its UDP sockets fail too (no
-/// audit could tell), and the start-up settings go out again (a module that restarted forgot
-/// those it does not keep in NVRAM: echo, error reporting).
+/// unlisted socket ends nothing (`an_audit_that_lists_nothing_or_fails_ends_nothing`); the
+/// configured module counts as one of the family until its `ATI` says otherwise. A
+/// module that lists nothing at all any more lost everything: its other sockets fail too, and
+/// the start-up settings go out again (a module that restarted forgot those it does not keep
+/// in NVRAM: echo, error reporting).
 #[test]
 fn a_connection_the_module_no_longer_lists_fails() {
     let (mut r, id) = Rig::direct_push();
@@ -1888,6 +1889,15 @@ fn a_connection_the_module_no_longer_lists_fails() {
     r.bring_up_after_reboot();
     r.advance(10_000);
     r.idle();
+
+    // A module that never named itself is the configured member of the family: the same.
+    let (mut r, id) = Rig::direct_push();
+    r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
+    for _ in 0..2 {
+        r.expect("AT+QISTATE?");
+        r.rx("\r\nOK\r\n");
+    }
+    assert_eq!(drain(&mut r, id), (Vec::new(), Err(Error::Unexpected)));
 
     // One connection of two gone: only it fails, and nothing starts over.
     let (mut r, id) = Rig::direct_push();
@@ -2106,10 +2116,13 @@ fn one_damaged_state_in_an_audit_does_not_end_a_live_connection() {
     assert!(!r.events().contains(&Event::PeerClosed(id)));
 }
 
+/// From a module whose `ATI` named no member of the family, an audit that lists nothing
+/// proves nothing (a module may list none); one that fails, from any module, learns nothing.
 #[test]
 fn an_audit_that_lists_nothing_or_fails_ends_nothing() {
     for answer in ["\r\nOK\r\n", "\r\nERROR\r\n"] {
         let (mut r, id) = Rig::direct_push();
+        identify_as(&mut r, "BG96");
         r.rx("\r\n+QIURC: \"clxsed\",0\r\n");
         r.expect("AT+QISTATE?");
         r.rx(answer);

@@ -12,12 +12,14 @@
 //! mean it so: the BC20 keeps a socket its peer closed as "closing" until the host closes it,
 //! but sibling firmware has listed connected sockets as 3 (spec, real output 8). So 3 counts
 //! after the module named itself a BC20 (`ATI`, which bring-up asks) or listed a connected
-//! socket as 2 in some audit. From such a module (its `AT+QISTATE?` lists every connection,
-//! as the BC20's manual says) a connected socket, TCP or UDP, it does not list at all, twice,
-//! is gone (a reboot whose `RDY` was lost, a context dropped unannounced): it fails with
-//! [`Error::Unexpected`]; one that lists nothing at all lost everything, and the engine starts
-//! over as after a reboot (see `State::start_over`). From any other module an unlisted socket proves nothing (a module may
-//! list none) and is left alone; so is one listed in a line this driver cannot read.
+//! socket as 2 in some audit. A module of the family (as configured, unless its `ATI` named
+//! none of them) lists every connection in its `AT+QISTATE?`, as the manuals say: a connected
+//! socket, TCP or UDP, it does not list at all, twice, is gone (a reboot whose `RDY` was lost,
+//! a context dropped unannounced): it fails with [`Error::Unexpected`]; one that lists nothing
+//! at all lost everything, and the engine starts over as after a reboot (see
+//! `State::start_over`). From a module whose `ATI` named no member of the family an unlisted
+//! socket proves nothing (a module may list none), until it lists a connected socket as 2;
+//! one listed in a line this driver cannot read is left alone from any module.
 //!
 //! The same goes for a `+QIOPEN: <id>,0` lost on the line: a socket still opening (TCP or
 //! UDP) that two audits in a row list as connected (2) is open, as the URC would have had it,
@@ -33,7 +35,7 @@
 
 use super::jobs::Job;
 use super::socket::SocketPhase;
-use super::{Event, State, later};
+use super::{Event, IdentityCheck, State, later};
 use crate::error::Error;
 use crate::types::{ConnectId, ResultCode, ServiceType, SocketState};
 use crate::wire::encode::Command;
@@ -223,6 +225,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
     }
 
+    /// The module's `AT+QISTATE?` lists every connection it holds, as the manuals of the
+    /// family say: it is a member of the family ([`Config::module`](super::Config::module),
+    /// unless its `ATI` named none of them), or it listed a connected socket as 2.
+    fn lists_all(&self) -> bool {
+        self.audit_closing_known || !matches!(self.identity, Some(IdentityCheck::Unknown))
+    }
+
     /// The module named itself (`ATI`): a BC20 means "closing" (3) as its manual says.
     pub(super) fn identified(&mut self, text: &str) {
         // (A window scan: `str::contains` brings in a 0.8 KB substring searcher.)
@@ -259,7 +268,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let confirmed = down & self.audit.suspect;
         self.audit.suspect = down & !confirmed;
         // Unlisted connections, from a module known to list them all.
-        let gone = if self.audit_closing_known {
+        let gone = if self.lists_all() {
             self.audit.of & !self.audit.listed & self.connected()
         } else {
             0
