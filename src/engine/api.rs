@@ -291,7 +291,6 @@ impl<const SOCKETS: usize, const RX: usize, const TX: usize, const STAGING: usiz
         let held = s.rx.len();
         let n = s.read_data(out);
         let freed = s.rx.len() < held;
-
         // Room made (also by the dropped rest of a datagram larger than `out`): output held
         // back for this socket may fit now.
         if freed && self.st.stalled == Some(id) {

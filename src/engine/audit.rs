@@ -149,7 +149,10 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     pub(super) fn idle_audit_at(&self) -> Option<u64> {
         let ms = self.config.idle_audit_ms;
         let waits = self.readers_waiting & self.connected() != 0;
-        (ms != 0 && !self.audit_pending && waits).then(|| later(self.last_tx, u64::from(ms)))
+        // (Not while an audit is on its way: it may not be written yet.)
+        let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
+        (ms != 0 && !self.audit_pending && !auditing && waits)
+            .then(|| later(self.last_tx, u64::from(ms)))
     }
 
     /// Have the connections audited if a reader has waited long enough (see
@@ -314,10 +317,9 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         }
         if lost != 0 && self.audit.listed == 0 {
             // Not one connection left, none announced closed: the module restarted without a
-            // word (its `RDY` lost) or dropped all it held. Its other sockets (UDP ones, which
-            // no audit can judge, and those opening) are gone too, and a module that restarted
-            // forgot the start-up settings it does not keep in NVRAM (`ATE0`, `AT+CMEE=1`):
-            // they go out again.
+            // word (its `RDY` lost) or dropped all it held. Its sockets still opening are gone
+            // too, and a module that restarted forgot the start-up settings it does not keep
+            // in NVRAM (`ATE0`, `AT+CMEE=1`): they go out again.
             crate::fmt::warn!("bc20: the module holds nothing any more; starting over");
             self.start_over(Error::Unexpected);
         }
