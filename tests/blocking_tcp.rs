@@ -463,6 +463,44 @@ fn a_lone_reader_learns_of_a_silent_reboot() {
     }
 }
 
+/// The quiet-line look against a module that sleeps between looks (one that answers the
+/// command that wakes it with a bare line end, and one that answers it nothing): each look
+/// wakes it first or sends again, a live connection is never taken for gone, and it still
+/// moves data after several looks.
+#[test]
+fn a_reader_waiting_on_a_sleeping_module_keeps_its_connection() {
+    for silent in [false, true] {
+        let (mut d, _emu, _) = driver(
+            sim::Config {
+                sleep_after: Some(Duration::from_millis(400)),
+                sleep_silent: silent,
+                ..sim::Config::default()
+            },
+            engine::Config {
+                idle_audit_ms: 700,
+                ..engine_config(AccessMode::Buffer, DataFormat::Text)
+            },
+        );
+        let mut s = connect(&mut d, tcp_echo());
+        let mut buf = [0u8; 64];
+        let before = d.engine().traffic().commands;
+        // Five seconds of a reader waiting: a look once the line has been quiet for 0.7 s, at
+        // most every 2 s (the audits' gap), each after the module fell asleep.
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            let got = TcpClientStack::receive(&mut d, &mut s, &mut buf);
+            assert!(
+                matches!(got, Err(nb::Error::WouldBlock)),
+                "silent {silent}: {got:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let looks = d.engine().traffic().commands - before;
+        assert!(looks >= 2, "silent {silent}: {looks} commands in 5 s");
+        echo(&mut d, &mut s, payload(300, 3), 10_000);
+    }
+}
+
 #[test]
 fn peer_close_with_data_buffered_buffer_mode() {
     peer_close_with_buffered_data(AccessMode::Buffer);
