@@ -123,6 +123,14 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         self.sockets_in(true, false)
     }
 
+    /// An audit is the command in flight. (A tag test: `Job`'s derived `PartialEq` is a
+    /// call.)
+    pub(super) fn auditing(&self) -> bool {
+        self.inflight
+            .as_ref()
+            .is_some_and(|f| matches!(f.job, Job::Audit))
+    }
+
     /// The sockets an audit looks at: connected, or opening.
     fn audited(&self) -> u8 {
         self.connected() | self.opening()
@@ -135,8 +143,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// this driver cannot read (a model that prints `+QISTATE` short) would otherwise have
     /// the audit follow itself for good.
     pub(super) fn audit_later(&mut self) {
-        let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
-        if !auditing && self.audited() != 0 {
+        if !self.auditing() && self.audited() != 0 {
             self.audit_pending = true;
         }
     }
@@ -150,8 +157,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         let ms = self.config.idle_audit_ms;
         let waits = self.readers_waiting & self.connected() != 0;
         // (Not while an audit is on its way: it may not be written yet.)
-        let auditing = self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit);
-        (ms != 0 && !self.audit_pending && !auditing && waits)
+        (ms != 0 && !self.audit_pending && !self.auditing() && waits)
             .then(|| later(self.last_tx, u64::from(ms)))
     }
 
@@ -220,7 +226,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
     /// A line that came during the audit and could not be read: one that still starts
     /// `+QISTATE: <id>` lists that socket (in a state this driver cannot tell).
     pub(super) fn audit_unreadable(&mut self, line: &[u8]) {
-        if self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit)
+        if self.auditing()
             && let Some(&[d, ..]) = line.strip_prefix(b"+QISTATE: ")
             && let Some(id) = d.checked_sub(b'0').and_then(ConnectId::new)
         {

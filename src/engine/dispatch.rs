@@ -270,13 +270,13 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
         if self
             .inflight
             .as_ref()
-            .is_some_and(|f| f.job == Job::Init(super::jobs::STALE_STEP))
+            .is_some_and(|f| matches!(f.job, Job::Init(super::jobs::STALE_STEP)))
         {
             // A socket the module holds from before this driver started.
             self.stale |= 1 << s.id.index();
             return;
         }
-        if self.inflight.as_ref().is_some_and(|f| f.job == Job::Audit) {
+        if self.auditing() {
             self.audit_line(s.id, s.state);
             return;
         }
