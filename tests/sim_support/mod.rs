@@ -328,7 +328,6 @@ pub fn tcp_echo() -> u16 {
 
 /// A TCP server on 127.0.0.1 that accepts and holds each connection, silent; returns its
 /// port.
-#[allow(dead_code)]
 pub fn quiet_server() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
