@@ -51,7 +51,10 @@ pub enum Error {
     Timeout,
     /// The module's output could not be decoded where it mattered (a lying length, garbage).
     Malformed,
-    /// Valid output that makes no sense at this point (e.g. more data than was asked for).
+    /// Valid output that makes no sense at this point (e.g. more data than was asked for), or
+    /// a connection the module no longer holds though it never announced it closed (its
+    /// `AT+QISTATE?` no longer lists it: a restart whose boot output was lost, a context
+    /// dropped unannounced).
     Unexpected,
     /// The module refused.
     Modem(ModemError),

@@ -141,7 +141,7 @@ impl<const S: usize, const RX: usize, const TX: usize> State<S, RX, TX> {
 
     /// `n` bytes of the current piece were written.
     pub(super) fn wrote(&mut self, n: usize) {
-        let n = n.min(usize::from(self.tx_len - self.tx_pos));
+        let n = n.min(usize::from(self.tx_len.saturating_sub(self.tx_pos)));
         self.tx_pos += tx_len(n);
         if n > 0 {
             self.tx_fresh = false;
